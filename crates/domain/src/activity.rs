@@ -1,0 +1,317 @@
+//! An activity record and the rules every record obeys, wherever it comes from.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ActivityKind, SchoolCode, Semester};
+
+/// One 研培 activity in its full state at `version`.
+///
+/// Created at a school's node with a UUIDv7 id and version 1; every edit or
+/// delete makes a new version; a delete keeps the record as a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// UUIDv7 assigned at capture.
+    pub id: Uuid,
+    /// The school it belongs to.
+    pub school: SchoolCode,
+    /// The semester it counts in.
+    pub semester: Semester,
+    /// The day it happened.
+    pub date: NaiveDate,
+    /// What it was.
+    pub kind: ActivityKind,
+    /// 1, then one more per edit or delete.
+    pub version: u64,
+    /// A tombstone.
+    pub deleted: bool,
+    /// The content of the record.
+    #[serde(flatten)]
+    pub body: ActivityDraft,
+}
+
+/// The fields a clerk fills in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityDraft {
+    /// 学科.
+    pub subject: Option<String>,
+    /// 年级.
+    pub grade: Option<String>,
+    /// Who did it: observer, evaluator, teacher of the lesson, lecturer or host.
+    pub actor: String,
+    /// The teacher whose lesson was observed or evaluated.
+    pub teacher: Option<String>,
+    /// Lesson topic, lecture title or meeting theme.
+    pub topic: Option<String>,
+    /// Free text.
+    pub notes: Option<String>,
+    /// 1..=100, 评课 only.
+    pub rating: Option<u8>,
+    /// Minutes.
+    pub duration_minutes: Option<u32>,
+}
+
+/// A field of a record, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Field {
+    Id,
+    School,
+    Semester,
+    Date,
+    Kind,
+    Version,
+    Subject,
+    Grade,
+    Actor,
+    Teacher,
+    Topic,
+    Notes,
+    Rating,
+    DurationMinutes,
+}
+
+impl Field {
+    /// The wire and command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Id => "id",
+            Field::School => "school_code",
+            Field::Semester => "semester",
+            Field::Date => "date",
+            Field::Kind => "kind",
+            Field::Version => "version",
+            Field::Subject => "subject",
+            Field::Grade => "grade",
+            Field::Actor => "actor",
+            Field::Teacher => "teacher",
+            Field::Topic => "topic",
+            Field::Notes => "notes",
+            Field::Rating => "rating",
+            Field::DurationMinutes => "duration_minutes",
+        }
+    }
+
+    /// The label a user sees.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Id => "记录编号",
+            Field::School => "学校代码",
+            Field::Semester => "学期",
+            Field::Date => "日期",
+            Field::Kind => "活动类型",
+            Field::Version => "版本",
+            Field::Subject => "学科",
+            Field::Grade => "年级",
+            Field::Actor => "执行人",
+            Field::Teacher => "授课教师",
+            Field::Topic => "课题/主题",
+            Field::Notes => "备注",
+            Field::Rating => "评分",
+            Field::DurationMinutes => "时长（分钟）",
+        }
+    }
+}
+
+/// A record broke a rule. `Display` gives a message a clerk can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationError {
+    /// The field at fault.
+    pub field: Field,
+    /// What is wrong, in Chinese.
+    pub reason: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "字段 {}（{}）：{}", self.field.name(), self.field.label(), self.reason)
+    }
+}
+
+impl ValidationError {
+    /// An error on a field.
+    pub fn new(field: Field, reason: impl Into<String>) -> Self {
+        ValidationError { field, reason: reason.into() }
+    }
+}
+
+const SHORT: usize = 64;
+const TITLE: usize = 200;
+const NOTES: usize = 4000;
+
+fn check_len(field: Field, value: Option<&str>, max: usize) -> Result<(), ValidationError> {
+    match value {
+        Some(v) if v.chars().count() > max => {
+            Err(ValidationError::new(field, format!("不能超过 {max} 个字")))
+        }
+        Some(v) if v.trim().is_empty() => {
+            Err(ValidationError::new(field, "不能是空白；不填请省略"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn require(field: Field, value: Option<&str>, kind: ActivityKind) -> Result<(), ValidationError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(()),
+        _ => Err(ValidationError::new(field, format!("{kind}记录必须填写{}", field.label()))),
+    }
+}
+
+impl Activity {
+    /// A new record (version 1) with a fresh UUIDv7, validated.
+    pub fn create(
+        school: SchoolCode,
+        semester: Semester,
+        date: NaiveDate,
+        kind: ActivityKind,
+        body: ActivityDraft,
+    ) -> Result<Activity, ValidationError> {
+        let activity = Activity {
+            id: Uuid::now_v7(),
+            school,
+            semester,
+            date,
+            kind,
+            version: 1,
+            deleted: false,
+            body,
+        };
+        activity.validate()?;
+        Ok(activity)
+    }
+
+    /// Checks every rule; the first broken one is returned.
+    ///
+    /// A tombstone is checked like a live record: it carries the last state.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.id.get_version_num() != 7 {
+            return Err(ValidationError::new(Field::Id, "记录编号必须是 UUIDv7"));
+        }
+        if self.version == 0 || self.version > i64::MAX as u64 {
+            return Err(ValidationError::new(Field::Version, "版本号必须从 1 开始递增"));
+        }
+        if !self.semester.contains(self.date) {
+            let (first, last) = self.semester.dates();
+            return Err(ValidationError::new(
+                Field::Date,
+                format!("日期 {} 不在{}（{first} 至 {last}）之内", self.date, self.semester),
+            ));
+        }
+        let b = &self.body;
+        if b.actor.trim().is_empty() {
+            return Err(ValidationError::new(Field::Actor, "必须填写执行人（听课人、授课人、主讲人或主持人）"));
+        }
+        check_len(Field::Actor, Some(&b.actor), SHORT)?;
+        check_len(Field::Subject, b.subject.as_deref(), SHORT)?;
+        check_len(Field::Grade, b.grade.as_deref(), SHORT)?;
+        check_len(Field::Teacher, b.teacher.as_deref(), SHORT)?;
+        check_len(Field::Topic, b.topic.as_deref(), TITLE)?;
+        check_len(Field::Notes, b.notes.as_deref(), NOTES)?;
+        match self.kind {
+            ActivityKind::LessonObservation | ActivityKind::LessonEvaluation => {
+                require(Field::Teacher, b.teacher.as_deref(), self.kind)?;
+                require(Field::Subject, b.subject.as_deref(), self.kind)?;
+            }
+            ActivityKind::ResearchLesson => {
+                require(Field::Subject, b.subject.as_deref(), self.kind)?;
+                require(Field::Topic, b.topic.as_deref(), self.kind)?;
+            }
+            ActivityKind::Lecture | ActivityKind::GroupMeeting => {
+                require(Field::Topic, b.topic.as_deref(), self.kind)?;
+            }
+        }
+        if let Some(r) = b.rating {
+            if self.kind != ActivityKind::LessonEvaluation {
+                return Err(ValidationError::new(Field::Rating, "只有评课记录可以打分"));
+            }
+            if !(1..=100).contains(&r) {
+                return Err(ValidationError::new(Field::Rating, "评分须在 1 到 100 之间"));
+            }
+        }
+        if let Some(m) = b.duration_minutes
+            && !(1..=24 * 60).contains(&m)
+        {
+            return Err(ValidationError::new(Field::DurationMinutes, "时长须在 1 到 1440 分钟之间"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Term;
+
+    fn observation() -> Activity {
+        Activity::create(
+            "S01".parse().unwrap(),
+            Semester::new(2024, Term::First).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 10, 8).unwrap(),
+            ActivityKind::LessonObservation,
+            ActivityDraft {
+                subject: Some("语文".into()),
+                actor: "王老师".into(),
+                teacher: Some("李老师".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_complete_observation_is_valid_and_v7() {
+        let a = observation();
+        assert_eq!(a.id.get_version_num(), 7);
+        assert_eq!(a.version, 1);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let cases: Vec<(Field, Box<dyn Fn(&mut Activity)>)> = vec![
+            (Field::Id, Box::new(|a| a.id = Uuid::nil())),
+            (Field::Version, Box::new(|a| a.version = 0)),
+            (Field::Date, Box::new(|a| a.date = NaiveDate::from_ymd_opt(2025, 3, 1).unwrap())),
+            (Field::Actor, Box::new(|a| a.body.actor = " ".into())),
+            (Field::Teacher, Box::new(|a| a.body.teacher = None)),
+            (Field::Subject, Box::new(|a| a.body.subject = Some(String::new()))),
+            (Field::Rating, Box::new(|a| a.body.rating = Some(90))),
+            (Field::DurationMinutes, Box::new(|a| a.body.duration_minutes = Some(0))),
+            (Field::Notes, Box::new(|a| a.body.notes = Some("很".repeat(4001)))),
+        ];
+        for (field, break_it) in cases {
+            let mut a = observation();
+            break_it(&mut a);
+            let err = a.validate().unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+            assert!(err.to_string().contains(field.name()), "{err}");
+        }
+    }
+
+    #[test]
+    fn kind_specific_requirements() {
+        let mut a = observation();
+        a.kind = ActivityKind::Lecture;
+        a.body.teacher = None;
+        assert_eq!(a.validate().unwrap_err().field, Field::Topic);
+        a.body.topic = Some("新课标下的大单元教学".into());
+        assert!(a.validate().is_ok());
+        a.kind = ActivityKind::LessonEvaluation;
+        a.body.teacher = Some("李老师".into());
+        a.body.rating = Some(101);
+        assert_eq!(a.validate().unwrap_err().field, Field::Rating);
+        a.body.rating = Some(88);
+        assert!(a.validate().is_ok());
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let a = observation();
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Activity = serde_json::from_str(&json).unwrap();
+        assert_eq!(a, back);
+    }
+}

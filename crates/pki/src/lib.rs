@@ -1,0 +1,244 @@
+//! The county certificate authority (CA) and the identities its certificates carry.
+//!
+//! Every certificate names who holds it in a subject-alternative-name URI:
+//! `urn:yanpei:node:<school code>` for a school's node agent and
+//! `urn:yanpei:operator:<name>` for the county operator. The hub reads that
+//! URI from the *verified* client certificate; it never trusts a field the
+//! peer sends about itself.
+
+use std::{fs, io, path::{Path, PathBuf}};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use yanpei_domain::SchoolCode;
+
+/// The DNS name the hub's certificate carries; nodes verify the hub against it.
+pub const HUB_DNS_NAME: &str = "hub.yanpei.internal";
+
+const NODE_URN: &str = "urn:yanpei:node:";
+const OPERATOR_URN: &str = "urn:yanpei:operator:";
+
+/// Who a verified client certificate says its holder is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// A school's node agent.
+    Node {
+        /// The school.
+        school: SchoolCode,
+    },
+    /// The county operator (管理员).
+    Operator {
+        /// The operator's name.
+        name: String,
+    },
+}
+
+/// What can go wrong with keys and certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Generating or signing failed.
+    #[error("certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    /// A certificate did not name a yanpei identity.
+    #[error("the certificate names no yanpei identity: {0}")]
+    NoIdentity(String),
+    /// Files already exist where new ones would be written.
+    #[error("{0} already exists; refusing to overwrite a CA")]
+    Exists(PathBuf),
+}
+
+/// PEM text of a certificate and its private key.
+#[derive(Debug, Clone)]
+pub struct CertifiedKey {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The private key, PEM. Keep it secret.
+    pub key_pem: String,
+}
+
+impl CertifiedKey {
+    /// Writes `<stem>.pem` and `<stem>.key` into `dir`.
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<(PathBuf, PathBuf), PkiError> {
+        fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.to_owned(), source })?;
+        let cert = dir.join(format!("{stem}.pem"));
+        let key = dir.join(format!("{stem}.key"));
+        write(&cert, &self.cert_pem)?;
+        write(&key, &self.key_pem)?;
+        Ok((cert, key))
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), PkiError> {
+    fs::write(path, text).map_err(|source| PkiError::Io { path: path.to_owned(), source })
+}
+
+fn read(path: &Path) -> Result<String, PkiError> {
+    fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_owned(), source })
+}
+
+/// A county CA: its certificate and signing key.
+pub struct CountyCa {
+    cert_pem: String,
+    key: KeyPair,
+}
+
+impl std::fmt::Debug for CountyCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CountyCa").finish_non_exhaustive()
+    }
+}
+
+impl CountyCa {
+    /// A new CA for `county`.
+    pub fn generate(county: &str) -> Result<CountyCa, PkiError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, format!("{county} 研培网络 CA"));
+        params.distinguished_name.push(DnType::OrganizationName, "yanpei");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key)?;
+        Ok(CountyCa { cert_pem: cert.pem(), key })
+    }
+
+    /// Loads `ca.pem` and `ca.key` from `dir`.
+    pub fn load(dir: &Path) -> Result<CountyCa, PkiError> {
+        let cert_pem = read(&dir.join("ca.pem"))?;
+        let key = KeyPair::from_pem(&read(&dir.join("ca.key"))?)?;
+        Ok(CountyCa { cert_pem, key })
+    }
+
+    /// Writes `ca.pem` and `ca.key` into `dir`, refusing to overwrite.
+    pub fn save(&self, dir: &Path) -> Result<(), PkiError> {
+        let cert = dir.join("ca.pem");
+        if cert.exists() {
+            return Err(PkiError::Exists(cert));
+        }
+        CertifiedKey { cert_pem: self.cert_pem.clone(), key_pem: self.key.serialize_pem() }
+            .write(dir, "ca")?;
+        Ok(())
+    }
+
+    /// The CA certificate, PEM: what every peer trusts.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    fn issue(&self, mut params: CertificateParams) -> Result<CertifiedKey, PkiError> {
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)?;
+        let key = KeyPair::generate()?;
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok(CertifiedKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+
+    /// The hub's server certificate, valid for [`HUB_DNS_NAME`], `localhost`,
+    /// 127.0.0.1 and any extra names given.
+    pub fn issue_hub(&self, extra_names: &[String]) -> Result<CertifiedKey, PkiError> {
+        let mut names = vec![HUB_DNS_NAME.to_owned(), "localhost".to_owned()];
+        names.extend(extra_names.iter().cloned());
+        let mut params = CertificateParams::new(names)?;
+        params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        params.distinguished_name.push(DnType::CommonName, "yanpei hub");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.issue(params)
+    }
+
+    /// A node agent's client certificate for `school`.
+    pub fn issue_node(&self, school: &SchoolCode) -> Result<CertifiedKey, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names.push(SanType::URI(format!("{NODE_URN}{school}").try_into()?));
+        params.distinguished_name.push(DnType::CommonName, format!("node {school}"));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+
+    /// The county operator's client certificate.
+    pub fn issue_operator(&self, name: &str) -> Result<CertifiedKey, PkiError> {
+        let safe: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names.push(SanType::URI(format!("{OPERATOR_URN}{safe}").try_into()?));
+        params.distinguished_name.push(DnType::CommonName, format!("operator {safe}"));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+}
+
+/// The identity named by a (verified) DER certificate.
+pub fn identity_of(der: &[u8]) -> Result<Identity, PkiError> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| PkiError::NoIdentity(format!("unreadable certificate: {e}")))?;
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| PkiError::NoIdentity(format!("bad subjectAltName: {e}")))?
+        .ok_or_else(|| PkiError::NoIdentity("no subjectAltName".into()))?;
+    for name in &san.value.general_names {
+        if let GeneralName::URI(uri) = name {
+            if let Some(code) = uri.strip_prefix(NODE_URN) {
+                let school = code
+                    .parse()
+                    .map_err(|e| PkiError::NoIdentity(format!("{e}")))?;
+                return Ok(Identity::Node { school });
+            }
+            if let Some(name) = uri.strip_prefix(OPERATOR_URN) {
+                return Ok(Identity::Operator { name: name.to_owned() });
+            }
+        }
+    }
+    Err(PkiError::NoIdentity("no urn:yanpei: URI in subjectAltName".into()))
+}
+
+/// Parses the first certificate of a PEM text into DER.
+pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, PkiError> {
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| PkiError::NoIdentity(format!("not a PEM certificate: {e}")))?;
+    Ok(parsed.contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_and_operator_certificates_carry_their_identity() {
+        let ca = CountyCa::generate("测试县").unwrap();
+        let school: SchoolCode = "CZ01".parse().unwrap();
+        let node = ca.issue_node(&school).unwrap();
+        assert_eq!(identity_of(&pem_to_der(&node.cert_pem).unwrap()).unwrap(), Identity::Node { school });
+        let op = ca.issue_operator("admin").unwrap();
+        assert_eq!(
+            identity_of(&pem_to_der(&op.cert_pem).unwrap()).unwrap(),
+            Identity::Operator { name: "admin".into() }
+        );
+        let hub = ca.issue_hub(&[]).unwrap();
+        assert!(identity_of(&pem_to_der(&hub.cert_pem).unwrap()).is_err());
+    }
+
+    #[test]
+    fn save_and_load_round_trip_and_refuse_overwrite() {
+        let dir = std::env::temp_dir().join(format!("yanpei-pki-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let ca = CountyCa::generate("测试县").unwrap();
+        ca.save(&dir).unwrap();
+        assert!(matches!(ca.save(&dir), Err(PkiError::Exists(_))));
+        let loaded = CountyCa::load(&dir).unwrap();
+        assert_eq!(loaded.cert_pem(), ca.cert_pem());
+        loaded.issue_node(&"X1".parse().unwrap()).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,21 @@
+//! Compiles `proto/` with a pure-Rust protobuf compiler (protox): no protoc install needed.
+
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let file = root.join("yanpei/v1/sync.proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+
+    let descriptors = protox::compile([&file], [&root])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("yanpei_descriptor.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

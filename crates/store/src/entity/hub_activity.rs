@@ -1,0 +1,36 @@
+//! An activity as the hub holds it: the latest version, tombstones included.
+#![allow(missing_docs)]
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "activity")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub school_code: String,
+    pub start_year: i32,
+    pub term: i32,
+    pub date: Date,
+    pub kind: String,
+    pub version: i64,
+    pub deleted: bool,
+    pub subject: Option<String>,
+    pub grade: Option<String>,
+    pub actor: String,
+    pub teacher: Option<String>,
+    pub topic: Option<String>,
+    pub notes: Option<String>,
+    pub rating: Option<i32>,
+    pub duration_minutes: Option<i32>,
+    /// The node whose change made this version.
+    pub origin_node: Uuid,
+    /// The hub cursor of the change that made this version.
+    pub change_seq: i64,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

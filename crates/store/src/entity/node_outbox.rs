@@ -1,0 +1,23 @@
+//! The node's outbox: every local change, in order, until the hub acknowledges it.
+#![allow(missing_docs)]
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbox")]
+pub struct Model {
+    /// The node's sequence number: strictly increasing, never reused
+    /// (allocated from the `last_seq` meta key, not from a rowid).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub seq: i64,
+    pub activity_id: Uuid,
+    pub version: i64,
+    /// The record's full state at `version`, as JSON.
+    pub snapshot: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,497 @@
+//! The hub's storage operations: roster, sync sessions, batch apply, pull, statistics.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveValue::Set,
+};
+use sea_orm_migration::MigratorTrait;
+use uuid::Uuid;
+use yanpei_domain::{Activity, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester};
+
+use crate::convert::{from_hub_row, hub_row};
+use crate::entity::{hub_activity, hub_alliance, hub_counter, hub_node, hub_school, hub_sync_session};
+use crate::migration::HubMigrator;
+use crate::{StoreError, connect};
+
+/// One change of a pushed batch, already validated.
+#[derive(Debug, Clone)]
+pub struct IncomingChange {
+    /// The node's sequence number.
+    pub seq: u64,
+    /// The record's full state.
+    pub activity: Activity,
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// Highest sequence number of the node now durable.
+    pub acked_seq: u64,
+    /// Changes that changed the hub's state.
+    pub applied: u32,
+    /// Changes already held or older than what the hub holds.
+    pub unchanged: u32,
+}
+
+/// An open sync session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Its id.
+    pub id: Uuid,
+    /// The node.
+    pub node_id: Uuid,
+    /// The node's school.
+    pub school: SchoolCode,
+    /// Whether `finish` was called.
+    pub finished: bool,
+}
+
+/// What the statistics are about.
+#[derive(Debug, Clone, Default)]
+pub struct StatsFilter {
+    /// Only this semester; `None`: all.
+    pub semester: Option<Semester>,
+    /// Only these schools; `None`: the whole county.
+    pub schools: Option<Vec<SchoolCode>>,
+}
+
+/// A count of live activities of one kind at one school.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolKindCount {
+    /// The school.
+    pub school: String,
+    /// The kind.
+    pub kind: ActivityKind,
+    /// How many.
+    pub count: u64,
+}
+
+const CHANGE_SEQ: &str = "change_seq";
+
+/// Largest page a pull returns.
+pub const MAX_PULL: u64 = 1000;
+
+/// The hub's database.
+#[derive(Debug, Clone)]
+pub struct HubStore {
+    db: DatabaseConnection,
+}
+
+fn seq_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::Invalid(format!("sequence number {seq} is too large")))
+}
+
+fn seq_u64(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or(0)
+}
+
+impl HubStore {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<HubStore, StoreError> {
+        let db = connect(url).await?;
+        HubMigrator::up(&db, None).await?;
+        Ok(HubStore { db })
+    }
+
+    /// The underlying connection (for tests and tools).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Inserts or replaces schools and alliances, in one transaction.
+    pub async fn upsert_roster(&self, alliances: &[Alliance], schools: &[School]) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        for a in alliances {
+            hub_alliance::Entity::delete_by_id(a.code.clone()).exec(&txn).await?;
+            hub_alliance::ActiveModel {
+                code: Set(a.code.clone()),
+                name: Set(a.name.clone()),
+                base_school: Set(a.base_school.to_string()),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        for s in schools {
+            hub_school::Entity::delete_by_id(s.code.to_string()).exec(&txn).await?;
+            hub_school::ActiveModel {
+                code: Set(s.code.to_string()),
+                name: Set(s.name.clone()),
+                township: Set(s.township.clone()),
+                area: Set(s.area.code().to_owned()),
+                level: Set(s.level.code().to_owned()),
+                alliance_code: Set(s.alliance.clone()),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Every school on the roster, by code.
+    pub async fn schools(&self) -> Result<Vec<School>, StoreError> {
+        let rows = hub_school::Entity::find()
+            .order_by_asc(hub_school::Column::Code)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let bad = |what: &str| StoreError::Corrupt(format!("school {}: bad {what}", r.code));
+                Ok(School {
+                    code: r.code.parse().map_err(|_| bad("code"))?,
+                    area: Area::from_code(&r.area).ok_or_else(|| bad("area"))?,
+                    level: SchoolLevel::from_code(&r.level).ok_or_else(|| bad("level"))?,
+                    name: r.name,
+                    township: r.township,
+                    alliance: r.alliance_code,
+                })
+            })
+            .collect()
+    }
+
+    /// Every alliance, by code.
+    pub async fn alliances(&self) -> Result<Vec<Alliance>, StoreError> {
+        let rows = hub_alliance::Entity::find()
+            .order_by_asc(hub_alliance::Column::Code)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Alliance {
+                    base_school: r.base_school.parse().map_err(|_| {
+                        StoreError::Corrupt(format!("alliance {}: bad base school", r.code))
+                    })?,
+                    code: r.code,
+                    name: r.name,
+                })
+            })
+            .collect()
+    }
+
+    /// The roster's name of a school, if it is on the roster.
+    pub async fn school_name(&self, code: &SchoolCode) -> Result<Option<String>, StoreError> {
+        Ok(hub_school::Entity::find_by_id(code.to_string())
+            .one(&self.db)
+            .await?
+            .map(|s| s.name))
+    }
+
+    /// Registers the node (binding it to its school on first sight) and opens a session.
+    /// Returns the session id and the node's acknowledged sequence number.
+    pub async fn open_session(
+        &self,
+        node_id: Uuid,
+        school: &SchoolCode,
+        protocol_version: u32,
+        agent_version: &str,
+    ) -> Result<(Uuid, u64), StoreError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let acked = match hub_node::Entity::find_by_id(node_id).one(&txn).await? {
+            Some(node) if node.school_code != school.as_str() => {
+                return Err(StoreError::PermissionDenied(format!(
+                    "node {node_id} belongs to school {}, not {school}",
+                    node.school_code
+                )));
+            }
+            Some(node) => {
+                let acked = node.acked_seq;
+                let mut am: hub_node::ActiveModel = node.into();
+                am.last_seen = Set(now);
+                am.agent_version = Set(agent_version.to_owned());
+                am.update(&txn).await?;
+                acked
+            }
+            None => {
+                hub_node::ActiveModel {
+                    node_id: Set(node_id),
+                    school_code: Set(school.to_string()),
+                    acked_seq: Set(0),
+                    agent_version: Set(agent_version.to_owned()),
+                    first_seen: Set(now),
+                    last_seen: Set(now),
+                }
+                .insert(&txn)
+                .await?;
+                0
+            }
+        };
+        let id = Uuid::now_v7();
+        hub_sync_session::ActiveModel {
+            id: Set(id),
+            node_id: Set(node_id),
+            school_code: Set(school.to_string()),
+            protocol_version: Set(i32::try_from(protocol_version).unwrap_or(i32::MAX)),
+            started_at: Set(now),
+            finished_at: Set(None),
+            received: Set(0),
+            applied: Set(0),
+            unchanged: Set(0),
+            rejected: Set(0),
+            rejections: Set("[]".to_owned()),
+            acked_seq: Set(acked),
+            pull_cursor: Set(0),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok((id, seq_u64(acked)))
+    }
+
+    /// A session by id.
+    pub async fn session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        let Some(row) = hub_sync_session::Entity::find_by_id(id).one(&self.db).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Session {
+            id,
+            node_id: row.node_id,
+            school: row
+                .school_code
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("session {id}: bad school")))?,
+            finished: row.finished_at.is_some(),
+        }))
+    }
+
+    /// Applies a batch of one node's changes in one transaction.
+    ///
+    /// A change whose `seq` is at or below the node's acknowledged sequence
+    /// number was applied before and is skipped. A change applies only if its
+    /// version is newer than the hub's; an older or equal one changes nothing.
+    /// The node's acknowledged sequence number moves to the batch's last
+    /// `seq` in the same transaction, and so does the session's ledger row.
+    pub async fn apply_batch(
+        &self,
+        session: &Session,
+        changes: &[IncomingChange],
+    ) -> Result<ApplyOutcome, StoreError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        // Take the writer lock first (row lock on PostgreSQL; SQLite has one writer):
+        // cursors are then handed out in commit order.
+        let mut cursor = bump_counter(&txn, 0).await?;
+        let node = hub_node::Entity::find_by_id(session.node_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("node {} has no handshake", session.node_id)))?;
+        let mut acked = node.acked_seq;
+        let (mut applied, mut unchanged) = (0u32, 0u32);
+        for change in changes {
+            let seq = seq_i64(change.seq)?;
+            if seq <= acked {
+                unchanged += 1;
+                continue;
+            }
+            acked = seq;
+            let a = &change.activity;
+            let version = seq_i64(a.version)?;
+            let existing = hub_activity::Entity::find_by_id(a.id).one(&txn).await?;
+            if let Some(e) = &existing {
+                if e.school_code != a.school.as_str() {
+                    return Err(StoreError::PermissionDenied(format!(
+                        "record {} belongs to school {}, not {}",
+                        a.id, e.school_code, a.school
+                    )));
+                }
+                if e.version >= version {
+                    unchanged += 1;
+                    continue;
+                }
+            }
+            cursor += 1;
+            let mut row = hub_row(a, now);
+            row.origin_node = Set(session.node_id);
+            row.change_seq = Set(cursor);
+            if existing.is_some() {
+                row.update(&txn).await?;
+            } else {
+                row.insert(&txn).await?;
+            }
+            applied += 1;
+        }
+        set_counter(&txn, cursor).await?;
+        let mut node: hub_node::ActiveModel = node.into();
+        node.acked_seq = Set(acked);
+        node.last_seen = Set(now);
+        node.update(&txn).await?;
+        let received = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            sql(
+                txn.get_database_backend(),
+                "UPDATE sync_session SET received = received + ?, applied = applied + ?, \
+                 unchanged = unchanged + ?, acked_seq = ? WHERE id = ?",
+            ),
+            [received.into(), i64::from(applied).into(), i64::from(unchanged).into(), acked.into(), session.id.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(ApplyOutcome { acked_seq: seq_u64(acked), applied, unchanged })
+    }
+
+    /// Notes a rejected batch in the session's ledger row (outside the batch's transaction,
+    /// which was never opened or was rolled back).
+    pub async fn record_rejection(&self, session: Uuid, received: usize, reason: &str) -> Result<(), StoreError> {
+        let Some(row) = hub_sync_session::Entity::find_by_id(session).one(&self.db).await? else {
+            return Ok(());
+        };
+        let mut reasons: Vec<String> = serde_json::from_str(&row.rejections).unwrap_or_default();
+        reasons.push(reason.to_owned());
+        let count = i64::try_from(received).unwrap_or(i64::MAX);
+        let mut am: hub_sync_session::ActiveModel = row.clone().into();
+        am.received = Set(row.received.saturating_add(count));
+        am.rejected = Set(row.rejected.saturating_add(count));
+        am.rejections = Set(serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()));
+        am.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// Changes relevant to a node after `cursor`: its school's records last changed by
+    /// someone else. Returns the page and whether more follow.
+    pub async fn pull(
+        &self,
+        session: &Session,
+        cursor: u64,
+        limit: u64,
+    ) -> Result<(Vec<(u64, Activity)>, bool), StoreError> {
+        let limit = limit.clamp(1, MAX_PULL);
+        let rows = hub_activity::Entity::find()
+            .filter(hub_activity::Column::SchoolCode.eq(session.school.as_str()))
+            .filter(hub_activity::Column::ChangeSeq.gt(seq_i64(cursor)?))
+            .filter(hub_activity::Column::OriginNode.ne(session.node_id))
+            .order_by_asc(hub_activity::Column::ChangeSeq)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let has_more = rows.len() as u64 > limit;
+        let page = rows
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|r| {
+                let c = seq_u64(r.change_seq);
+                from_hub_row(r).map(|a| (c, a))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((page, has_more))
+    }
+
+    /// Closes a session in the ledger.
+    pub async fn finish_session(&self, session: Uuid, pull_cursor: u64) -> Result<(), StoreError> {
+        let row = hub_sync_session::Entity::find_by_id(session)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no sync session {session}")))?;
+        let mut am: hub_sync_session::ActiveModel = row.into();
+        am.finished_at = Set(Some(Utc::now()));
+        am.pull_cursor = Set(seq_i64(pull_cursor)?);
+        am.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// The ledger, newest first.
+    pub async fn ledger(&self, school: Option<&SchoolCode>, limit: u64) -> Result<Vec<hub_sync_session::Model>, StoreError> {
+        let mut q = hub_sync_session::Entity::find();
+        if let Some(s) = school {
+            q = q.filter(hub_sync_session::Column::SchoolCode.eq(s.as_str()));
+        }
+        Ok(q.order_by_desc(hub_sync_session::Column::StartedAt)
+            .order_by_desc(hub_sync_session::Column::Id)
+            .limit(limit.clamp(1, 500))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Counts of live activities by school and kind.
+    pub async fn stats(&self, filter: &StatsFilter) -> Result<Vec<SchoolKindCount>, StoreError> {
+        let mut q = hub_activity::Entity::find()
+            .select_only()
+            .column(hub_activity::Column::SchoolCode)
+            .column(hub_activity::Column::Kind)
+            .column_as(hub_activity::Column::Id.count(), "n")
+            .filter(hub_activity::Column::Deleted.eq(false))
+            .group_by(hub_activity::Column::SchoolCode)
+            .group_by(hub_activity::Column::Kind);
+        if let Some(s) = filter.semester {
+            q = q
+                .filter(hub_activity::Column::StartYear.eq(i32::from(s.start_year)))
+                .filter(hub_activity::Column::Term.eq(i32::from(s.term.number())));
+        }
+        if let Some(schools) = &filter.schools {
+            q = q.filter(hub_activity::Column::SchoolCode.is_in(schools.iter().map(|s| s.to_string())));
+        }
+        let rows: Vec<(String, String, i64)> = q.into_tuple().all(&self.db).await?;
+        rows.into_iter()
+            .map(|(school, kind, n)| {
+                Ok(SchoolKindCount {
+                    kind: kind.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                    school,
+                    count: seq_u64(n),
+                })
+            })
+            .collect()
+    }
+
+    /// A record as the hub holds it (tombstones included).
+    pub async fn activity(&self, id: Uuid) -> Result<Option<Activity>, StoreError> {
+        hub_activity::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(from_hub_row)
+            .transpose()
+    }
+
+    /// Every record of a school (tombstones included), keyed by id.
+    pub async fn activities_of(&self, school: &SchoolCode) -> Result<BTreeMap<Uuid, Activity>, StoreError> {
+        let rows = hub_activity::Entity::find()
+            .filter(hub_activity::Column::SchoolCode.eq(school.as_str()))
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(|r| from_hub_row(r).map(|a| (a.id, a))).collect()
+    }
+}
+
+/// Rewrites `?` placeholders for PostgreSQL.
+fn sql(backend: DbBackend, text: &str) -> String {
+    if backend != DbBackend::Postgres {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut n = 0;
+    for ch in text.chars() {
+        if ch == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Adds `by` to the change counter and returns its new value; locks the row until commit.
+async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreError> {
+    let backend = txn.get_database_backend();
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql(backend, "UPDATE counter SET value = value + ? WHERE name = ?"),
+        [by.into(), CHANGE_SEQ.into()],
+    ))
+    .await?;
+    let row = hub_counter::Entity::find_by_id(CHANGE_SEQ.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("counter change_seq is missing".into()))?;
+    Ok(row.value)
+}
+
+async fn set_counter(txn: &impl ConnectionTrait, value: i64) -> Result<(), StoreError> {
+    hub_counter::ActiveModel { name: Set(CHANGE_SEQ.to_owned()), value: Set(value) }
+        .update(txn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! Storage for the hub and the node agent, through sea-orm.
+//!
+//! SQLite is the embedded default (one file, WAL, `synchronous=FULL`, one
+//! writer); PostgreSQL serves counties that outgrow one machine. Every
+//! operation that sync relies on is one transaction here, so a cut
+//! connection or a crash leaves either all of it or none of it.
+
+mod convert;
+mod db;
+pub mod entity;
+mod error;
+pub mod hub;
+pub mod migration;
+pub mod node;
+pub mod testing;
+
+pub use db::{Backend, connect, sqlite_url};
+pub use error::StoreError;
+pub use sea_orm::DatabaseConnection;

@@ -1,0 +1,25 @@
+//! Versioned, forward-only migrations, one migrator per database kind.
+//! Migrations are append-only and named by date; never edit one that has shipped.
+
+mod hub_20261122_core;
+mod node_20261122_core;
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// Migrations of the hub database.
+pub struct HubMigrator;
+
+impl MigratorTrait for HubMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(hub_20261122_core::Migration)]
+    }
+}
+
+/// Migrations of a node's local store.
+pub struct NodeMigrator;
+
+impl MigratorTrait for NodeMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(node_20261122_core::Migration)]
+    }
+}

@@ -1,0 +1,135 @@
+//! The hub's first schema: roster, activities, nodes, the sync ledger, counters.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub(crate) struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("alliance")
+                .col(string("code").primary_key())
+                .col(string("name"))
+                .col(string("base_school"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("school")
+                .col(string("code").primary_key())
+                .col(string("name"))
+                .col(string("township"))
+                .col(string("area"))
+                .col(string("level"))
+                .col(string("alliance_code"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("activity")
+                .col(uuid("id").primary_key())
+                .col(string("school_code"))
+                .col(integer("start_year"))
+                .col(integer("term"))
+                .col(date("date"))
+                .col(string("kind"))
+                .col(big_integer("version"))
+                .col(boolean("deleted"))
+                .col(string_null("subject"))
+                .col(string_null("grade"))
+                .col(string("actor"))
+                .col(string_null("teacher"))
+                .col(string_null("topic"))
+                .col(text_null("notes"))
+                .col(integer_null("rating"))
+                .col(integer_null("duration_minutes"))
+                .col(uuid("origin_node"))
+                .col(big_integer("change_seq"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("activity_school_change_seq")
+                .table("activity")
+                .col("school_code")
+                .col("change_seq")
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("activity_semester_school_kind")
+                .table("activity")
+                .col("start_year")
+                .col("term")
+                .col("school_code")
+                .col("kind")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("node")
+                .col(uuid("node_id").primary_key())
+                .col(string("school_code"))
+                .col(big_integer("acked_seq"))
+                .col(string("agent_version"))
+                .col(timestamp_with_time_zone("first_seen"))
+                .col(timestamp_with_time_zone("last_seen"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("sync_session")
+                .col(uuid("id").primary_key())
+                .col(uuid("node_id"))
+                .col(string("school_code"))
+                .col(integer("protocol_version"))
+                .col(timestamp_with_time_zone("started_at"))
+                .col(timestamp_with_time_zone_null("finished_at"))
+                .col(big_integer("received"))
+                .col(big_integer("applied"))
+                .col(big_integer("unchanged"))
+                .col(big_integer("rejected"))
+                .col(text("rejections"))
+                .col(big_integer("acked_seq"))
+                .col(big_integer("pull_cursor"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("sync_session_school_started")
+                .table("sync_session")
+                .col("school_code")
+                .col("started_at")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("counter")
+                .col(string("name").primary_key())
+                .col(big_integer("value"))
+                .to_owned(),
+        )
+        .await?;
+        m.exec_stmt(
+            Query::insert()
+                .into_table("counter")
+                .columns(["name", "value"])
+                .values_panic(["change_seq".into(), 0i64.into()])
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,329 @@
+//! A node's local store: activities, the outbox, and the node's settings.
+//!
+//! Every local change (record, edit, delete) writes the activity row and its
+//! outbox entry in one transaction, so nothing recorded can miss the outbox.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait, ActiveValue::Set,
+};
+use sea_orm_migration::MigratorTrait;
+use uuid::Uuid;
+use yanpei_domain::{Activity, ActivityKind, SchoolCode, Semester};
+
+use crate::convert::{from_node_row, node_row};
+use crate::entity::{node_activity, node_meta, node_outbox};
+use crate::migration::NodeMigrator;
+use crate::{StoreError, connect};
+
+/// Settings keys.
+mod key {
+    pub(super) const NODE_ID: &str = "node_id";
+    pub(super) const SCHOOL: &str = "school_code";
+    pub(super) const LAST_SEQ: &str = "last_seq";
+    pub(super) const ACKED_SEQ: &str = "acked_seq";
+    pub(super) const PULL_CURSOR: &str = "pull_cursor";
+}
+
+/// A pending outbox entry.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// The node's sequence number.
+    pub seq: u64,
+    /// The record's state when the change was made.
+    pub activity: Activity,
+}
+
+/// What a pulled page did locally.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PullApplied {
+    /// Records created or replaced by a newer version.
+    pub applied: u32,
+    /// Records the node already held at that version or newer.
+    pub unchanged: u32,
+}
+
+/// A node's local store.
+#[derive(Debug, Clone)]
+pub struct NodeStore {
+    db: DatabaseConnection,
+    node_id: Uuid,
+    school: SchoolCode,
+}
+
+async fn get_meta(db: &impl ConnectionTrait, k: &str) -> Result<Option<String>, StoreError> {
+    Ok(node_meta::Entity::find_by_id(k.to_owned()).one(db).await?.map(|m| m.value))
+}
+
+async fn set_meta(db: &impl ConnectionTrait, k: &str, v: &str) -> Result<(), StoreError> {
+    node_meta::Entity::delete_by_id(k.to_owned()).exec(db).await?;
+    node_meta::ActiveModel { key: Set(k.to_owned()), value: Set(v.to_owned()) }
+        .insert(db)
+        .await?;
+    Ok(())
+}
+
+async fn get_u64(db: &impl ConnectionTrait, k: &str) -> Result<u64, StoreError> {
+    match get_meta(db, k).await? {
+        None => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("meta {k} is not a number: {v:?}"))),
+    }
+}
+
+impl NodeStore {
+    /// Creates a store for `school` at `url`, or opens the existing one.
+    ///
+    /// A store belongs to one school for life: opening it for another school fails.
+    pub async fn open_or_init(url: &str, school: &SchoolCode) -> Result<NodeStore, StoreError> {
+        let db = connect(url).await?;
+        NodeMigrator::up(&db, None).await?;
+        let txn = db.begin().await?;
+        match get_meta(&txn, key::SCHOOL).await? {
+            Some(existing) if existing != school.as_str() => {
+                return Err(StoreError::Invalid(format!(
+                    "this store belongs to school {existing}, not {school}"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                set_meta(&txn, key::SCHOOL, school.as_str()).await?;
+                set_meta(&txn, key::NODE_ID, &Uuid::now_v7().to_string()).await?;
+            }
+        }
+        txn.commit().await?;
+        Self::open(url).await
+    }
+
+    /// Opens an existing store.
+    pub async fn open(url: &str) -> Result<NodeStore, StoreError> {
+        let db = connect(url).await?;
+        NodeMigrator::up(&db, None).await?;
+        let school = get_meta(&db, key::SCHOOL).await?.ok_or_else(|| {
+            StoreError::NotFound("this node store has not been set up: run `yanpei node init` first".into())
+        })?;
+        let node_id = get_meta(&db, key::NODE_ID)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("meta node_id is missing".into()))?;
+        Ok(NodeStore {
+            node_id: node_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("meta node_id is not a UUID: {node_id:?}")))?,
+            school: school
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("meta school_code is invalid: {school:?}")))?,
+            db,
+        })
+    }
+
+    /// This node's identity.
+    pub fn node_id(&self) -> Uuid {
+        self.node_id
+    }
+
+    /// The school this node records for.
+    pub fn school(&self) -> &SchoolCode {
+        &self.school
+    }
+
+    /// A setting.
+    pub async fn meta(&self, k: &str) -> Result<Option<String>, StoreError> {
+        get_meta(&self.db, k).await
+    }
+
+    /// Changes a setting.
+    pub async fn set_meta(&self, k: &str, v: &str) -> Result<(), StoreError> {
+        set_meta(&self.db, k, v).await
+    }
+
+    /// Records new activities (validated by the caller), each with its outbox entry, in one transaction.
+    pub async fn record_all(&self, activities: &[Activity]) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        for a in activities {
+            self.check_school(a)?;
+            node_row(a, Utc::now()).insert(&txn).await?;
+            enqueue(&txn, a).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Records one new activity.
+    pub async fn record(&self, activity: &Activity) -> Result<(), StoreError> {
+        self.record_all(std::slice::from_ref(activity)).await
+    }
+
+    /// Replaces a record with its next version (an edit or a delete), validated by the caller.
+    ///
+    /// `next.version` must be exactly one more than the stored version.
+    pub async fn update(&self, next: &Activity) -> Result<(), StoreError> {
+        self.check_school(next)?;
+        let txn = self.db.begin().await?;
+        let current = node_activity::Entity::find_by_id(next.id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("没有编号为 {} 的记录", next.id)))?;
+        if current.deleted {
+            return Err(StoreError::Invalid(format!("记录 {} 已删除，不能再修改", next.id)));
+        }
+        if u64::try_from(current.version).ok().map(|v| v + 1) != Some(next.version) {
+            return Err(StoreError::Invalid(format!(
+                "记录 {} 已被修改（现为第 {} 版），请重新读取后再改",
+                next.id, current.version
+            )));
+        }
+        node_row(next, Utc::now()).update(&txn).await?;
+        enqueue(&txn, next).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A record (tombstones included).
+    pub async fn get(&self, id: Uuid) -> Result<Option<Activity>, StoreError> {
+        node_activity::Entity::find_by_id(id).one(&self.db).await?.map(from_node_row).transpose()
+    }
+
+    /// Live records, newest date first, optionally of one semester and kind.
+    pub async fn list(
+        &self,
+        semester: Option<Semester>,
+        kind: Option<ActivityKind>,
+    ) -> Result<Vec<Activity>, StoreError> {
+        let mut q = node_activity::Entity::find().filter(node_activity::Column::Deleted.eq(false));
+        if let Some(s) = semester {
+            q = q
+                .filter(node_activity::Column::StartYear.eq(i32::from(s.start_year)))
+                .filter(node_activity::Column::Term.eq(i32::from(s.term.number())));
+        }
+        if let Some(k) = kind {
+            q = q.filter(node_activity::Column::Kind.eq(k.code()));
+        }
+        q.order_by_desc(node_activity::Column::Date)
+            .order_by_desc(node_activity::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(from_node_row)
+            .collect()
+    }
+
+    /// Counts of live records by kind.
+    pub async fn counts_by_kind(&self, semester: Option<Semester>) -> Result<BTreeMap<ActivityKind, u64>, StoreError> {
+        let mut out = BTreeMap::new();
+        for a in self.list(semester, None).await? {
+            *out.entry(a.kind).or_insert(0) += 1;
+        }
+        Ok(out)
+    }
+
+    /// The oldest `limit` outbox entries not yet acknowledged.
+    pub async fn pending(&self, limit: u64) -> Result<Vec<OutboxEntry>, StoreError> {
+        node_outbox::Entity::find()
+            .order_by_asc(node_outbox::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|e| {
+                let activity: Activity = serde_json::from_str(&e.snapshot)
+                    .map_err(|err| StoreError::Corrupt(format!("outbox entry {}: {err}", e.seq)))?;
+                Ok(OutboxEntry { seq: u64::try_from(e.seq).unwrap_or(0), activity })
+            })
+            .collect()
+    }
+
+    /// How many outbox entries wait for the hub.
+    pub async fn pending_count(&self) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(node_outbox::Entity::find().count(&self.db).await?)
+    }
+
+    /// Marks every outbox entry with `seq <= acked` as delivered (removes it).
+    /// Called only with a sequence number the hub acknowledged.
+    pub async fn mark_acked(&self, acked: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let last = get_u64(&txn, key::LAST_SEQ).await?;
+        if acked > last {
+            return Err(StoreError::Corrupt(format!(
+                "the hub acknowledged seq {acked} but this node only issued up to {last}"
+            )));
+        }
+        let acked_i = i64::try_from(acked).unwrap_or(i64::MAX);
+        node_outbox::Entity::delete_many()
+            .filter(node_outbox::Column::Seq.lte(acked_i))
+            .exec(&txn)
+            .await?;
+        if acked > get_u64(&txn, key::ACKED_SEQ).await? {
+            set_meta(&txn, key::ACKED_SEQ, &acked.to_string()).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Highest sequence number the hub has acknowledged to this node.
+    pub async fn acked_seq(&self) -> Result<u64, StoreError> {
+        get_u64(&self.db, key::ACKED_SEQ).await
+    }
+
+    /// The hub cursor up to which pulled changes are applied.
+    pub async fn pull_cursor(&self) -> Result<u64, StoreError> {
+        get_u64(&self.db, key::PULL_CURSOR).await
+    }
+
+    /// Applies a page of pulled records and moves the cursor, in one transaction.
+    /// A pulled record replaces the local one only if its version is newer.
+    pub async fn apply_pulled(&self, records: &[Activity], next_cursor: u64) -> Result<PullApplied, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut out = PullApplied::default();
+        for a in records {
+            self.check_school(a)?;
+            let version = i64::try_from(a.version).unwrap_or(i64::MAX);
+            match node_activity::Entity::find_by_id(a.id).one(&txn).await? {
+                Some(local) if local.version >= version => out.unchanged += 1,
+                Some(_) => {
+                    node_row(a, Utc::now()).update(&txn).await?;
+                    out.applied += 1;
+                }
+                None => {
+                    node_row(a, Utc::now()).insert(&txn).await?;
+                    out.applied += 1;
+                }
+            }
+        }
+        if next_cursor > get_u64(&txn, key::PULL_CURSOR).await? {
+            set_meta(&txn, key::PULL_CURSOR, &next_cursor.to_string()).await?;
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    fn check_school(&self, a: &Activity) -> Result<(), StoreError> {
+        if a.school != self.school {
+            return Err(StoreError::PermissionDenied(format!(
+                "记录属于学校 {}，本节点只记录学校 {}",
+                a.school, self.school
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Appends the record's state to the outbox under the next sequence number.
+async fn enqueue(txn: &impl ConnectionTrait, a: &Activity) -> Result<(), StoreError> {
+    let seq = get_u64(txn, key::LAST_SEQ).await? + 1;
+    set_meta(txn, key::LAST_SEQ, &seq.to_string()).await?;
+    node_outbox::ActiveModel {
+        seq: Set(i64::try_from(seq).map_err(|_| StoreError::Corrupt("sequence exhausted".into()))?),
+        activity_id: Set(a.id),
+        version: Set(i64::try_from(a.version).unwrap_or(i64::MAX)),
+        snapshot: Set(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
