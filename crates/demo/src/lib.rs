@@ -1,1 +1,13 @@
-//! demo
+//! The demo: a county shaped like the one in the seeds (14 townships; 3 town
+//! and 22 township junior high schools plus primary schools; 5 regional
+//! alliances each led by a base school), a hub and one node agent per school
+//! on SQLite files, a plausible semester recorded at every school, one
+//! nightly sync, and the county's totals beside the nodes' own.
+
+mod county;
+mod run;
+mod semester;
+
+pub use county::{DemoCounty, demo_county};
+pub use run::{DemoError, DemoReport, DemoWorld, GroupTotal, run_demo, start_world};
+pub use semester::{DEMO_SEMESTER, semester_of_activity};

@@ -1,1 +1,15 @@
-//! node
+//! The school's node agent: a local store that works offline, and the sync
+//! client that delivers its outbox to the hub and brings back what concerns it.
+//!
+//! The outbox is the contract: an entry leaves it only after the hub has
+//! acknowledged a sequence number at or above it, so a cut connection or a
+//! crash at any point re-sends rather than loses, and the hub's idempotent
+//! apply makes the re-send harmless.
+
+mod agent;
+mod error;
+mod schedule;
+
+pub use agent::{Agent, Fault, HubEndpoint, SyncOptions, SyncReport, TlsMaterial};
+pub use error::NodeError;
+pub use schedule::{Backoff, Clock, Schedule, SystemClock, Syncer, run_daemon};

@@ -17,3 +17,8 @@ pub mod testing;
 pub use db::{Backend, connect, sqlite_url};
 pub use error::StoreError;
 pub use sea_orm::DatabaseConnection;
+
+/// Parses a JSON array of strings (as stored in ledger columns).
+pub fn parse_string_list(text: &str) -> Option<Vec<String>> {
+    serde_json::from_str(text).ok()
+}

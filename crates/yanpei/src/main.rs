@@ -1,1 +1,79 @@
-fn main() {}
+//! `yanpei`: every part of the system behind one binary.
+//!
+//! `main` parses the command line, sets up tracing once and dispatches; the
+//! work lives in the library crates.
+#![allow(clippy::print_stdout)]
+
+mod cmd;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// yanpei (研培): a county's teacher research-and-training network.
+#[derive(Debug, Parser)]
+#[command(name = "yanpei", version, about)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Plain)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build a demo county, record a semester at every school, sync, and print the totals.
+    Demo(cmd::demo::Args),
+    /// Run or set up the county hub.
+    #[command(subcommand)]
+    Hub(cmd::hub::Command),
+    /// A school's node agent: record, list, sync, run nightly.
+    #[command(subcommand)]
+    Node(cmd::node::Command),
+    /// The county certificate authority.
+    #[command(subcommand)]
+    Ca(cmd::ca::Command),
+    /// Ask the hub for county statistics and the sync ledger.
+    #[command(subcommand)]
+    Query(cmd::query::Command),
+}
+
+fn init_tracing(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Plain => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // Long-running services log their work; one-shot commands only warnings.
+    let default = match &cli.command {
+        Command::Hub(cmd::hub::Command::Serve(_)) | Command::Node(cmd::node::Command::Run(_)) => "info",
+        _ => "warn",
+    };
+    init_tracing(cli.log_format, default);
+    let result = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a).await,
+        Command::Hub(c) => cmd::hub::run(c).await,
+        Command::Node(c) => cmd::node::run(c).await,
+        Command::Ca(c) => cmd::ca::run(c),
+        Command::Query(c) => cmd::query::run(c).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 (error): {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Starting a hub with nodes on SQLite files, and the demo run itself.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use yanpei_domain::{ActivityKind, SchoolCode};
+use yanpei_hub::HubError;
+use yanpei_node::{Agent, HubEndpoint, NodeError, SyncReport, TlsMaterial};
+use yanpei_pki::{CountyCa, HUB_DNS_NAME, PkiError};
+use yanpei_proto::pb::{self, query_service_client::QueryServiceClient};
+use yanpei_store::hub::HubStore;
+use yanpei_store::node::NodeStore;
+use yanpei_store::{StoreError, sqlite_url};
+
+use crate::{DEMO_SEMESTER, DemoCounty, semester_of_activity};
+
+/// What can stop the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Certificates.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// A store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A node.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The hub.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// A query.
+    #[error("query failed: {0}")]
+    Query(#[from] tonic::Status),
+    /// Files and sockets.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// A running hub with its CA, on SQLite (or a given database), ready for nodes.
+pub struct DemoWorld {
+    /// The working directory (stores, certificates).
+    pub dir: PathBuf,
+    /// The county CA.
+    pub ca: CountyCa,
+    /// Where the hub listens.
+    pub hub_addr: SocketAddr,
+    /// The hub's store, for checks that read it directly.
+    pub hub_store: HubStore,
+    hub_tls: yanpei_hub::TlsMaterial,
+    shutdown: CancellationToken,
+    hub_task: Option<JoinHandle<Result<(), HubError>>>,
+}
+
+impl std::fmt::Debug for DemoWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoWorld").field("dir", &self.dir).field("hub_addr", &self.hub_addr).finish_non_exhaustive()
+    }
+}
+
+/// Creates a CA, opens the hub's database (SQLite file in `dir` unless `database_url`
+/// is given), loads the county's roster, and starts the hub on `127.0.0.1:0`.
+pub async fn start_world(dir: &Path, county: &DemoCounty, database_url: Option<String>) -> Result<DemoWorld, DemoError> {
+    std::fs::create_dir_all(dir.join("nodes")).map_err(|e| DemoError::Io(dir.display().to_string(), e))?;
+    let ca = CountyCa::generate(&county.name)?;
+    let hub_cert = ca.issue_hub(&[])?;
+    let url = database_url.unwrap_or_else(|| sqlite_url(&dir.join("hub.sqlite")));
+    let hub_store = HubStore::open(&url).await?;
+    hub_store.upsert_roster(&county.alliances, &county.schools).await?;
+    let hub_tls = yanpei_hub::TlsMaterial {
+        ca_pem: ca.cert_pem().to_owned(),
+        cert_pem: hub_cert.cert_pem,
+        key_pem: hub_cert.key_pem,
+    };
+    let mut world = DemoWorld {
+        dir: dir.to_owned(),
+        ca,
+        hub_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        hub_store,
+        hub_tls,
+        shutdown: CancellationToken::new(),
+        hub_task: None,
+    };
+    world.start_hub().await?;
+    Ok(world)
+}
+
+impl DemoWorld {
+    /// Starts (or restarts) the hub on a fresh port over the same database.
+    pub async fn start_hub(&mut self) -> Result<(), DemoError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| DemoError::Io("bind".into(), e))?;
+        self.hub_addr = listener.local_addr().map_err(|e| DemoError::Io("bind".into(), e))?;
+        self.shutdown = CancellationToken::new();
+        let token = self.shutdown.clone();
+        let store = self.hub_store.clone();
+        let tls = self.hub_tls.clone();
+        self.hub_task = Some(tokio::spawn(async move {
+            yanpei_hub::serve(listener, store, tls, token.cancelled_owned()).await
+        }));
+        Ok(())
+    }
+
+    /// Stops the hub, waiting for in-flight RPCs.
+    pub async fn stop_hub(&mut self) -> Result<(), DemoError> {
+        self.shutdown.cancel();
+        if let Some(task) = self.hub_task.take() {
+            match task.await {
+                Ok(r) => r?,
+                Err(e) => return Err(DemoError::Io("hub task".into(), std::io::Error::other(e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// A mutual-TLS endpoint for `school`'s node, reaching the hub at `addr`
+    /// (the hub itself, or a proxy in front of it).
+    pub fn node_endpoint_via(&self, school: &SchoolCode, addr: SocketAddr) -> Result<HubEndpoint, DemoError> {
+        let cert = self.ca.issue_node(school)?;
+        Ok(HubEndpoint {
+            url: format!("https://{addr}"),
+            server_name: HUB_DNS_NAME.into(),
+            tls: TlsMaterial { ca_pem: self.ca.cert_pem().to_owned(), cert_pem: cert.cert_pem, key_pem: cert.key_pem },
+        })
+    }
+
+    /// The county operator's endpoint.
+    pub fn operator_endpoint(&self) -> Result<HubEndpoint, DemoError> {
+        let cert = self.ca.issue_operator("demo-operator")?;
+        Ok(HubEndpoint {
+            url: format!("https://{}", self.hub_addr),
+            server_name: HUB_DNS_NAME.into(),
+            tls: TlsMaterial { ca_pem: self.ca.cert_pem().to_owned(), cert_pem: cert.cert_pem, key_pem: cert.key_pem },
+        })
+    }
+
+    /// The path of a node store in this world.
+    pub fn node_store_path(&self, school: &SchoolCode, name: &str) -> PathBuf {
+        self.dir.join("nodes").join(format!("{school}-{name}.sqlite"))
+    }
+
+    /// A node agent for `school` with its own store file (`name` tells several apart).
+    pub async fn node(&self, school: &SchoolCode, name: &str) -> Result<Agent, DemoError> {
+        self.node_via(school, name, self.hub_addr).await
+    }
+
+    /// A node agent whose connections go to `addr`.
+    pub async fn node_via(&self, school: &SchoolCode, name: &str, addr: SocketAddr) -> Result<Agent, DemoError> {
+        let store = NodeStore::open_or_init(&sqlite_url(&self.node_store_path(school, name)), school).await?;
+        Ok(Agent::new(store, self.node_endpoint_via(school, addr)?))
+    }
+
+    /// County statistics over gRPC as the operator.
+    pub async fn query_stats(&self, scope: Option<pb::scope::Target>, group_by: pb::GroupBy) -> Result<pb::StatsResponse, DemoError> {
+        let channel = self.operator_endpoint()?.connect().await?;
+        let mut client = QueryServiceClient::new(channel);
+        Ok(client
+            .stats(pb::StatsRequest {
+                semester: Some(yanpei_proto::semester_to_pb(DEMO_SEMESTER)),
+                scope: scope.map(|t| pb::Scope { target: Some(t) }),
+                group_by: group_by as i32,
+            })
+            .await?
+            .into_inner())
+    }
+}
+
+impl Drop for DemoWorld {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Totals of one group (kind, alliance or school): what the nodes recorded and what the hub counted.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GroupTotal {
+    /// Code (kind code, alliance code or school code).
+    pub code: String,
+    /// Name a person reads.
+    pub name: String,
+    /// Live records in the nodes' stores.
+    pub nodes_recorded: u64,
+    /// Live records the hub counts.
+    pub hub_counted: u64,
+}
+
+/// What the demo did and found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    /// Where the files are.
+    pub dir: String,
+    /// The county.
+    pub county: String,
+    /// The semester, e.g. 2024-2025学年第一学期.
+    pub semester: String,
+    /// Schools (one node each).
+    pub schools: usize,
+    /// Live records in all node stores.
+    pub nodes_recorded: u64,
+    /// Live records the hub counts for the county.
+    pub hub_counted: u64,
+    /// Records edited after capture (each edit is synced as a new version).
+    pub edited: u64,
+    /// Records deleted after capture (tombstones, not counted).
+    pub deleted: u64,
+    /// Changes pushed in the nightly sync.
+    pub pushed: u64,
+    /// By activity kind.
+    pub by_kind: Vec<GroupTotal>,
+    /// By alliance.
+    pub by_alliance: Vec<GroupTotal>,
+    /// By school.
+    pub by_school: Vec<GroupTotal>,
+    /// Wall time of the whole run.
+    pub elapsed_ms: u128,
+}
+
+/// Runs the demo in `dir`: hub, a node per school, a semester recorded, one nightly sync, totals.
+pub async fn run_demo(dir: &Path, county: &DemoCounty) -> Result<DemoReport, DemoError> {
+    let started = Instant::now();
+    let mut world = start_world(dir, county, None).await?;
+    tracing::info!(dir = %dir.display(), hub = %world.hub_addr, "demo hub started");
+
+    // Record a semester at every school, with a few edits and deletes.
+    let mut agents = Vec::new();
+    let (mut edited, mut deleted) = (0u64, 0u64);
+    for (i, school) in county.schools.iter().enumerate() {
+        let agent = world.node(&school.code, "node").await?;
+        let records = semester_of_activity(school, i as u64 + 1);
+        agent.store().record_all(&records).await?;
+        for (j, r) in records.iter().enumerate() {
+            if j % 29 == 3 {
+                let mut next = r.clone();
+                next.version += 1;
+                next.body.notes = Some("已补充课后反思".into());
+                agent.store().update(&next).await?;
+                edited += 1;
+            } else if j % 41 == 7 {
+                let mut next = r.clone();
+                next.version += 1;
+                next.deleted = true;
+                agent.store().update(&next).await?;
+                deleted += 1;
+            }
+        }
+        agents.push(agent);
+    }
+
+    // One nightly sync for all nodes, a few at a time as the jittered window would spread them.
+    let mut pushed = 0;
+    let mut syncs = tokio::task::JoinSet::new();
+    for agent in &agents {
+        if syncs.len() >= 6
+            && let Some(done) = syncs.join_next().await
+        {
+            pushed += joined(done)?.pushed;
+        }
+        let agent = agent.clone();
+        syncs.spawn(async move { agent.sync_once().await });
+    }
+    while let Some(done) = syncs.join_next().await {
+        pushed += joined(done)?.pushed;
+    }
+
+    // Totals: nodes' own stores beside the hub's answer over gRPC.
+    let mut node_kind: BTreeMap<ActivityKind, u64> = BTreeMap::new();
+    let mut node_school: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &agents {
+        for (k, n) in a.store().counts_by_kind(Some(DEMO_SEMESTER)).await? {
+            *node_kind.entry(k).or_default() += n;
+            *node_school.entry(a.store().school().to_string()).or_default() += n;
+        }
+    }
+    let county_rows = world.query_stats(None, pb::GroupBy::Unspecified).await?;
+    let alliance_rows = world.query_stats(None, pb::GroupBy::Alliance).await?;
+    let school_rows = world.query_stats(None, pb::GroupBy::School).await?;
+
+    let by_kind = ActivityKind::ALL
+        .iter()
+        .map(|k| GroupTotal {
+            code: k.code().into(),
+            name: k.label().into(),
+            nodes_recorded: node_kind.get(k).copied().unwrap_or(0),
+            hub_counted: county_rows
+                .rows
+                .iter()
+                .filter(|r| r.kind == yanpei_proto::kind_to_pb(*k) as i32)
+                .map(|r| r.count)
+                .sum(),
+        })
+        .collect();
+    let sum_by = |rows: &pb::StatsResponse, code: &str| -> u64 {
+        rows.rows.iter().filter(|r| r.group_code == code).map(|r| r.count).sum()
+    };
+    let by_alliance = county
+        .alliances
+        .iter()
+        .map(|a| GroupTotal {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            nodes_recorded: county
+                .schools
+                .iter()
+                .filter(|s| s.alliance == a.code)
+                .map(|s| node_school.get(s.code.as_str()).copied().unwrap_or(0))
+                .sum(),
+            hub_counted: sum_by(&alliance_rows, &a.code),
+        })
+        .collect();
+    let by_school = county
+        .schools
+        .iter()
+        .map(|s| GroupTotal {
+            code: s.code.to_string(),
+            name: s.name.clone(),
+            nodes_recorded: node_school.get(s.code.as_str()).copied().unwrap_or(0),
+            hub_counted: sum_by(&school_rows, s.code.as_str()),
+        })
+        .collect();
+    world.stop_hub().await?;
+    Ok(DemoReport {
+        dir: dir.display().to_string(),
+        county: county.name.clone(),
+        semester: DEMO_SEMESTER.to_string(),
+        schools: county.schools.len(),
+        nodes_recorded: node_kind.values().sum(),
+        hub_counted: county_rows.total,
+        edited,
+        deleted,
+        pushed,
+        by_kind,
+        by_alliance,
+        by_school,
+        elapsed_ms: started.elapsed().as_millis(),
+    })
+}
+
+fn joined(r: Result<Result<SyncReport, NodeError>, tokio::task::JoinError>) -> Result<SyncReport, DemoError> {
+    match r {
+        Ok(report) => Ok(report?),
+        Err(e) => Err(DemoError::Io("sync task".into(), std::io::Error::other(e))),
+    }
+}

@@ -1,0 +1,232 @@
+//! One sync session: handshake, push the outbox in batches, pull, finish.
+
+use std::time::Duration;
+
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tracing::{Instrument, info, info_span, warn};
+use yanpei_domain::Activity;
+use yanpei_proto::PROTOCOL_VERSION;
+use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
+use yanpei_store::node::NodeStore;
+
+use crate::NodeError;
+
+/// PEM material for mutual TLS.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    /// The county CA certificate: the hub must chain to it.
+    pub ca_pem: String,
+    /// This node's client certificate (names its school).
+    pub cert_pem: String,
+    /// This node's private key.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial").finish_non_exhaustive()
+    }
+}
+
+/// Where and how to reach the hub.
+#[derive(Debug, Clone)]
+pub struct HubEndpoint {
+    /// `https://HOST:PORT`.
+    pub url: String,
+    /// The name the hub's certificate must carry (default [`yanpei_pki::HUB_DNS_NAME`]).
+    pub server_name: String,
+    /// Mutual TLS material.
+    pub tls: TlsMaterial,
+}
+
+impl HubEndpoint {
+    /// Opens a channel to the hub over mutual TLS.
+    pub async fn connect(&self) -> Result<Channel, NodeError> {
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.tls.ca_pem))
+            .identity(Identity::from_pem(&self.tls.cert_pem, &self.tls.key_pem))
+            .domain_name(self.server_name.clone());
+        Endpoint::from_shared(self.url.clone())
+            .map_err(|e| NodeError::Config(format!("中心地址「{}」无效：{e}", self.url)))?
+            .tls_config(tls)
+            .map_err(|e| NodeError::Config(format!("TLS 配置无效：{e}")))?
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(120))
+            .connect()
+            .await
+            .map_err(|e| NodeError::Transport(format!("{}: {e}", self.url)))
+    }
+}
+
+/// A fault to inject into one sync (for the fault tests; `None` in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// After the hub answers the n-th push (1-based), stop before marking the
+    /// outbox, as a node that crashed between the hub's commit and seeing the ack.
+    LoseAckOfPush(u32),
+}
+
+/// Tuning of one sync.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// Changes per push (the hub accepts at most 1000).
+    pub batch_size: u64,
+    /// Pulled changes per page.
+    pub pull_page: u32,
+    /// Compress messages with gzip.
+    pub compress: bool,
+    /// A fault to inject.
+    pub fault: Option<Fault>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { batch_size: 500, pull_page: 500, compress: true, fault: None }
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Changes pushed (a re-send counts again).
+    pub pushed: u64,
+    /// Of those, changes that changed the hub.
+    pub applied: u64,
+    /// Of those, changes the hub already held.
+    pub unchanged: u64,
+    /// Push batches sent.
+    pub batches: u32,
+    /// Records pulled from the hub.
+    pub pulled: u64,
+    /// The highest sequence number the hub holds for this node.
+    pub acked_seq: u64,
+    /// The pull cursor reached.
+    pub pull_cursor: u64,
+}
+
+/// A node agent: its store and its hub.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    store: NodeStore,
+    hub: HubEndpoint,
+}
+
+impl Agent {
+    /// An agent over an opened store.
+    pub fn new(store: NodeStore, hub: HubEndpoint) -> Agent {
+        Agent { store, hub }
+    }
+
+    /// The local store.
+    pub fn store(&self) -> &NodeStore {
+        &self.store
+    }
+
+    /// Syncs once with default options.
+    pub async fn sync_once(&self) -> Result<SyncReport, NodeError> {
+        self.sync_with(SyncOptions::default()).await
+    }
+
+    /// Syncs once: handshake, push every outbox entry, pull every relevant change, finish.
+    pub async fn sync_with(&self, opts: SyncOptions) -> Result<SyncReport, NodeError> {
+        let span = info_span!(
+            "sync_session",
+            school_code = %self.store.school(),
+            node_id = %self.store.node_id(),
+            session_id = tracing::field::Empty,
+        );
+        self.session(opts).instrument(span).await
+    }
+
+    async fn session(&self, opts: SyncOptions) -> Result<SyncReport, NodeError> {
+        let channel = self.hub.connect().await?;
+        let mut client = SyncServiceClient::new(channel)
+            .max_decoding_message_size(8 * 1024 * 1024)
+            .max_encoding_message_size(8 * 1024 * 1024);
+        if opts.compress {
+            client = client
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip);
+        }
+        let hello = client
+            .handshake(pb::HandshakeRequest {
+                protocol_version: PROTOCOL_VERSION,
+                node_id: self.store.node_id().to_string(),
+                school_code: self.store.school().to_string(),
+                agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .await?
+            .into_inner();
+        tracing::Span::current().record("session_id", hello.session_id.as_str());
+        let local_acked = self.store.acked_seq().await?;
+        if hello.acked_seq < local_acked {
+            // The hub lost data it had acknowledged (restored from an old backup?).
+            warn!(
+                hub_acked = hello.acked_seq,
+                local_acked, "the hub holds less than it acknowledged earlier; the county must restore it"
+            );
+        }
+        let mut report = SyncReport { acked_seq: hello.acked_seq, ..SyncReport::default() };
+
+        loop {
+            let pending = self.store.pending(opts.batch_size.clamp(1, 1000)).await?;
+            if pending.is_empty() {
+                break;
+            }
+            let changes: Vec<pb::Change> = pending
+                .iter()
+                .map(|e| pb::Change { seq: e.seq, activity: Some(pb::Activity::from(&e.activity)) })
+                .collect();
+            let n = changes.len() as u64;
+            let reply = client
+                .push(pb::PushRequest { session_id: hello.session_id.clone(), changes })
+                .await?
+                .into_inner();
+            report.batches += 1;
+            report.pushed += n;
+            report.applied += u64::from(reply.applied);
+            report.unchanged += u64::from(reply.unchanged);
+            if opts.fault == Some(Fault::LoseAckOfPush(report.batches)) {
+                return Err(NodeError::Injected("acknowledgement lost before the outbox was marked"));
+            }
+            self.store.mark_acked(reply.acked_seq).await?;
+            report.acked_seq = reply.acked_seq;
+        }
+
+        let mut cursor = self.store.pull_cursor().await?;
+        loop {
+            let page = client
+                .pull(pb::PullRequest {
+                    session_id: hello.session_id.clone(),
+                    cursor,
+                    limit: opts.pull_page,
+                })
+                .await?
+                .into_inner();
+            let records = page
+                .changes
+                .into_iter()
+                .map(|c| {
+                    let p = c.activity.ok_or_else(|| NodeError::Hub(tonic::Status::internal("pulled change without a record")))?;
+                    Activity::try_from(p).map_err(|e| NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid record: {e}"))))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            report.pulled += records.len() as u64;
+            self.store.apply_pulled(&records, page.next_cursor).await?;
+            cursor = cursor.max(page.next_cursor);
+            if !page.has_more {
+                break;
+            }
+        }
+        report.pull_cursor = cursor;
+        client
+            .finish(pb::FinishRequest { session_id: hello.session_id.clone(), pull_cursor: cursor })
+            .await?;
+        info!(
+            pushed = report.pushed, applied = report.applied, unchanged = report.unchanged,
+            pulled = report.pulled, acked_seq = report.acked_seq, "sync finished"
+        );
+        Ok(report)
+    }
+}

@@ -1,0 +1,16 @@
+//! One module per command family.
+
+pub(crate) mod ca;
+pub(crate) mod demo;
+pub(crate) mod hub;
+pub(crate) mod node;
+pub(crate) mod query;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Reads a PEM file with a message that names it.
+pub(crate) fn read_pem(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+}

@@ -1,0 +1,169 @@
+//! `yanpei query ...`: county statistics and the sync ledger, as the operator.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use yanpei_domain::{ActivityKind, Semester};
+use yanpei_node::{HubEndpoint, TlsMaterial};
+use yanpei_proto::pb::{self, query_service_client::QueryServiceClient};
+
+use super::read_pem;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Conn {
+    /// The hub, e.g. https://127.0.0.1:7443.
+    #[arg(long, env = "YANPEI_HUB", default_value = "https://127.0.0.1:7443")]
+    hub: String,
+    /// The county CA certificate.
+    #[arg(long, env = "YANPEI_CA", default_value = "pki/ca.pem")]
+    ca: PathBuf,
+    /// Your client certificate (operator, or a school's node).
+    #[arg(long, env = "YANPEI_CERT", default_value = "pki/operator-admin.pem")]
+    cert: PathBuf,
+    /// Your private key.
+    #[arg(long, env = "YANPEI_KEY", default_value = "pki/operator-admin.key")]
+    key: PathBuf,
+    /// The name in the hub's certificate.
+    #[arg(long, default_value = yanpei_pki::HUB_DNS_NAME)]
+    server_name: String,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum By {
+    Alliance,
+    School,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Counts of live activities by kind, for the county, an alliance or a school.
+    Stats {
+        #[command(flatten)]
+        conn: Conn,
+        /// 学期, e.g. 2024-2025-1 (default: all).
+        #[arg(long)]
+        semester: Option<String>,
+        /// Only this school.
+        #[arg(long, conflicts_with = "alliance")]
+        school: Option<String>,
+        /// Only this alliance.
+        #[arg(long)]
+        alliance: Option<String>,
+        /// Break down by alliance or school.
+        #[arg(long)]
+        by: Option<By>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The most recent sync sessions.
+    Ledger {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only this school.
+        #[arg(long)]
+        school: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn client(c: &Conn) -> anyhow::Result<QueryServiceClient<tonic::transport::Channel>> {
+    let endpoint = HubEndpoint {
+        url: c.hub.clone(),
+        server_name: c.server_name.clone(),
+        tls: TlsMaterial { ca_pem: read_pem(&c.ca)?, cert_pem: read_pem(&c.cert)?, key_pem: read_pem(&c.key)? },
+    };
+    Ok(QueryServiceClient::new(endpoint.connect().await.context("connect to the hub")?))
+}
+
+fn kind_label(raw: i32) -> String {
+    yanpei_proto::kind_from_pb(raw).map(|k| k.label().to_owned()).unwrap_or_else(|_| format!("未知({raw})"))
+}
+
+pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Stats { conn, semester, school, alliance, by, json } => {
+            let semester = semester.map(|s| s.parse::<Semester>()).transpose()?;
+            let target = match (school, alliance) {
+                (Some(s), _) => pb::scope::Target::SchoolCode(s),
+                (None, Some(a)) => pb::scope::Target::AllianceCode(a),
+                (None, None) => pb::scope::Target::County(true),
+            };
+            let group_by = match by {
+                None => pb::GroupBy::Unspecified,
+                Some(By::Alliance) => pb::GroupBy::Alliance,
+                Some(By::School) => pb::GroupBy::School,
+            };
+            let reply = client(&conn)
+                .await?
+                .stats(pb::StatsRequest {
+                    semester: semester.map(yanpei_proto::semester_to_pb),
+                    scope: Some(pb::Scope { target: Some(target) }),
+                    group_by: group_by as i32,
+                })
+                .await?
+                .into_inner();
+            if json {
+                let rows: Vec<_> = reply
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "group_code": r.group_code, "group_name": r.group_name,
+                            "kind": yanpei_proto::kind_from_pb(r.kind).map(ActivityKind::code).unwrap_or("unknown"),
+                            "kind_label": kind_label(r.kind), "count": r.count,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "total": reply.total, "rows": rows }))?);
+            } else {
+                let period = semester.map(|s| s.to_string()).unwrap_or_else(|| "全部学期".into());
+                println!("{period}");
+                for r in &reply.rows {
+                    let group = if r.group_code.is_empty() { String::new() } else { format!("{} {}  ", r.group_code, r.group_name) };
+                    println!("{group}{:<10}{:>8}", kind_label(r.kind), r.count);
+                }
+                println!("合计 {}", reply.total);
+            }
+        }
+        Command::Ledger { conn, school, limit, json } => {
+            let reply = client(&conn)
+                .await?
+                .sync_ledger(pb::SyncLedgerRequest { school_code: school.unwrap_or_default(), limit })
+                .await?
+                .into_inner();
+            if json {
+                let rows: Vec<_> = reply
+                    .sessions
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "session_id": s.session_id, "node_id": s.node_id, "school_code": s.school_code,
+                            "started_at": s.started_at, "finished_at": s.finished_at, "received": s.received,
+                            "applied": s.applied, "unchanged": s.unchanged, "rejected": s.rejected,
+                            "rejections": s.rejections, "acked_seq": s.acked_seq, "pull_cursor": s.pull_cursor,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for s in &reply.sessions {
+                    let state = if s.finished_at.is_empty() { "未完成" } else { "完成" };
+                    println!(
+                        "{} {} {state} 收到 {} 写入 {} 已有 {} 拒收 {} 确认到 {}",
+                        s.started_at, s.school_code, s.received, s.applied, s.unchanged, s.rejected, s.acked_seq
+                    );
+                    for r in &s.rejections {
+                        println!("    拒收原因：{r}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
