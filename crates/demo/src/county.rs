@@ -34,7 +34,8 @@ const TOWNSHIPS: [(&str, usize); 14] = [
     ("新胜乡", 1),
 ];
 
-const ALLIANCE_NAMES: [&str; 5] = ["城东区域联合体", "城西区域联合体", "城北区域联合体", "南部区域联合体", "东部区域联合体"];
+const ALLIANCE_NAMES: [&str; 5] =
+    ["城东区域联合体", "城西区域联合体", "城北区域联合体", "南部区域联合体", "东部区域联合体"];
 
 fn code(s: String) -> SchoolCode {
     s.parse().expect("demo school codes are short ASCII")
@@ -70,12 +71,8 @@ pub fn demo_county() -> DemoCounty {
     }
     for (t, (township, juniors)) in TOWNSHIPS.iter().enumerate() {
         let stem = township.trim_end_matches(['镇', '乡']);
-        for j in 0..*juniors {
-            let name = if *juniors == 1 {
-                format!("{stem}中学")
-            } else {
-                format!("{stem}第{}中学", numerals[j])
-            };
+        for (j, n) in numerals.iter().take(*juniors).enumerate() {
+            let name = if *juniors == 1 { format!("{stem}中学") } else { format!("{stem}第{n}中学") };
             schools.push(School {
                 code: code(format!("T{:02}Z{}", t + 1, j + 1)),
                 name,
@@ -128,10 +125,12 @@ mod tests {
     #[test]
     fn the_county_has_the_seed_shape() {
         let c = demo_county();
-        let juniors = |area| c.schools.iter().filter(|s| s.level == SchoolLevel::Junior && s.area == area).count();
+        let juniors =
+            |area| c.schools.iter().filter(|s| s.level == SchoolLevel::Junior && s.area == area).count();
         assert_eq!(juniors(Area::Urban), 3);
         assert_eq!(juniors(Area::Rural), 22);
-        let townships: BTreeSet<_> = c.schools.iter().filter(|s| s.area == Area::Rural).map(|s| &s.township).collect();
+        let townships: BTreeSet<_> =
+            c.schools.iter().filter(|s| s.area == Area::Rural).map(|s| &s.township).collect();
         assert_eq!(townships.len(), 14);
         assert_eq!(c.alliances.len(), 5);
         let codes: BTreeSet<_> = c.schools.iter().map(|s| &s.code).collect();

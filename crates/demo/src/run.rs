@@ -60,13 +60,20 @@ pub struct DemoWorld {
 
 impl std::fmt::Debug for DemoWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoWorld").field("dir", &self.dir).field("hub_addr", &self.hub_addr).finish_non_exhaustive()
+        f.debug_struct("DemoWorld")
+            .field("dir", &self.dir)
+            .field("hub_addr", &self.hub_addr)
+            .finish_non_exhaustive()
     }
 }
 
 /// Creates a CA, opens the hub's database (SQLite file in `dir` unless `database_url`
 /// is given), loads the county's roster, and starts the hub on `127.0.0.1:0`.
-pub async fn start_world(dir: &Path, county: &DemoCounty, database_url: Option<String>) -> Result<DemoWorld, DemoError> {
+pub async fn start_world(
+    dir: &Path,
+    county: &DemoCounty,
+    database_url: Option<String>,
+) -> Result<DemoWorld, DemoError> {
     std::fs::create_dir_all(dir.join("nodes")).map_err(|e| DemoError::Io(dir.display().to_string(), e))?;
     let ca = CountyCa::generate(&county.name)?;
     let hub_cert = ca.issue_hub(&[])?;
@@ -125,7 +132,11 @@ impl DemoWorld {
         Ok(HubEndpoint {
             url: format!("https://{addr}"),
             server_name: HUB_DNS_NAME.into(),
-            tls: TlsMaterial { ca_pem: self.ca.cert_pem().to_owned(), cert_pem: cert.cert_pem, key_pem: cert.key_pem },
+            tls: TlsMaterial {
+                ca_pem: self.ca.cert_pem().to_owned(),
+                cert_pem: cert.cert_pem,
+                key_pem: cert.key_pem,
+            },
         })
     }
 
@@ -135,7 +146,11 @@ impl DemoWorld {
         Ok(HubEndpoint {
             url: format!("https://{}", self.hub_addr),
             server_name: HUB_DNS_NAME.into(),
-            tls: TlsMaterial { ca_pem: self.ca.cert_pem().to_owned(), cert_pem: cert.cert_pem, key_pem: cert.key_pem },
+            tls: TlsMaterial {
+                ca_pem: self.ca.cert_pem().to_owned(),
+                cert_pem: cert.cert_pem,
+                key_pem: cert.key_pem,
+            },
         })
     }
 
@@ -150,13 +165,22 @@ impl DemoWorld {
     }
 
     /// A node agent whose connections go to `addr`.
-    pub async fn node_via(&self, school: &SchoolCode, name: &str, addr: SocketAddr) -> Result<Agent, DemoError> {
+    pub async fn node_via(
+        &self,
+        school: &SchoolCode,
+        name: &str,
+        addr: SocketAddr,
+    ) -> Result<Agent, DemoError> {
         let store = NodeStore::open_or_init(&sqlite_url(&self.node_store_path(school, name)), school).await?;
         Ok(Agent::new(store, self.node_endpoint_via(school, addr)?))
     }
 
     /// County statistics over gRPC as the operator.
-    pub async fn query_stats(&self, scope: Option<pb::scope::Target>, group_by: pb::GroupBy) -> Result<pb::StatsResponse, DemoError> {
+    pub async fn query_stats(
+        &self,
+        scope: Option<pb::scope::Target>,
+        group_by: pb::GroupBy,
+    ) -> Result<pb::StatsResponse, DemoError> {
         let channel = self.operator_endpoint()?.connect().await?;
         let mut client = QueryServiceClient::new(channel);
         Ok(client

@@ -2,19 +2,20 @@
 
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, School, SchoolLevel, Semester, Term};
 
 /// The semester the demo records: 2024-2025学年第一学期.
 pub const DEMO_SEMESTER: Semester = Semester { start_year: 2024, term: Term::First };
 
 const SURNAMES: [&str; 20] = [
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗",
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭", "何",
+    "高", "林", "罗",
 ];
-const GIVEN: [&str; 16] = [
-    "静", "丽", "敏", "伟", "芳", "军", "磊", "洋", "艳", "勇", "杰", "娟", "涛", "明", "霞", "平",
-];
-const JUNIOR_SUBJECTS: [&str; 9] = ["语文", "数学", "英语", "物理", "化学", "道德与法治", "历史", "地理", "生物"];
+const GIVEN: [&str; 16] =
+    ["静", "丽", "敏", "伟", "芳", "军", "磊", "洋", "艳", "勇", "杰", "娟", "涛", "明", "霞", "平"];
+const JUNIOR_SUBJECTS: [&str; 9] =
+    ["语文", "数学", "英语", "物理", "化学", "道德与法治", "历史", "地理", "生物"];
 const PRIMARY_SUBJECTS: [&str; 6] = ["语文", "数学", "英语", "科学", "道德与法治", "美术"];
 const JUNIOR_GRADES: [&str; 3] = ["七年级", "八年级", "九年级"];
 const PRIMARY_GRADES: [&str; 6] = ["一年级", "二年级", "三年级", "四年级", "五年级", "六年级"];
@@ -30,7 +31,16 @@ const TOPICS: [&str; 10] = [
     "双减背景下的作业管理",
     "信息技术与学科融合",
 ];
-const LESSONS: [&str; 8] = ["一元一次方程", "背影", "光的折射", "秋天的怀念", "分数的意义", "Unit 3 My friends", "化学式", "丝绸之路"];
+const LESSONS: [&str; 8] = [
+    "一元一次方程",
+    "背影",
+    "光的折射",
+    "秋天的怀念",
+    "分数的意义",
+    "Unit 3 My friends",
+    "化学式",
+    "丝绸之路",
+];
 
 fn pick<'a>(rng: &mut StdRng, xs: &[&'a str]) -> &'a str {
     xs[rng.random_range(0..xs.len())]

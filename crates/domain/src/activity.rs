@@ -147,9 +147,7 @@ fn check_len(field: Field, value: Option<&str>, max: usize) -> Result<(), Valida
         Some(v) if v.chars().count() > max => {
             Err(ValidationError::new(field, format!("不能超过 {max} 个字")))
         }
-        Some(v) if v.trim().is_empty() => {
-            Err(ValidationError::new(field, "不能是空白；不填请省略"))
-        }
+        Some(v) if v.trim().is_empty() => Err(ValidationError::new(field, "不能是空白；不填请省略")),
         _ => Ok(()),
     }
 }
@@ -170,16 +168,8 @@ impl Activity {
         kind: ActivityKind,
         body: ActivityDraft,
     ) -> Result<Activity, ValidationError> {
-        let activity = Activity {
-            id: Uuid::now_v7(),
-            school,
-            semester,
-            date,
-            kind,
-            version: 1,
-            deleted: false,
-            body,
-        };
+        let activity =
+            Activity { id: Uuid::now_v7(), school, semester, date, kind, version: 1, deleted: false, body };
         activity.validate()?;
         Ok(activity)
     }
@@ -203,7 +193,10 @@ impl Activity {
         }
         let b = &self.body;
         if b.actor.trim().is_empty() {
-            return Err(ValidationError::new(Field::Actor, "必须填写执行人（听课人、授课人、主讲人或主持人）"));
+            return Err(ValidationError::new(
+                Field::Actor,
+                "必须填写执行人（听课人、授课人、主讲人或主持人）",
+            ));
         }
         check_len(Field::Actor, Some(&b.actor), SHORT)?;
         check_len(Field::Subject, b.subject.as_deref(), SHORT)?;
@@ -271,7 +264,8 @@ mod tests {
 
     #[test]
     fn each_rule_names_its_field() {
-        let cases: Vec<(Field, Box<dyn Fn(&mut Activity)>)> = vec![
+        type Breaker = Box<dyn Fn(&mut Activity)>;
+        let cases: Vec<(Field, Breaker)> = vec![
             (Field::Id, Box::new(|a| a.id = Uuid::nil())),
             (Field::Version, Box::new(|a| a.version = 0)),
             (Field::Date, Box::new(|a| a.date = NaiveDate::from_ymd_opt(2025, 3, 1).unwrap())),

@@ -27,11 +27,7 @@ impl FromStr for SchoolCode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = (1..=32).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(SchoolCode(s.to_owned()))
-        } else {
-            Err(BadSchoolCode(s.to_owned()))
-        }
+        if ok { Ok(SchoolCode(s.to_owned())) } else { Err(BadSchoolCode(s.to_owned())) }
     }
 }
 

@@ -72,10 +72,7 @@ impl Semester {
         let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
         match self.term {
             Term::First => (ymd(y, 9, 1), ymd(y + 1, 1, 31)),
-            Term::Second => (
-                ymd(y + 1, 2, 1),
-                ymd(y + 1, 8, 31),
-            ),
+            Term::Second => (ymd(y + 1, 2, 1), ymd(y + 1, 8, 31)),
         }
     }
 

@@ -8,22 +8,16 @@ use crate::HubError;
 
 /// The caller's identity from its TLS client certificate.
 pub(crate) fn caller<T>(req: &Request<T>) -> Result<Identity, HubError> {
-    let certs = req.peer_certs().ok_or_else(|| {
-        HubError::Unauthenticated("需要县 CA 签发的客户端证书".into())
-    })?;
-    let leaf = certs
-        .first()
-        .ok_or_else(|| HubError::Unauthenticated("需要县 CA 签发的客户端证书".into()))?;
-    identity_of(leaf.as_ref())
-        .map_err(|e| HubError::PermissionDenied(format!("证书未标明 yanpei 身份：{e}")))
+    let certs =
+        req.peer_certs().ok_or_else(|| HubError::Unauthenticated("需要县 CA 签发的客户端证书".into()))?;
+    let leaf = certs.first().ok_or_else(|| HubError::Unauthenticated("需要县 CA 签发的客户端证书".into()))?;
+    identity_of(leaf.as_ref()).map_err(|e| HubError::PermissionDenied(format!("证书未标明 yanpei 身份：{e}")))
 }
 
 /// The caller's school, if the caller is a node.
 pub(crate) fn node_school<T>(req: &Request<T>) -> Result<SchoolCode, HubError> {
     match caller(req)? {
         Identity::Node { school } => Ok(school),
-        Identity::Operator { .. } => Err(HubError::PermissionDenied(
-            "同步接口只接受学校节点的证书".into(),
-        )),
+        Identity::Operator { .. } => Err(HubError::PermissionDenied("同步接口只接受学校节点的证书".into())),
     }
 }

@@ -52,9 +52,7 @@ impl Query {
         if let Identity::Node { school } = &who {
             let own = in_scope.as_ref().is_some_and(|v| v.len() == 1 && &v[0] == school);
             if !own {
-                return Err(HubError::PermissionDenied(format!(
-                    "学校节点只能查询本校（{school}）的统计"
-                )));
+                return Err(HubError::PermissionDenied(format!("学校节点只能查询本校（{school}）的统计")));
             }
         }
         let counts = self.store.stats(&StatsFilter { semester, schools: in_scope }).await?;
@@ -72,7 +70,9 @@ impl Query {
             let key = match group_by {
                 pb::GroupBy::Unspecified => String::new(),
                 pb::GroupBy::School => c.school.clone(),
-                pb::GroupBy::Alliance => school_alliance.get(c.school.as_str()).copied().unwrap_or("").to_owned(),
+                pb::GroupBy::Alliance => {
+                    school_alliance.get(c.school.as_str()).copied().unwrap_or("").to_owned()
+                }
             };
             *grouped.entry((key, c.kind)).or_insert(0) += c.count;
             total += c.count;
@@ -92,7 +92,11 @@ impl Query {
         Ok(pb::StatsResponse { rows, total })
     }
 
-    async fn session_ledger(&self, who: Identity, r: pb::SyncLedgerRequest) -> Result<pb::SyncLedgerResponse, HubError> {
+    async fn session_ledger(
+        &self,
+        who: Identity,
+        r: pb::SyncLedgerRequest,
+    ) -> Result<pb::SyncLedgerResponse, HubError> {
         let school: Option<SchoolCode> = if r.school_code.is_empty() {
             None
         } else {
@@ -148,7 +152,11 @@ impl QueryService for Query {
     async fn stats(&self, req: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let who = auth::caller(&req)?;
         let span = info_span!("stats", caller = ?who);
-        self.county_stats(who, req.into_inner()).instrument(span).await.map(Response::new).map_err(Status::from)
+        self.county_stats(who, req.into_inner())
+            .instrument(span)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 
     async fn sync_ledger(
@@ -157,6 +165,10 @@ impl QueryService for Query {
     ) -> Result<Response<pb::SyncLedgerResponse>, Status> {
         let who = auth::caller(&req)?;
         let span = info_span!("sync_ledger", caller = ?who);
-        self.session_ledger(who, req.into_inner()).instrument(span).await.map(Response::new).map_err(Status::from)
+        self.session_ledger(who, req.into_inner())
+            .instrument(span)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 }

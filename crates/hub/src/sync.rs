@@ -43,7 +43,11 @@ impl Sync {
         Ok(session)
     }
 
-    async fn open(&self, school: SchoolCode, r: pb::HandshakeRequest) -> Result<pb::HandshakeResponse, HubError> {
+    async fn open(
+        &self,
+        school: SchoolCode,
+        r: pb::HandshakeRequest,
+    ) -> Result<pb::HandshakeResponse, HubError> {
         if r.protocol_version < MIN_PROTOCOL_VERSION {
             return Err(HubError::FailedPrecondition(format!(
                 "节点协议版本 {} 已过时，中心要求至少 {MIN_PROTOCOL_VERSION}：请升级本校的 yanpei 节点程序",
@@ -68,7 +72,8 @@ impl Sync {
             HubError::FailedPrecondition(format!("学校 {school} 不在县名册中，请县进修学校先登记该校"))
         })?;
         let agent: String = r.agent_version.chars().take(64).collect();
-        let (session_id, acked) = self.store.open_session(node_id, &school, r.protocol_version, &agent).await?;
+        let (session_id, acked) =
+            self.store.open_session(node_id, &school, r.protocol_version, &agent).await?;
         info!(%session_id, %node_id, acked_seq = acked, "sync session opened");
         Ok(pb::HandshakeResponse {
             session_id: session_id.to_string(),
@@ -88,7 +93,11 @@ impl Sync {
                     session_id = %session.id, received, applied = out.applied,
                     unchanged = out.unchanged, acked_seq = out.acked_seq, "batch applied"
                 );
-                Ok(pb::PushResponse { acked_seq: out.acked_seq, applied: out.applied, unchanged: out.unchanged })
+                Ok(pb::PushResponse {
+                    acked_seq: out.acked_seq,
+                    applied: out.applied,
+                    unchanged: out.unchanged,
+                })
             }
             Err(e) => {
                 warn!(session_id = %session.id, received, error = %e, "batch rejected");
@@ -100,7 +109,11 @@ impl Sync {
         }
     }
 
-    async fn changes_since(&self, school: SchoolCode, r: pb::PullRequest) -> Result<pb::PullResponse, HubError> {
+    async fn changes_since(
+        &self,
+        school: SchoolCode,
+        r: pb::PullRequest,
+    ) -> Result<pb::PullResponse, HubError> {
         let session = self.session(&school, &r.session_id).await?;
         let limit = match r.limit {
             0 => DEFAULT_PULL,
@@ -111,7 +124,10 @@ impl Sync {
         Ok(pb::PullResponse {
             changes: page
                 .iter()
-                .map(|(cursor, a)| pb::PulledChange { cursor: *cursor, activity: Some(pb::Activity::from(a)) })
+                .map(|(cursor, a)| pb::PulledChange {
+                    cursor: *cursor,
+                    activity: Some(pb::Activity::from(a)),
+                })
                 .collect(),
             next_cursor,
             has_more,
@@ -176,7 +192,10 @@ macro_rules! rpc {
 
 #[tonic::async_trait]
 impl SyncService for Sync {
-    async fn handshake(&self, req: Request<pb::HandshakeRequest>) -> Result<Response<pb::HandshakeResponse>, Status> {
+    async fn handshake(
+        &self,
+        req: Request<pb::HandshakeRequest>,
+    ) -> Result<Response<pb::HandshakeResponse>, Status> {
         rpc!(self, req, "handshake", open)
     }
 

@@ -197,19 +197,19 @@ impl Agent {
         let mut cursor = self.store.pull_cursor().await?;
         loop {
             let page = client
-                .pull(pb::PullRequest {
-                    session_id: hello.session_id.clone(),
-                    cursor,
-                    limit: opts.pull_page,
-                })
+                .pull(pb::PullRequest { session_id: hello.session_id.clone(), cursor, limit: opts.pull_page })
                 .await?
                 .into_inner();
             let records = page
                 .changes
                 .into_iter()
                 .map(|c| {
-                    let p = c.activity.ok_or_else(|| NodeError::Hub(tonic::Status::internal("pulled change without a record")))?;
-                    Activity::try_from(p).map_err(|e| NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid record: {e}"))))
+                    let p = c.activity.ok_or_else(|| {
+                        NodeError::Hub(tonic::Status::internal("pulled change without a record"))
+                    })?;
+                    Activity::try_from(p).map_err(|e| {
+                        NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid record: {e}")))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             report.pulled += records.len() as u64;
@@ -224,8 +224,12 @@ impl Agent {
             .finish(pb::FinishRequest { session_id: hello.session_id.clone(), pull_cursor: cursor })
             .await?;
         info!(
-            pushed = report.pushed, applied = report.applied, unchanged = report.unchanged,
-            pulled = report.pulled, acked_seq = report.acked_seq, "sync finished"
+            pushed = report.pushed,
+            applied = report.applied,
+            unchanged = report.unchanged,
+            pulled = report.pulled,
+            acked_seq = report.acked_seq,
+            "sync finished"
         );
         Ok(report)
     }

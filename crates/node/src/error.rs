@@ -41,7 +41,12 @@ impl NodeError {
             NodeError::Store(e) => e.is_retryable(),
             NodeError::Hub(s) => matches!(
                 s.code(),
-                Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted | Code::Unknown | Code::Cancelled
+                Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::ResourceExhausted
+                    | Code::Aborted
+                    | Code::Unknown
+                    | Code::Cancelled
             ),
             NodeError::Config(_) => false,
         }

@@ -12,4 +12,4 @@ mod schedule;
 
 pub use agent::{Agent, Fault, HubEndpoint, SyncOptions, SyncReport, TlsMaterial};
 pub use error::NodeError;
-pub use schedule::{Backoff, Clock, Schedule, SystemClock, Syncer, run_daemon};
+pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon};

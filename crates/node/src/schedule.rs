@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, Local, NaiveDateTime, NaiveTime, TimeDelta};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -46,10 +46,7 @@ impl Schedule {
         let start = if today > now {
             today
         } else {
-            now.date()
-                .checked_add_days(Days::new(1))
-                .map(|d| d.and_time(self.window_start))
-                .unwrap_or(today)
+            now.date().checked_add_days(Days::new(1)).map(|d| d.and_time(self.window_start)).unwrap_or(today)
         };
         (start, start + self.length())
     }
@@ -251,7 +248,11 @@ mod tests {
             self.times.lock().unwrap().push(self.clock.now());
             let fail = n < self.fail;
             async move {
-                if fail { Err(NodeError::Transport("connection refused".into())) } else { Ok(SyncReport::default()) }
+                if fail {
+                    Err(NodeError::Transport("connection refused".into()))
+                } else {
+                    Ok(SyncReport::default())
+                }
             }
         }
     }
@@ -263,7 +264,8 @@ mod tests {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let backoff = Backoff { base: Duration::from_secs(60), max: Duration::from_secs(600) };
-        let daemon = run_daemon(&flaky, Schedule::default(), backoff, &clock, Arc::new(Notify::new()), shutdown);
+        let daemon =
+            run_daemon(&flaky, Schedule::default(), backoff, &clock, Arc::new(Notify::new()), shutdown);
         let timer = async {
             // Two nights and a bit, in paused time.
             tokio::time::sleep(Duration::from_secs(49 * 3600)).await; // until 24th 23:00

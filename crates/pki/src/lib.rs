@@ -6,7 +6,10 @@
 //! URI from the *verified* client certificate; it never trusts a field the
 //! peer sends about itself.
 
-use std::{fs, io, path::{Path, PathBuf}};
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -167,10 +170,8 @@ impl CountyCa {
 
     /// The county operator's client certificate.
     pub fn issue_operator(&self, name: &str) -> Result<CertifiedKey, PkiError> {
-        let safe: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
+        let safe: String =
+            name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.subject_alt_names.push(SanType::URI(format!("{OPERATOR_URN}{safe}").try_into()?));
         params.distinguished_name.push(DnType::CommonName, format!("operator {safe}"));
@@ -190,9 +191,7 @@ pub fn identity_of(der: &[u8]) -> Result<Identity, PkiError> {
     for name in &san.value.general_names {
         if let GeneralName::URI(uri) = name {
             if let Some(code) = uri.strip_prefix(NODE_URN) {
-                let school = code
-                    .parse()
-                    .map_err(|e| PkiError::NoIdentity(format!("{e}")))?;
+                let school = code.parse().map_err(|e| PkiError::NoIdentity(format!("{e}")))?;
                 return Ok(Identity::Node { school });
             }
             if let Some(name) = uri.strip_prefix(OPERATOR_URN) {

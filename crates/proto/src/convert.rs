@@ -25,9 +25,7 @@ pub fn kind_from_pb(raw: i32) -> Result<ActivityKind, ValidationError> {
         Ok(pb::ActivityKind::ResearchLesson) => Ok(ActivityKind::ResearchLesson),
         Ok(pb::ActivityKind::Lecture) => Ok(ActivityKind::Lecture),
         Ok(pb::ActivityKind::GroupMeeting) => Ok(ActivityKind::GroupMeeting),
-        Ok(pb::ActivityKind::Unspecified) => {
-            Err(ValidationError::new(Field::Kind, "未填写活动类型"))
-        }
+        Ok(pb::ActivityKind::Unspecified) => Err(ValidationError::new(Field::Kind, "未填写活动类型")),
         Err(_) => Err(ValidationError::new(
             Field::Kind,
             format!("未知的活动类型编号 {raw}（节点版本可能比中心新，请联系县进修学校）"),
@@ -85,10 +83,8 @@ impl TryFrom<pb::Activity> for Activity {
     fn try_from(p: pb::Activity) -> Result<Self, Self::Error> {
         let id = Uuid::try_parse(&p.id)
             .map_err(|_| ValidationError::new(Field::Id, format!("「{}」不是合法的 UUID", p.id)))?;
-        let school = p
-            .school_code
-            .parse()
-            .map_err(|e| ValidationError::new(Field::School, format!("{e}")))?;
+        let school =
+            p.school_code.parse().map_err(|e| ValidationError::new(Field::School, format!("{e}")))?;
         let semester = semester_from_pb(p.semester.as_ref())?;
         let date = NaiveDate::parse_from_str(&p.date, "%Y-%m-%d").map_err(|_| {
             ValidationError::new(Field::Date, format!("「{}」不是 YYYY-MM-DD 格式的日期", p.date))
@@ -96,9 +92,9 @@ impl TryFrom<pb::Activity> for Activity {
         let kind = kind_from_pb(p.kind)?;
         let rating = match p.rating {
             0 => None,
-            r => Some(u8::try_from(r).map_err(|_| {
-                ValidationError::new(Field::Rating, "评分须在 1 到 100 之间")
-            })?),
+            r => Some(
+                u8::try_from(r).map_err(|_| ValidationError::new(Field::Rating, "评分须在 1 到 100 之间"))?,
+            ),
         };
         let activity = Activity {
             id,

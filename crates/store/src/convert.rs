@@ -16,6 +16,7 @@ fn corrupt(id: uuid::Uuid, what: impl std::fmt::Display) -> StoreError {
 macro_rules! activity_conversions {
     ($module:ident, $to_row:ident, $from_row:ident) => {
         /// Row of a domain activity; extra columns are set by the caller.
+        #[allow(clippy::needless_update)]
         pub(crate) fn $to_row(a: &Activity, now: DateTime<Utc>) -> $module::ActiveModel {
             let b = &a.body;
             $module::ActiveModel {

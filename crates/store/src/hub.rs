@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
-    ActiveValue::Set,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -134,10 +133,7 @@ impl HubStore {
 
     /// Every school on the roster, by code.
     pub async fn schools(&self) -> Result<Vec<School>, StoreError> {
-        let rows = hub_school::Entity::find()
-            .order_by_asc(hub_school::Column::Code)
-            .all(&self.db)
-            .await?;
+        let rows = hub_school::Entity::find().order_by_asc(hub_school::Column::Code).all(&self.db).await?;
         rows.into_iter()
             .map(|r| {
                 let bad = |what: &str| StoreError::Corrupt(format!("school {}: bad {what}", r.code));
@@ -155,16 +151,15 @@ impl HubStore {
 
     /// Every alliance, by code.
     pub async fn alliances(&self) -> Result<Vec<Alliance>, StoreError> {
-        let rows = hub_alliance::Entity::find()
-            .order_by_asc(hub_alliance::Column::Code)
-            .all(&self.db)
-            .await?;
+        let rows =
+            hub_alliance::Entity::find().order_by_asc(hub_alliance::Column::Code).all(&self.db).await?;
         rows.into_iter()
             .map(|r| {
                 Ok(Alliance {
-                    base_school: r.base_school.parse().map_err(|_| {
-                        StoreError::Corrupt(format!("alliance {}: bad base school", r.code))
-                    })?,
+                    base_school: r
+                        .base_school
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("alliance {}: bad base school", r.code)))?,
                     code: r.code,
                     name: r.name,
                 })
@@ -174,10 +169,7 @@ impl HubStore {
 
     /// The roster's name of a school, if it is on the roster.
     pub async fn school_name(&self, code: &SchoolCode) -> Result<Option<String>, StoreError> {
-        Ok(hub_school::Entity::find_by_id(code.to_string())
-            .one(&self.db)
-            .await?
-            .map(|s| s.name))
+        Ok(hub_school::Entity::find_by_id(code.to_string()).one(&self.db).await?.map(|s| s.name))
     }
 
     /// Registers the node (binding it to its school on first sight) and opens a session.
@@ -327,7 +319,13 @@ impl HubStore {
                 "UPDATE sync_session SET received = received + ?, applied = applied + ?, \
                  unchanged = unchanged + ?, acked_seq = ? WHERE id = ?",
             ),
-            [received.into(), i64::from(applied).into(), i64::from(unchanged).into(), acked.into(), session.id.into()],
+            [
+                received.into(),
+                i64::from(applied).into(),
+                i64::from(unchanged).into(),
+                acked.into(),
+                session.id.into(),
+            ],
         ))
         .await?;
         txn.commit().await?;
@@ -336,7 +334,12 @@ impl HubStore {
 
     /// Notes a rejected batch in the session's ledger row (outside the batch's transaction,
     /// which was never opened or was rolled back).
-    pub async fn record_rejection(&self, session: Uuid, received: usize, reason: &str) -> Result<(), StoreError> {
+    pub async fn record_rejection(
+        &self,
+        session: Uuid,
+        received: usize,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let Some(row) = hub_sync_session::Entity::find_by_id(session).one(&self.db).await? else {
             return Ok(());
         };
@@ -394,7 +397,11 @@ impl HubStore {
     }
 
     /// The ledger, newest first.
-    pub async fn ledger(&self, school: Option<&SchoolCode>, limit: u64) -> Result<Vec<hub_sync_session::Model>, StoreError> {
+    pub async fn ledger(
+        &self,
+        school: Option<&SchoolCode>,
+        limit: u64,
+    ) -> Result<Vec<hub_sync_session::Model>, StoreError> {
         let mut q = hub_sync_session::Entity::find();
         if let Some(s) = school {
             q = q.filter(hub_sync_session::Column::SchoolCode.eq(s.as_str()));
@@ -438,11 +445,7 @@ impl HubStore {
 
     /// A record as the hub holds it (tombstones included).
     pub async fn activity(&self, id: Uuid) -> Result<Option<Activity>, StoreError> {
-        hub_activity::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .map(from_hub_row)
-            .transpose()
+        hub_activity::Entity::find_by_id(id).one(&self.db).await?.map(from_hub_row).transpose()
     }
 
     /// Every record of a school (tombstones included), keyed by id.
@@ -490,8 +493,6 @@ async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreE
 }
 
 async fn set_counter(txn: &impl ConnectionTrait, value: i64) -> Result<(), StoreError> {
-    hub_counter::ActiveModel { name: Set(CHANGE_SEQ.to_owned()), value: Set(value) }
-        .update(txn)
-        .await?;
+    hub_counter::ActiveModel { name: Set(CHANGE_SEQ.to_owned()), value: Set(value) }.update(txn).await?;
     Ok(())
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, ActiveValue::Set,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -60,18 +60,14 @@ async fn get_meta(db: &impl ConnectionTrait, k: &str) -> Result<Option<String>, 
 
 async fn set_meta(db: &impl ConnectionTrait, k: &str, v: &str) -> Result<(), StoreError> {
     node_meta::Entity::delete_by_id(k.to_owned()).exec(db).await?;
-    node_meta::ActiveModel { key: Set(k.to_owned()), value: Set(v.to_owned()) }
-        .insert(db)
-        .await?;
+    node_meta::ActiveModel { key: Set(k.to_owned()), value: Set(v.to_owned()) }.insert(db).await?;
     Ok(())
 }
 
 async fn get_u64(db: &impl ConnectionTrait, k: &str) -> Result<u64, StoreError> {
     match get_meta(db, k).await? {
         None => Ok(0),
-        Some(v) => v
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("meta {k} is not a number: {v:?}"))),
+        Some(v) => v.parse().map_err(|_| StoreError::Corrupt(format!("meta {k} is not a number: {v:?}"))),
     }
 }
 
@@ -212,7 +208,10 @@ impl NodeStore {
     }
 
     /// Counts of live records by kind.
-    pub async fn counts_by_kind(&self, semester: Option<Semester>) -> Result<BTreeMap<ActivityKind, u64>, StoreError> {
+    pub async fn counts_by_kind(
+        &self,
+        semester: Option<Semester>,
+    ) -> Result<BTreeMap<ActivityKind, u64>, StoreError> {
         let mut out = BTreeMap::new();
         for a in self.list(semester, None).await? {
             *out.entry(a.kind).or_insert(0) += 1;
@@ -253,10 +252,7 @@ impl NodeStore {
             )));
         }
         let acked_i = i64::try_from(acked).unwrap_or(i64::MAX);
-        node_outbox::Entity::delete_many()
-            .filter(node_outbox::Column::Seq.lte(acked_i))
-            .exec(&txn)
-            .await?;
+        node_outbox::Entity::delete_many().filter(node_outbox::Column::Seq.lte(acked_i)).exec(&txn).await?;
         if acked > get_u64(&txn, key::ACKED_SEQ).await? {
             set_meta(&txn, key::ACKED_SEQ, &acked.to_string()).await?;
         }
@@ -276,7 +272,11 @@ impl NodeStore {
 
     /// Applies a page of pulled records and moves the cursor, in one transaction.
     /// A pulled record replaces the local one only if its version is newer.
-    pub async fn apply_pulled(&self, records: &[Activity], next_cursor: u64) -> Result<PullApplied, StoreError> {
+    pub async fn apply_pulled(
+        &self,
+        records: &[Activity],
+        next_cursor: u64,
+    ) -> Result<PullApplied, StoreError> {
         let txn = self.db.begin().await?;
         let mut out = PullApplied::default();
         for a in records {

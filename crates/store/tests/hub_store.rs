@@ -1,7 +1,10 @@
 //! The hub store's sync guarantees, on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use chrono::NaiveDate;
-use yanpei_domain::{Activity, ActivityDraft, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester, Term};
+use yanpei_domain::{
+    Activity, ActivityDraft, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester, Term,
+};
 use yanpei_store::hub::{HubStore, IncomingChange, StatsFilter};
 use yanpei_store::{StoreError, testing};
 
@@ -70,7 +73,13 @@ async fn sync_guarantees(url: String) {
     edited.body.topic = Some("大单元作业设计".into());
     let stale = records[0].clone();
     let out = store
-        .apply_batch(&session, &[IncomingChange { seq: 4, activity: edited.clone() }, IncomingChange { seq: 5, activity: stale }])
+        .apply_batch(
+            &session,
+            &[
+                IncomingChange { seq: 4, activity: edited.clone() },
+                IncomingChange { seq: 5, activity: stale },
+            ],
+        )
         .await
         .unwrap();
     assert_eq!((out.acked_seq, out.applied, out.unchanged), (5, 1, 1));

@@ -9,11 +9,7 @@ pub(crate) struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
-            Table::create()
-                .table("meta")
-                .col(string("key").primary_key())
-                .col(text("value"))
-                .to_owned(),
+            Table::create().table("meta").col(string("key").primary_key()).col(text("value")).to_owned(),
         )
         .await?;
         m.create_table(

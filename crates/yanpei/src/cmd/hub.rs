@@ -49,14 +49,19 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             let store = HubStore::open(&db).await.context("open hub database")?;
             let county = yanpei_demo::demo_county();
             store.upsert_roster(&county.alliances, &county.schools).await.context("load roster")?;
-            println!("已载入演示县名册：{} 个联合体，{} 所学校", county.alliances.len(), county.schools.len());
+            println!(
+                "已载入演示县名册：{} 个联合体，{} 所学校",
+                county.alliances.len(),
+                county.schools.len()
+            );
             Ok(())
         }
     }
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    let tls = TlsMaterial { ca_pem: read_pem(&a.ca)?, cert_pem: read_pem(&a.cert)?, key_pem: read_pem(&a.key)? };
+    let tls =
+        TlsMaterial { ca_pem: read_pem(&a.ca)?, cert_pem: read_pem(&a.cert)?, key_pem: read_pem(&a.key)? };
     let listener = TcpListener::bind(a.listen).await.with_context(|| format!("listen on {}", a.listen))?;
     let config = HubConfig { database_url: a.db, tls };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;

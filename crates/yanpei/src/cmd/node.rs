@@ -157,7 +157,8 @@ impl Fields {
             a.date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                 .map_err(|_| anyhow!("日期「{d}」格式不对，请写成 YYYY-MM-DD"))?;
             if self.semester.is_none() {
-                a.semester = Semester::containing(a.date).ok_or_else(|| anyhow!("日期 {d} 不在任何学期内"))?;
+                a.semester =
+                    Semester::containing(a.date).ok_or_else(|| anyhow!("日期 {d} 不在任何学期内"))?;
             }
         }
         if let Some(s) = self.semester {
@@ -194,7 +195,7 @@ async fn open(store: &Path) -> anyhow::Result<NodeStore> {
     if !store.exists() {
         bail!("{} 不存在：请先运行 `yanpei node init`", store.display());
     }
-    Ok(NodeStore::open(&sqlite_url(store)).await.with_context(|| format!("open node store {}", store.display()))?)
+    NodeStore::open(&sqlite_url(store)).await.with_context(|| format!("open node store {}", store.display()))
 }
 
 async fn agent(store: &Path) -> anyhow::Result<Agent> {
@@ -253,8 +254,10 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Record { store, fields } => {
             let s = open(&store.store).await?;
-            let kind: ActivityKind = fields.kind.as_deref().ok_or_else(|| anyhow!("请用 --kind 指定活动类型"))?.parse()?;
-            let date_text = fields.date.clone().ok_or_else(|| anyhow!("请用 --date 指定日期（YYYY-MM-DD）"))?;
+            let kind: ActivityKind =
+                fields.kind.as_deref().ok_or_else(|| anyhow!("请用 --kind 指定活动类型"))?.parse()?;
+            let date_text =
+                fields.date.clone().ok_or_else(|| anyhow!("请用 --date 指定日期（YYYY-MM-DD）"))?;
             let date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d")
                 .map_err(|_| anyhow!("日期「{date_text}」格式不对，请写成 YYYY-MM-DD"))?;
             let semester = Semester::containing(date).ok_or_else(|| anyhow!("日期 {date} 不在任何学期内"))?;

@@ -76,7 +76,11 @@ async fn client(c: &Conn) -> anyhow::Result<QueryServiceClient<tonic::transport:
     let endpoint = HubEndpoint {
         url: c.hub.clone(),
         server_name: c.server_name.clone(),
-        tls: TlsMaterial { ca_pem: read_pem(&c.ca)?, cert_pem: read_pem(&c.cert)?, key_pem: read_pem(&c.key)? },
+        tls: TlsMaterial {
+            ca_pem: read_pem(&c.ca)?,
+            cert_pem: read_pem(&c.cert)?,
+            key_pem: read_pem(&c.key)?,
+        },
     };
     Ok(QueryServiceClient::new(endpoint.connect().await.context("connect to the hub")?))
 }
@@ -120,12 +124,19 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "total": reply.total, "rows": rows }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "total": reply.total, "rows": rows }))?
+                );
             } else {
                 let period = semester.map(|s| s.to_string()).unwrap_or_else(|| "全部学期".into());
                 println!("{period}");
                 for r in &reply.rows {
-                    let group = if r.group_code.is_empty() { String::new() } else { format!("{} {}  ", r.group_code, r.group_name) };
+                    let group = if r.group_code.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} {}  ", r.group_code, r.group_name)
+                    };
                     println!("{group}{:<10}{:>8}", kind_label(r.kind), r.count);
                 }
                 println!("合计 {}", reply.total);
@@ -156,7 +167,13 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                     let state = if s.finished_at.is_empty() { "未完成" } else { "完成" };
                     println!(
                         "{} {} {state} 收到 {} 写入 {} 已有 {} 拒收 {} 确认到 {}",
-                        s.started_at, s.school_code, s.received, s.applied, s.unchanged, s.rejected, s.acked_seq
+                        s.started_at,
+                        s.school_code,
+                        s.received,
+                        s.applied,
+                        s.unchanged,
+                        s.rejected,
+                        s.acked_seq
                     );
                     for r in &s.rejections {
                         println!("    拒收原因：{r}");

@@ -1,0 +1,176 @@
+//! The `yanpei` binary as a user runs it: the demo, then a hub and a node set up
+//! by hand from the README's commands, with records made, changed, deleted and synced.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
+
+fn yanpei(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).args(args).current_dir(dir).env_remove("RUST_LOG").output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = yanpei(dir, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "yanpei {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join("yanpei-tests").join(format!("cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn demo_json_reports_equal_nonzero_totals() {
+    let dir = fresh_dir("demo");
+    let out = ok(&dir, &["demo", "--json", "--dir", dir.join("run").to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let nodes = report["nodes_recorded"].as_u64().unwrap();
+    let hub = report["hub_counted"].as_u64().unwrap();
+    assert!(nodes > 0);
+    assert_eq!(nodes, hub);
+    assert_eq!(report["schools"].as_u64(), Some(43));
+    assert_eq!(report["by_alliance"].as_array().unwrap().len(), 5);
+    let by_school_hub: u64 =
+        report["by_school"].as_array().unwrap().iter().map(|s| s["hub_counted"].as_u64().unwrap()).sum();
+    assert_eq!(by_school_hub, hub);
+}
+
+struct Hub(Child);
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_hub_and_a_node_set_up_by_hand() {
+    let dir = fresh_dir("manual");
+    ok(&dir, &["ca", "init", "--county", "示范县"]);
+    ok(&dir, &["ca", "issue-hub"]);
+    ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
+    ok(&dir, &["ca", "issue-operator"]);
+    ok(&dir, &["hub", "load-demo-roster"]);
+
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut hub = Hub(Command::new(BIN)
+        .args(["hub", "serve", "--listen", &listen])
+        .current_dir(&dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap());
+    // Wait until the hub says it is serving, then keep draining its log.
+    let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
+    loop {
+        let line = log.next().expect("the hub exited before serving").unwrap();
+        if line.contains("hub serving gRPC") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in log {});
+    let url = format!("https://127.0.0.1:{port}");
+    ok(
+        &dir,
+        &[
+            "node",
+            "init",
+            "--school",
+            "CGZ1",
+            "--hub",
+            &url,
+            "--ca",
+            "pki/ca.pem",
+            "--cert",
+            "pki/node-CGZ1.pem",
+            "--key",
+            "pki/node-CGZ1.key",
+        ],
+    );
+    let recorded = ok(
+        &dir,
+        &[
+            "node",
+            "record",
+            "--kind",
+            "听课",
+            "--date",
+            "2024-10-09",
+            "--actor",
+            "王静",
+            "--teacher",
+            "李敏",
+            "--subject",
+            "语文",
+            "--topic",
+            "背影",
+        ],
+    );
+    assert!(recorded.contains("已记录"), "{recorded}");
+    ok(
+        &dir,
+        &[
+            "node",
+            "record",
+            "--kind",
+            "讲座",
+            "--date",
+            "2024-11-20",
+            "--actor",
+            "张伟",
+            "--topic",
+            "大单元教学设计",
+        ],
+    );
+
+    // A record missing a required field is refused with the field named, in Chinese.
+    let bad = yanpei(
+        &dir,
+        &["node", "record", "--kind", "听课", "--date", "2024-10-09", "--actor", "王静", "--subject", "语文"],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("teacher") && err.contains("授课教师"), "{err}");
+
+    let listed: serde_json::Value = serde_json::from_str(&ok(&dir, &["node", "list", "--json"])).unwrap();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let lecture = rows.iter().find(|r| r["kind"] == "lecture").unwrap()["id"].as_str().unwrap().to_owned();
+    let observation =
+        rows.iter().find(|r| r["kind"] == "lesson_observation").unwrap()["id"].as_str().unwrap().to_owned();
+    ok(&dir, &["node", "edit", &observation, "--topic", "背影（第二课时）"]);
+    ok(&dir, &["node", "delete", &lecture]);
+
+    let synced = ok(&dir, &["node", "sync"]);
+    assert!(synced.contains("推送 4 条变更"), "{synced}");
+
+    let stats: serde_json::Value = serde_json::from_str(&ok(
+        &dir,
+        &["query", "stats", "--hub", &url, "--semester", "2024-2025-1", "--school", "CGZ1", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(stats["total"].as_u64(), Some(1));
+    assert_eq!(stats["rows"][0]["kind_label"], "听课");
+
+    let ledger: serde_json::Value =
+        serde_json::from_str(&ok(&dir, &["query", "ledger", "--hub", &url, "--json"])).unwrap();
+    let last = &ledger.as_array().unwrap()[0];
+    assert_eq!(last["school_code"], "CGZ1");
+    assert_eq!(last["received"].as_u64(), Some(4));
+    drop(hub);
+}

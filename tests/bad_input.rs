@@ -1,0 +1,154 @@
+//! Bad input gets the right status, a message that names the record and the
+//! field, and changes nothing.
+
+use tonic::Code;
+use yanpei_proto::pb;
+use yanpei_tests::{batch, handshake, hub_count, on_both_backends, raw_client, records, school, world};
+
+/// Every bad batch is rejected whole with INVALID_ARGUMENT naming the record
+/// and the field; the good records in it are not stored; the ledger says why.
+async fn an_invalid_record_rejects_the_whole_batch(db: Option<String>) {
+    let w = world("invalid", db).await;
+    let s = school("T02Z1");
+    let mut client = raw_client(&w, &s).await;
+    let session = handshake(&mut client, &s).await;
+
+    type Breaker = fn(&mut pb::Activity);
+    let cases: [(&str, Breaker, &str); 5] = [
+        ("unknown kind", |a| a.kind = 42, "kind"),
+        ("missing required field", |a| a.actor = String::new(), "actor"),
+        ("date outside the semester", |a| a.date = "2025-03-15".into(), "date"),
+        ("malformed UUID", |a| a.id = "1234-not-a-uuid".into(), "id"),
+        ("missing semester", |a| a.semester = None, "semester"),
+    ];
+    for (what, break_it, field) in cases {
+        let good = records(&s, 3);
+        let mut changes = batch(1, &good);
+        let bad = changes[1].activity.as_mut().unwrap();
+        break_it(bad);
+        let bad_id = bad.id.clone();
+        let status = client.push(pb::PushRequest { session_id: session.clone(), changes }).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        let msg = status.message();
+        assert!(msg.contains(&format!("字段 {field}")), "{what}: message does not name {field}: {msg}");
+        assert!(
+            msg.contains("第 2 条") && msg.contains(&bad_id),
+            "{what}: message does not name the record: {msg}"
+        );
+        assert_eq!(hub_count(&w, &s).await, 0, "{what}: part of a rejected batch was stored");
+    }
+    // Sequence numbers must increase.
+    let good = records(&s, 2);
+    let mut changes = batch(5, &good);
+    changes[1].seq = 5;
+    let status = client.push(pb::PushRequest { session_id: session.clone(), changes }).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("seq"));
+
+    let ledger = w.hub_store.ledger(Some(&s), 1).await.unwrap();
+    assert_eq!(ledger[0].rejected, 17);
+    assert_eq!(ledger[0].applied, 0);
+    assert!(ledger[0].rejections.contains("date"), "{}", ledger[0].rejections);
+
+    // The same session still accepts a good batch afterwards.
+    let ok = client
+        .push(pb::PushRequest { session_id: session, changes: batch(1, &records(&s, 3)) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.applied, 3);
+}
+on_both_backends!(an_invalid_record_rejects_the_whole_batch);
+
+/// A node may write only its own school's records: anything else is
+/// PERMISSION_DENIED and nothing of the batch is stored.
+async fn another_schools_records_are_permission_denied(db: Option<String>) {
+    let w = world("permission", db).await;
+    let (mine, theirs) = (school("T04Z1"), school("T04Z2"));
+    let mut client = raw_client(&w, &mine).await;
+    let session = handshake(&mut client, &mine).await;
+    let mut changes = batch(1, &records(&mine, 2));
+    changes.extend(batch(3, &records(&theirs, 1)));
+    let status = client.push(pb::PushRequest { session_id: session, changes }).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("T04Z2"), "{}", status.message());
+    assert_eq!(hub_count(&w, &mine).await, 0);
+    assert_eq!(hub_count(&w, &theirs).await, 0);
+
+    // Claiming another school in the handshake is refused too: the certificate decides.
+    let status = client
+        .handshake(pb::HandshakeRequest {
+            protocol_version: yanpei_proto::PROTOCOL_VERSION,
+            node_id: uuid::Uuid::now_v7().to_string(),
+            school_code: theirs.to_string(),
+            agent_version: "test".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // And a school node may not read the county's statistics.
+    let channel = w.node_endpoint_via(&mine, w.hub_addr).unwrap().connect().await.unwrap();
+    let mut query = pb::query_service_client::QueryServiceClient::new(channel);
+    let status =
+        query.stats(pb::StatsRequest { semester: None, scope: None, group_by: 0 }).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // ...but may read its own school's.
+    let own = query
+        .stats(pb::StatsRequest {
+            semester: None,
+            scope: Some(pb::Scope { target: Some(pb::scope::Target::SchoolCode(mine.to_string())) }),
+            group_by: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(own.into_inner().total, 0);
+}
+on_both_backends!(another_schools_records_are_permission_denied);
+
+/// An outdated node is told to upgrade; a bad session id is refused clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outdated_node_is_told_to_upgrade() {
+    let w = world("outdated", None).await;
+    let s = school("CGX1");
+    let mut client = raw_client(&w, &s).await;
+    let status = client
+        .handshake(pb::HandshakeRequest {
+            protocol_version: 0,
+            node_id: uuid::Uuid::now_v7().to_string(),
+            school_code: s.to_string(),
+            agent_version: "0.0.1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("升级"), "{}", status.message());
+
+    let status =
+        client.push(pb::PushRequest { session_id: "nonsense".into(), changes: vec![] }).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = client
+        .push(pb::PushRequest { session_id: uuid::Uuid::now_v7().to_string(), changes: vec![] })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+}
+
+/// A school that is not on the roster cannot sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_school_off_the_roster_cannot_sync() {
+    let w = world("off_roster", None).await;
+    let s = school("NOWHERE1");
+    let mut client = raw_client(&w, &s).await;
+    let status = client
+        .handshake(pb::HandshakeRequest {
+            protocol_version: yanpei_proto::PROTOCOL_VERSION,
+            node_id: uuid::Uuid::now_v7().to_string(),
+            school_code: s.to_string(),
+            agent_version: "test".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("名册"));
+}

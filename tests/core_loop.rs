@@ -1,0 +1,219 @@
+//! The core loop, whole-system: real hub over mutual TLS, real node agents with
+//! their own SQLite stores, on both hub backends. Every number is exact.
+
+use yanpei_node::{Fault, NodeError, SyncOptions};
+use yanpei_proto::pb;
+use yanpei_tests::proxy::CutProxy;
+use yanpei_tests::{
+    batch, handshake, hub_count, hub_counts, on_both_backends, raw_client, records, school, world,
+};
+
+/// Three schools record, one edits and one deletes; after one sync every live
+/// record is counted once, the edit and the delete have reached the hub, and a
+/// second node of a school pulls the same records back.
+async fn every_record_counted_once(db: Option<String>) {
+    let w = world("counted_once", db).await;
+    let schools = [school("CGZ1"), school("T03Z1"), school("T09X1")];
+    let sizes = [40usize, 25, 12];
+    let mut agents = Vec::new();
+    for (s, n) in schools.iter().zip(sizes) {
+        let agent = w.node(s, "a").await.unwrap();
+        agent.store().record_all(&records(s, n)).await.unwrap();
+        agents.push(agent);
+    }
+    // School 0 edits one record; school 1 deletes two.
+    let mut edited = agents[0].store().list(None, None).await.unwrap()[0].clone();
+    edited.version += 1;
+    edited.body.topic = Some("改：分层作业".into());
+    agents[0].store().update(&edited).await.unwrap();
+    for r in agents[1].store().list(None, None).await.unwrap().into_iter().take(2) {
+        let mut gone = r;
+        gone.version += 1;
+        gone.deleted = true;
+        agents[1].store().update(&gone).await.unwrap();
+    }
+
+    for a in &agents {
+        let r = a.sync_once().await.unwrap();
+        assert_eq!(r.applied, r.pushed, "first sync applies every change");
+        assert_eq!(a.store().pending_count().await.unwrap(), 0, "outbox emptied after the ack");
+    }
+    let counts = hub_counts(&w).await;
+    assert_eq!(counts.get("CGZ1"), Some(&40));
+    assert_eq!(counts.get("T03Z1"), Some(&23));
+    assert_eq!(counts.get("T09X1"), Some(&12));
+    assert_eq!(counts.values().sum::<u64>(), 75);
+    assert_eq!(w.hub_store.activity(edited.id).await.unwrap().unwrap(), edited);
+
+    // The county's answer over gRPC, by kind: 75 live records, 15 of each kind minus deletes.
+    let stats = w.query_stats(None, pb::GroupBy::Unspecified).await.unwrap();
+    assert_eq!(stats.total, 75);
+    // Per school over gRPC.
+    let one = w
+        .query_stats(Some(pb::scope::Target::SchoolCode("T03Z1".into())), pb::GroupBy::School)
+        .await
+        .unwrap();
+    assert_eq!(one.total, 23);
+
+    // A second node of school 0 (a reinstalled office PC) pulls the school's records back.
+    let second = w.node(&schools[0], "b").await.unwrap();
+    let r = second.sync_once().await.unwrap();
+    assert_eq!((r.pushed, r.pulled), (0, 40));
+    let mut mine: Vec<_> = agents[0].store().list(None, None).await.unwrap();
+    let mut theirs: Vec<_> = second.store().list(None, None).await.unwrap();
+    mine.sort_by_key(|a| a.id);
+    theirs.sort_by_key(|a| a.id);
+    assert_eq!(mine, theirs);
+    // Syncing again moves nothing.
+    let again = second.sync_once().await.unwrap();
+    assert_eq!((again.pushed, again.pulled), (0, 0));
+
+    // The ledger has one finished session per sync.
+    let ledger = w.hub_store.ledger(Some(&schools[0]), 10).await.unwrap();
+    assert_eq!(ledger.len(), 3);
+    assert!(ledger.iter().all(|s| s.finished_at.is_some()));
+}
+on_both_backends!(every_record_counted_once);
+
+/// Re-sending a batch the hub already acknowledged changes nothing.
+async fn replaying_an_acknowledged_batch_changes_nothing(db: Option<String>) {
+    let w = world("replay", db).await;
+    let s = school("T05Z2");
+    let rs = records(&s, 30);
+    let mut client = raw_client(&w, &s).await;
+    let session = handshake(&mut client, &s).await;
+    let first = client
+        .push(pb::PushRequest { session_id: session.clone(), changes: batch(1, &rs) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.acked_seq, first.applied, first.unchanged), (30, 30, 0));
+    let before = w.hub_store.activities_of(&s).await.unwrap();
+    for _ in 0..3 {
+        let again = client
+            .push(pb::PushRequest { session_id: session.clone(), changes: batch(1, &rs) })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((again.acked_seq, again.applied, again.unchanged), (30, 0, 30));
+    }
+    // A replay that overlaps new changes applies only the new ones.
+    let more = records(&s, 5);
+    let mut overlap = batch(21, &rs[20..]);
+    overlap.extend(batch(31, &more));
+    let mixed = client
+        .push(pb::PushRequest { session_id: session.clone(), changes: overlap })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((mixed.acked_seq, mixed.applied, mixed.unchanged), (35, 5, 10));
+    let after = w.hub_store.activities_of(&s).await.unwrap();
+    assert_eq!(after.len(), 35);
+    for (id, a) in &before {
+        assert_eq!(after.get(id), Some(a), "a replay changed {id}");
+    }
+    assert_eq!(hub_count(&w, &s).await, 35);
+}
+on_both_backends!(replaying_an_acknowledged_batch_changes_nothing);
+
+/// A connection cut in the middle of a push leaves no half-written batch; the
+/// next sync ends with the hub holding exactly the node's records.
+async fn a_push_cut_midway_is_completed_by_the_next_sync(db: Option<String>) {
+    let w = world("cut", db).await;
+    let proxy = CutProxy::start(w.hub_addr).await;
+    let opts = SyncOptions { batch_size: 200, ..SyncOptions::default() };
+
+    // Measure a whole sync of the same size through the proxy (another school).
+    let probe_school = school("T06Z1");
+    let probe = w.node_via(&probe_school, "probe", proxy.addr).await.unwrap();
+    probe.store().record_all(&records(&probe_school, 600)).await.unwrap();
+    let before = proxy.bytes_up();
+    probe.sync_with(opts).await.unwrap();
+    let whole = proxy.bytes_up() - before;
+    assert!(whole > 10_000, "a 600-record sync sent only {whole} bytes");
+
+    let s = school("T07Z1");
+    let node = w.node_via(&s, "a", proxy.addr).await.unwrap();
+    let mine = records(&s, 600);
+    node.store().record_all(&mine).await.unwrap();
+    proxy.cut_after(whole / 2);
+    let err = node.sync_with(opts).await.unwrap_err();
+    assert!(err.is_retryable(), "a cut connection is worth retrying: {err}");
+    assert_eq!(proxy.cuts(), 1);
+
+    // What the hub holds is exactly what it acknowledged: whole batches, no part of one.
+    let held = hub_count(&w, &s).await;
+    let acked = 600 - node.store().pending_count().await.unwrap();
+    assert_eq!(held, acked, "hub holds {held}, node saw {acked} acknowledged");
+    assert_eq!(held % 200, 0, "a batch was half-written: {held}");
+    assert!(held < 600, "the cut came too late to test anything");
+
+    proxy.cut_after(0);
+    node.sync_with(opts).await.unwrap();
+    assert_eq!(hub_count(&w, &s).await, 600);
+    let at_hub = w.hub_store.activities_of(&s).await.unwrap();
+    assert_eq!(at_hub.len(), 600);
+    for a in &mine {
+        assert_eq!(at_hub.get(&a.id), Some(a));
+    }
+    assert_eq!(node.store().pending_count().await.unwrap(), 0);
+}
+on_both_backends!(a_push_cut_midway_is_completed_by_the_next_sync);
+
+/// A node that crashed after the hub committed, before it saw the ack, re-sends
+/// on its next sync and nothing doubles.
+async fn a_lost_ack_is_resent_and_nothing_doubles(db: Option<String>) {
+    let w = world("lost_ack", db).await;
+    let s = school("T10Z1");
+    let node = w.node(&s, "a").await.unwrap();
+    node.store().record_all(&records(&s, 50)).await.unwrap();
+    let opts = SyncOptions { batch_size: 20, fault: Some(Fault::LoseAckOfPush(2)), ..SyncOptions::default() };
+    let err = node.sync_with(opts).await.unwrap_err();
+    assert!(matches!(err, NodeError::Injected(_)));
+    // The hub committed two batches; the node marked only the first.
+    assert_eq!(hub_count(&w, &s).await, 40);
+    assert_eq!(node.store().pending_count().await.unwrap(), 30);
+
+    let r = node.sync_with(SyncOptions { batch_size: 20, ..SyncOptions::default() }).await.unwrap();
+    assert_eq!(r.pushed, 30, "the unacknowledged batch is sent again");
+    assert_eq!((r.applied, r.unchanged), (10, 20), "the re-sent batch changes nothing");
+    assert_eq!(hub_count(&w, &s).await, 50);
+    assert_eq!(w.hub_store.activities_of(&s).await.unwrap().len(), 50);
+}
+on_both_backends!(a_lost_ack_is_resent_and_nothing_doubles);
+
+/// The standard health service and reflection are served (over the same mutual TLS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+
+    let w = world("health", None).await;
+    let channel = w.operator_endpoint().unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "yanpei.v1.SyncService".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream =
+        reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let reply = stream.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("unexpected reflection reply {reply:?}");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"yanpei.v1.SyncService".to_owned()), "{names:?}");
+    assert!(names.contains(&"yanpei.v1.QueryService".to_owned()), "{names:?}");
+}
