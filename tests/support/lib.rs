@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::NaiveDate;
-use yanpei_demo::{DEMO_SEMESTER, DemoWorld, demo_county, start_world};
+use yanpei_demo::{DEMO_SEMESTER, DemoWorld, demo_roster, start_world};
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode};
 use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 use yanpei_store::hub::StatsFilter;
@@ -32,7 +32,7 @@ pub fn test_dir(name: &str) -> PathBuf {
 /// A running world with the demo county's roster; the hub's database is a
 /// SQLite file, or the PostgreSQL database `db` when given.
 pub async fn world(name: &str, db: Option<String>) -> DemoWorld {
-    start_world(&test_dir(name), &demo_county(), db).await.unwrap()
+    start_world(&test_dir(name), &demo_roster().unwrap(), db).await.unwrap()
 }
 
 /// A school code.

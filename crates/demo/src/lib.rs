@@ -8,6 +8,6 @@ mod county;
 mod run;
 mod semester;
 
-pub use county::{DemoCounty, demo_county};
+pub use county::{DEMO_ROSTER_DIR, demo_roster};
 pub use run::{DemoError, DemoReport, DemoWorld, GroupTotal, run_demo, start_world};
 pub use semester::{DEMO_SEMESTER, semester_of_activity};

@@ -18,7 +18,9 @@ use yanpei_store::hub::HubStore;
 use yanpei_store::node::NodeStore;
 use yanpei_store::{StoreError, sqlite_url};
 
-use crate::{DEMO_SEMESTER, DemoCounty, semester_of_activity};
+use yanpei_domain::roster::Roster;
+
+use crate::{DEMO_SEMESTER, semester_of_activity};
 
 /// What can stop the demo.
 #[derive(Debug, thiserror::Error)]
@@ -71,15 +73,15 @@ impl std::fmt::Debug for DemoWorld {
 /// is given), loads the county's roster, and starts the hub on `127.0.0.1:0`.
 pub async fn start_world(
     dir: &Path,
-    county: &DemoCounty,
+    county: &Roster,
     database_url: Option<String>,
 ) -> Result<DemoWorld, DemoError> {
     std::fs::create_dir_all(dir.join("nodes")).map_err(|e| DemoError::Io(dir.display().to_string(), e))?;
-    let ca = CountyCa::generate(&county.name)?;
+    let ca = CountyCa::generate(&county.county)?;
     let hub_cert = ca.issue_hub(&[])?;
     let url = database_url.unwrap_or_else(|| sqlite_url(&dir.join("hub.sqlite")));
     let hub_store = HubStore::open(&url).await?;
-    hub_store.upsert_roster(&county.alliances, &county.schools).await?;
+    hub_store.replace_roster(county, "demo").await?;
     let hub_tls = yanpei_hub::TlsMaterial {
         ca_pem: ca.cert_pem().to_owned(),
         cert_pem: hub_cert.cert_pem,
@@ -245,7 +247,7 @@ pub struct DemoReport {
 }
 
 /// Runs the demo in `dir`: hub, a node per school, a semester recorded, one nightly sync, totals.
-pub async fn run_demo(dir: &Path, county: &DemoCounty) -> Result<DemoReport, DemoError> {
+pub async fn run_demo(dir: &Path, county: &Roster) -> Result<DemoReport, DemoError> {
     let started = Instant::now();
     let mut world = start_world(dir, county, None).await?;
     tracing::info!(dir = %dir.display(), hub = %world.hub_addr, "demo hub started");
@@ -255,7 +257,7 @@ pub async fn run_demo(dir: &Path, county: &DemoCounty) -> Result<DemoReport, Dem
     let (mut edited, mut deleted) = (0u64, 0u64);
     for (i, school) in county.schools.iter().enumerate() {
         let agent = world.node(&school.code, "node").await?;
-        let records = semester_of_activity(school, i as u64 + 1);
+        let records = semester_of_activity(county, school, i as u64 + 1);
         agent.store().record_all(&records).await?;
         for (j, r) in records.iter().enumerate() {
             if j % 29 == 3 {
@@ -349,7 +351,7 @@ pub async fn run_demo(dir: &Path, county: &DemoCounty) -> Result<DemoReport, Dem
     world.stop_hub().await?;
     Ok(DemoReport {
         dir: dir.display().to_string(),
-        county: county.name.clone(),
+        county: county.county.clone(),
         semester: DEMO_SEMESTER.to_string(),
         schools: county.schools.len(),
         nodes_recorded: node_kind.values().sum(),

@@ -3,6 +3,7 @@
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, School, SchoolLevel, Semester, Term};
 
 /// The semester the demo records: 2024-2025学年第一学期.
@@ -50,9 +51,14 @@ fn person(rng: &mut StdRng) -> String {
     format!("{}{}", pick(rng, &SURNAMES), pick(rng, &GIVEN))
 }
 
-/// A school day of the semester (Monday to Friday).
-fn school_day(rng: &mut StdRng, semester: Semester) -> NaiveDate {
-    let (first, last) = semester.dates();
+/// A school day of the semester (Monday to Friday), inside the county's dates where it set them.
+fn school_day(rng: &mut StdRng, roster: &Roster, semester: Semester) -> NaiveDate {
+    let (first, last) = roster
+        .semesters
+        .iter()
+        .find(|s| s.semester == semester)
+        .map(|s| (s.start, s.end))
+        .unwrap_or_else(|| semester.dates());
     let span = (last - first).num_days();
     loop {
         let d = first + TimeDelta::days(rng.random_range(0..=span));
@@ -64,15 +70,22 @@ fn school_day(rng: &mut StdRng, semester: Semester) -> NaiveDate {
 
 /// The semester's records at a school: a reproducible function of `seed`.
 ///
-/// Junior high schools and larger schools record more; the numbers loosely
-/// follow the seeds' quotas (every teacher observes lessons, the group meets weekly).
-pub fn semester_of_activity(school: &School, seed: u64) -> Vec<Activity> {
+/// The people are the school's teachers on the roster (invented names where
+/// it lists none); the numbers loosely follow the seeds' quotas (every teacher
+/// observes lessons, the group meets weekly).
+pub fn semester_of_activity(roster: &Roster, school: &School, seed: u64) -> Vec<Activity> {
     let mut rng = StdRng::seed_from_u64(seed);
     let (subjects, grades): (&[&str], &[&str]) = match school.level {
-        SchoolLevel::Junior => (&JUNIOR_SUBJECTS, &JUNIOR_GRADES),
+        SchoolLevel::Junior | SchoolLevel::NineYear | SchoolLevel::Senior => {
+            (&JUNIOR_SUBJECTS, &JUNIOR_GRADES)
+        }
         SchoolLevel::Primary => (&PRIMARY_SUBJECTS, &PRIMARY_GRADES),
     };
-    let teachers: Vec<String> = (0..rng.random_range(12..30)).map(|_| person(&mut rng)).collect();
+    let mut teachers: Vec<String> =
+        roster.teachers.iter().filter(|t| t.school == school.code).map(|t| t.name.clone()).collect();
+    if teachers.is_empty() {
+        teachers = (0..rng.random_range(12..30)).map(|_| person(&mut rng)).collect();
+    }
     let plan = [
         (ActivityKind::LessonObservation, rng.random_range(60..140)),
         (ActivityKind::LessonEvaluation, rng.random_range(15..40)),
@@ -128,7 +141,7 @@ pub fn semester_of_activity(school: &School, seed: u64) -> Vec<Activity> {
                     ..Default::default()
                 },
             };
-            let date = school_day(&mut rng, DEMO_SEMESTER);
+            let date = school_day(&mut rng, roster, DEMO_SEMESTER);
             if let Ok(a) = Activity::create(school.code.clone(), DEMO_SEMESTER, date, kind, body) {
                 out.push(a);
             }
@@ -141,15 +154,17 @@ pub fn semester_of_activity(school: &School, seed: u64) -> Vec<Activity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo_county;
+    use crate::demo_roster;
 
     #[test]
-    fn every_generated_record_is_valid_and_the_plan_is_met() {
-        for (i, school) in demo_county().schools.iter().enumerate() {
-            let records = semester_of_activity(school, i as u64);
+    fn every_generated_record_is_valid_for_the_roster_and_the_plan_is_met() {
+        let roster = demo_roster().unwrap();
+        for (i, school) in roster.schools.iter().enumerate() {
+            let records = semester_of_activity(&roster, school, i as u64);
             assert!(records.len() >= 96, "{}: {}", school.code, records.len());
             for r in &records {
                 r.validate().unwrap();
+                roster.check_activity(r).unwrap();
                 assert_eq!(r.school, school.code);
             }
         }

@@ -5,7 +5,7 @@
 
 mod activity;
 mod kind;
-mod roster;
+pub mod roster;
 mod semester;
 
 pub use activity::{Activity, ActivityDraft, Field, ValidationError};

@@ -134,6 +134,26 @@ impl Sync {
         })
     }
 
+    async fn roster_part(
+        &self,
+        school: SchoolCode,
+        r: pb::PullRosterRequest,
+    ) -> Result<pb::PullRosterResponse, HubError> {
+        let _session = self.session(&school, &r.session_id).await?;
+        let current = self.store.roster_version().await?;
+        if current == 0 || current == r.known_version {
+            return Ok(pb::PullRosterResponse { changed: false, roster: None });
+        }
+        let Some((version, roster)) = self.store.current_roster().await? else {
+            return Ok(pb::PullRosterResponse { changed: false, roster: None });
+        };
+        info!(version, known = r.known_version, "roster part sent");
+        Ok(pb::PullRosterResponse {
+            changed: true,
+            roster: Some(yanpei_proto::roster_to_pb(version, &roster.part_for(&school))),
+        })
+    }
+
     async fn close(&self, school: SchoolCode, r: pb::FinishRequest) -> Result<pb::FinishResponse, HubError> {
         let session = self.session(&school, &r.session_id).await?;
         self.store.finish_session(session.id, r.pull_cursor).await?;
@@ -205,6 +225,13 @@ impl SyncService for Sync {
 
     async fn pull(&self, req: Request<pb::PullRequest>) -> Result<Response<pb::PullResponse>, Status> {
         rpc!(self, req, "pull", changes_since)
+    }
+
+    async fn pull_roster(
+        &self,
+        req: Request<pb::PullRosterRequest>,
+    ) -> Result<Response<pb::PullRosterResponse>, Status> {
+        rpc!(self, req, "pull_roster", roster_part)
     }
 
     async fn finish(&self, req: Request<pb::FinishRequest>) -> Result<Response<pb::FinishResponse>, Status> {

@@ -103,6 +103,8 @@ pub struct SyncReport {
     pub acked_seq: u64,
     /// The pull cursor reached.
     pub pull_cursor: u64,
+    /// The roster version the node holds after the sync (0: none yet).
+    pub roster_version: u64,
 }
 
 /// A node agent: its store and its hub.
@@ -220,6 +222,21 @@ impl Agent {
             }
         }
         report.pull_cursor = cursor;
+
+        let (known, _) = self.store.roster().await?;
+        let reply = client
+            .pull_roster(pb::PullRosterRequest { session_id: hello.session_id.clone(), known_version: known })
+            .await?
+            .into_inner();
+        report.roster_version = known;
+        if let (true, Some(part)) = (reply.changed, reply.roster) {
+            let (version, roster) = yanpei_proto::roster_from_pb(part).map_err(|e| {
+                NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid roster: {e}")))
+            })?;
+            self.store.set_roster(version, &roster).await?;
+            info!(version, previous = known, "roster updated");
+            report.roster_version = version;
+        }
         client
             .finish(pb::FinishRequest { session_id: hello.session_id.clone(), pull_cursor: cursor })
             .await?;

@@ -20,3 +20,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("yanp
 
 mod convert;
 pub use convert::{kind_from_pb, kind_to_pb, semester_from_pb, semester_to_pb};
+
+mod roster;
+pub use roster::{roster_from_pb, roster_to_pb};

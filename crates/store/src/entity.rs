@@ -4,6 +4,7 @@ pub mod hub_activity;
 pub mod hub_alliance;
 pub mod hub_counter;
 pub mod hub_node;
+pub mod hub_roster_version;
 pub mod hub_school;
 pub mod hub_sync_session;
 pub mod node_activity;

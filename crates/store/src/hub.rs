@@ -9,10 +9,13 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
+use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester};
 
 use crate::convert::{from_hub_row, hub_row};
-use crate::entity::{hub_activity, hub_alliance, hub_counter, hub_node, hub_school, hub_sync_session};
+use crate::entity::{
+    hub_activity, hub_alliance, hub_counter, hub_node, hub_roster_version, hub_school, hub_sync_session,
+};
 use crate::migration::HubMigrator;
 use crate::{StoreError, connect};
 
@@ -101,11 +104,39 @@ impl HubStore {
         &self.db
     }
 
-    /// Inserts or replaces schools and alliances, in one transaction.
-    pub async fn upsert_roster(&self, alliances: &[Alliance], schools: &[School]) -> Result<(), StoreError> {
+    /// Makes `roster` (already validated) the current roster: a new version
+    /// with its author, and the school and alliance tables rebuilt, in one transaction.
+    pub async fn replace_roster(&self, roster: &Roster, author: &str) -> Result<u64, StoreError> {
+        let snapshot = serde_json::to_string(roster).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let txn = self.db.begin().await?;
-        for a in alliances {
-            hub_alliance::Entity::delete_by_id(a.code.clone()).exec(&txn).await?;
+        // Serialise with batch applies and other imports.
+        bump_counter(&txn, 0).await?;
+        let last = hub_roster_version::Entity::find()
+            .order_by_desc(hub_roster_version::Column::Version)
+            .one(&txn)
+            .await?
+            .map(|v| v.version)
+            .unwrap_or(0);
+        let version = last + 1;
+        hub_roster_version::ActiveModel {
+            version: Set(version),
+            author: Set(author.to_owned()),
+            created_at: Set(Utc::now()),
+            summary: Set(format!(
+                "{} 个联合体，{} 所学校，{} 对结对，{} 名研培人员，{} 名教师",
+                roster.alliances.len(),
+                roster.schools.len(),
+                roster.pairings.len(),
+                roster.staff.len(),
+                roster.teachers.len()
+            )),
+            snapshot: Set(snapshot),
+        }
+        .insert(&txn)
+        .await?;
+        hub_alliance::Entity::delete_many().exec(&txn).await?;
+        hub_school::Entity::delete_many().exec(&txn).await?;
+        for a in &roster.alliances {
             hub_alliance::ActiveModel {
                 code: Set(a.code.clone()),
                 name: Set(a.name.clone()),
@@ -114,8 +145,7 @@ impl HubStore {
             .insert(&txn)
             .await?;
         }
-        for s in schools {
-            hub_school::Entity::delete_by_id(s.code.to_string()).exec(&txn).await?;
+        for s in &roster.schools {
             hub_school::ActiveModel {
                 code: Set(s.code.to_string()),
                 name: Set(s.name.clone()),
@@ -128,7 +158,44 @@ impl HubStore {
             .await?;
         }
         txn.commit().await?;
-        Ok(())
+        Ok(seq_u64(version))
+    }
+
+    /// The current roster and its version, if one was ever imported.
+    pub async fn current_roster(&self) -> Result<Option<(u64, Roster)>, StoreError> {
+        let Some(row) = hub_roster_version::Entity::find()
+            .order_by_desc(hub_roster_version::Column::Version)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let roster = serde_json::from_str(&row.snapshot)
+            .map_err(|e| StoreError::Corrupt(format!("roster version {}: {e}", row.version)))?;
+        Ok(Some((seq_u64(row.version), roster)))
+    }
+
+    /// The current roster version only (0: none).
+    pub async fn roster_version(&self) -> Result<u64, StoreError> {
+        Ok(hub_roster_version::Entity::find()
+            .select_only()
+            .column(hub_roster_version::Column::Version)
+            .order_by_desc(hub_roster_version::Column::Version)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?
+            .map(seq_u64)
+            .unwrap_or(0))
+    }
+
+    /// Every roster version, newest first: version, author, when, summary.
+    pub async fn roster_history(&self) -> Result<Vec<hub_roster_version::Model>, StoreError> {
+        // The snapshot is large; the history needs only the other columns, but
+        // versions are few, so reading whole rows is fine.
+        Ok(hub_roster_version::Entity::find()
+            .order_by_desc(hub_roster_version::Column::Version)
+            .all(&self.db)
+            .await?)
     }
 
     /// Every school on the roster, by code.
@@ -144,6 +211,7 @@ impl HubStore {
                     name: r.name,
                     township: r.township,
                     alliance: r.alliance_code,
+                    evaluation: None,
                 })
             })
             .collect()

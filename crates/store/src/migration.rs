@@ -2,6 +2,7 @@
 //! Migrations are append-only and named by date; never edit one that has shipped.
 
 mod hub_20261122_core;
+mod hub_20261122_roster;
 mod node_20261122_core;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -11,7 +12,7 @@ pub struct HubMigrator;
 
 impl MigratorTrait for HubMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(hub_20261122_core::Migration)]
+        vec![Box::new(hub_20261122_core::Migration), Box::new(hub_20261122_roster::Migration)]
     }
 }
 

@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
+use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityKind, SchoolCode, Semester};
 
 use crate::convert::{from_node_row, node_row};
@@ -26,6 +27,8 @@ mod key {
     pub(super) const LAST_SEQ: &str = "last_seq";
     pub(super) const ACKED_SEQ: &str = "acked_seq";
     pub(super) const PULL_CURSOR: &str = "pull_cursor";
+    pub(super) const ROSTER_VERSION: &str = "roster_version";
+    pub(super) const ROSTER: &str = "roster";
 }
 
 /// A pending outbox entry.
@@ -299,6 +302,28 @@ impl NodeStore {
         }
         txn.commit().await?;
         Ok(out)
+    }
+
+    /// Keeps the school's part of the roster (from the hub) for offline use.
+    pub async fn set_roster(&self, version: u64, roster: &Roster) -> Result<(), StoreError> {
+        let json = serde_json::to_string(roster).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let txn = self.db.begin().await?;
+        set_meta(&txn, key::ROSTER, &json).await?;
+        set_meta(&txn, key::ROSTER_VERSION, &version.to_string()).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The roster part held, and its version (0 and `None` before the first sync).
+    pub async fn roster(&self) -> Result<(u64, Option<Roster>), StoreError> {
+        let version = get_u64(&self.db, key::ROSTER_VERSION).await?;
+        let roster = match get_meta(&self.db, key::ROSTER).await? {
+            None => None,
+            Some(json) => Some(
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("meta roster: {e}")))?,
+            ),
+        };
+        Ok((version, roster))
     }
 
     fn check_school(&self, a: &Activity) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use chrono::NaiveDate;
+use yanpei_domain::roster::Roster;
 use yanpei_domain::{
     Activity, ActivityDraft, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester, Term,
 };
@@ -21,8 +22,21 @@ async fn roster(store: &HubStore) {
         area: Area::Urban,
         level: SchoolLevel::Junior,
         alliance: "A1".into(),
+        evaluation: None,
     };
-    store.upsert_roster(&[alliance], &[school("S1"), school("S2")]).await.unwrap();
+    let roster = Roster {
+        county: "测试县".into(),
+        alliances: vec![alliance],
+        schools: vec![school("S1"), school("S2")],
+        ..Roster::default()
+    };
+    assert_eq!(store.roster_version().await.unwrap(), 0);
+    assert_eq!(store.replace_roster(&roster, "测试").await.unwrap(), 1);
+    assert_eq!(store.replace_roster(&roster, "测试").await.unwrap(), 2);
+    let (version, back) = store.current_roster().await.unwrap().unwrap();
+    assert_eq!((version, &back), (2, &roster));
+    assert_eq!(store.roster_history().await.unwrap().len(), 2);
+    assert_eq!(store.schools().await.unwrap().len(), 2);
 }
 
 fn lecture(school: &str, day: u32) -> Activity {

@@ -36,6 +36,9 @@ enum Command {
     /// A school's node agent: record, list, sync, run nightly.
     #[command(subcommand)]
     Node(cmd::node::Command),
+    /// The county roster: template, validate, import, export, show.
+    #[command(subcommand)]
+    Roster(cmd::roster::Command),
     /// The county certificate authority.
     #[command(subcommand)]
     Ca(cmd::ca::Command),
@@ -67,6 +70,7 @@ async fn main() -> std::process::ExitCode {
         Command::Hub(c) => cmd::hub::run(c).await,
         Command::Node(c) => cmd::node::run(c).await,
         Command::Ca(c) => cmd::ca::run(c),
+        Command::Roster(c) => cmd::roster::run(c).await,
         Command::Query(c) => cmd::query::run(c).await,
     };
     match result {

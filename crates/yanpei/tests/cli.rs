@@ -63,7 +63,9 @@ fn a_hub_and_a_node_set_up_by_hand() {
     ok(&dir, &["ca", "issue-hub"]);
     ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
     ok(&dir, &["ca", "issue-operator"]);
-    ok(&dir, &["hub", "load-demo-roster"]);
+    let demo_roster = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/roster");
+    ok(&dir, &["roster", "validate", demo_roster]);
+    ok(&dir, &["roster", "import", demo_roster]);
 
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
@@ -158,6 +160,31 @@ fn a_hub_and_a_node_set_up_by_hand() {
 
     let synced = ok(&dir, &["node", "sync"]);
     assert!(synced.contains("推送 4 条变更"), "{synced}");
+
+    // The node now knows its place in the county, offline.
+    let mine = ok(&dir, &["node", "roster"]);
+    assert!(mine.contains("城关第一中学") && mine.contains("城东区域联合体"), "{mine}");
+    assert!(mine.contains("结对") && mine.contains("研培人员"), "{mine}");
+    // ...and refuses a record naming a teacher who is not on its roster.
+    let stranger = yanpei(
+        &dir,
+        &[
+            "node",
+            "record",
+            "--kind",
+            "听课",
+            "--date",
+            "2024-10-10",
+            "--actor",
+            "某人",
+            "--teacher",
+            "查无此人",
+            "--subject",
+            "语文",
+        ],
+    );
+    assert!(!stranger.status.success());
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("名册中本校没有教师"));
 
     let stats: serde_json::Value = serde_json::from_str(&ok(
         &dir,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use yanpei_demo::{demo_county, run_demo};
+use yanpei_demo::{demo_roster, run_demo};
 
 /// Arguments of `yanpei demo`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +27,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if dir.join("hub.sqlite").exists() {
         anyhow::bail!("{} already holds a demo; pass a new --dir", dir.display());
     }
-    let report = run_demo(&dir, &demo_county()).await.context("run the demo")?;
+    let roster = demo_roster().map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the demo roster in crates/demo/roster is invalid:\n{}", lines.join("\n"))
+    })?;
+    let report = run_demo(&dir, &roster).await.context("run the demo")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use yanpei_hub::{HubConfig, TlsMaterial};
-use yanpei_store::hub::HubStore;
 
 use super::read_pem;
 
@@ -14,13 +13,6 @@ use super::read_pem;
 pub(crate) enum Command {
     /// Serve nodes and queries over mutual TLS until SIGINT or SIGTERM.
     Serve(ServeArgs),
-    /// Load the demo county's roster (schools and alliances) into a hub database.
-    /// A county's own roster import is `yanpei roster import` (a later release).
-    LoadDemoRoster {
-        /// Database URL.
-        #[arg(long, env = "YANPEI_HUB_DB", default_value = "sqlite://yanpei-hub.sqlite?mode=rwc")]
-        db: String,
-    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,17 +37,6 @@ pub(crate) struct ServeArgs {
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Serve(a) => serve(a).await,
-        Command::LoadDemoRoster { db } => {
-            let store = HubStore::open(&db).await.context("open hub database")?;
-            let county = yanpei_demo::demo_county();
-            store.upsert_roster(&county.alliances, &county.schools).await.context("load roster")?;
-            println!(
-                "已载入演示县名册：{} 个联合体，{} 所学校",
-                county.alliances.len(),
-                county.schools.len()
-            );
-            Ok(())
-        }
     }
 }
 

@@ -84,6 +84,15 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show, offline, what the roster says about this school: its alliance and base school,
+    /// pair partners, the staff assigned to it, its teachers.
+    Roster {
+        #[command(flatten)]
+        store: StoreArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sync with the hub once, now.
     Sync {
         #[command(flatten)]
@@ -273,6 +282,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             };
             fields.apply(&mut a)?;
             a.validate()?;
+            check_roster(&s, &a).await?;
             s.record(&a).await?;
             println!("已记录：{}\n编号 {}（{}，待同步）", summary(&a), a.id, a.semester);
         }
@@ -286,6 +296,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             fields.apply(&mut a)?;
             a.version += 1;
             a.validate()?;
+            check_roster(&s, &a).await?;
             s.update(&a).await?;
             println!("已修改（第 {} 版）：{}", a.version, summary(&a));
         }
@@ -315,6 +326,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 println!("共 {} 条；待同步变更 {} 条", rows.len(), s.pending_count().await?);
             }
         }
+        Command::Roster { store, json } => show_roster(&store.store, json).await?,
         Command::Sync { store } => {
             let a = agent(&store.store).await?;
             let r = a.sync_once().await?;
@@ -325,6 +337,63 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Run(args) => daemon(args).await?,
     }
+    Ok(())
+}
+
+/// The offline checks against the roster part this node holds (none before the first sync).
+async fn check_roster(s: &NodeStore, a: &Activity) -> anyhow::Result<()> {
+    if let (_, Some(roster)) = s.roster().await? {
+        roster.check_activity(a)?;
+    }
+    Ok(())
+}
+
+async fn show_roster(store: &Path, json: bool) -> anyhow::Result<()> {
+    let s = open(store).await?;
+    let (version, Some(r)) = s.roster().await? else {
+        bail!("本节点还没有名册：请先运行 `yanpei node sync`");
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "version": version, "roster": r }))?
+        );
+        return Ok(());
+    }
+    let me = s.school();
+    let name = |code: &SchoolCode| {
+        r.schools.iter().find(|x| &x.code == code).map(|x| x.name.clone()).unwrap_or_else(|| code.to_string())
+    };
+    let own = r.schools.iter().find(|x| &x.code == me).context("名册中没有本校")?;
+    println!("{} · 名册第 {version} 版", r.county);
+    println!("本校：{}（{}）{} {} {}", own.name, me, own.township, own.area.label(), own.level.label());
+    for a in &r.alliances {
+        println!("所属联合体：{}（{}），基地校：{}", a.name, a.code, name(&a.base_school));
+    }
+    for p in &r.pairings {
+        let (role, other) = if &p.helper == me { ("帮扶", &p.partner) } else { ("受援于", &p.helper) };
+        println!("结对：{role} {}（{}，{}）", name(other), p.kind.label(), p.pairing_type.label());
+    }
+    for st in &r.staff {
+        let assigned = if st.schools.contains(me) { "包校" } else { "蹲点" };
+        println!("研培人员：{}（{}，{}）{assigned}", st.name, st.id, st.subjects.join("、"));
+    }
+    for d in &r.stationings {
+        println!(
+            "蹲点：{} {}（农村 {}，城区 {}）",
+            d.semester,
+            d.staff,
+            name(&d.rural_school),
+            name(&d.urban_school)
+        );
+    }
+    let backbone = r.teachers.iter().filter(|t| t.backbone).count();
+    println!(
+        "教师：{} 名（骨干教师 {} 名），师徒结对 {} 对",
+        r.teachers.len(),
+        backbone,
+        r.mentorships.len()
+    );
     Ok(())
 }
 
