@@ -141,12 +141,13 @@ async fn a_push_cut_midway_is_completed_by_the_next_sync(db: Option<String>) {
     assert!(err.is_retryable(), "a cut connection is worth retrying: {err}");
     assert_eq!(proxy.cuts(), 1);
 
-    // What the hub holds is exactly what it acknowledged: whole batches, no part of one.
+    // The hub holds whole batches only: everything the node saw acknowledged, and at most
+    // the one batch whose request arrived whole but whose answer the cut swallowed.
     let held = hub_count(&w, &s).await;
     let acked = 600 - node.store().pending_count().await.unwrap();
-    assert_eq!(held, acked, "hub holds {held}, node saw {acked} acknowledged");
     assert_eq!(held % 200, 0, "a batch was half-written: {held}");
-    assert!(held < 600, "the cut came too late to test anything");
+    assert!(held == acked || held == acked + 200, "hub holds {held}, node saw {acked} acknowledged");
+    assert!(acked < 600, "the cut came too late to test anything");
 
     proxy.cut_after(0);
     node.sync_with(opts).await.unwrap();

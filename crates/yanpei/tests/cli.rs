@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -67,24 +66,24 @@ fn a_hub_and_a_node_set_up_by_hand() {
     ok(&dir, &["roster", "validate", demo_roster]);
     ok(&dir, &["roster", "import", demo_roster]);
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
     let mut hub = Hub(Command::new(BIN)
-        .args(["hub", "serve", "--listen", &listen])
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .current_dir(&dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap());
-    // Wait until the hub says it is serving, then keep draining its log.
+    // Wait until the hub says where it serves, then keep draining its log.
     let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
-    loop {
+    let port = loop {
         let line = log.next().expect("the hub exited before serving").unwrap();
         if line.contains("hub serving gRPC") {
-            break;
+            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let addr: std::net::SocketAddr = entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
+            break addr.port();
         }
-    }
+    };
     std::thread::spawn(move || for _ in log {});
     let url = format!("https://127.0.0.1:{port}");
     ok(

@@ -98,3 +98,58 @@ impl Roster {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::validate::fixture::{code, day, sample};
+    use crate::{ActivityDraft, ActivityKind, Semester, Term};
+
+    use super::*;
+
+    #[test]
+    fn a_school_sees_its_alliance_base_partners_staff_and_own_teachers() {
+        let r = sample();
+        let part = r.part_for(&code("R2"));
+        assert_eq!(part.alliances.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["A2"]);
+        let schools: Vec<_> = part.schools.iter().map(|s| s.code.as_str()).collect();
+        // Itself, its base school R1, and its helpers U1 and R1.
+        assert_eq!(schools, ["U1", "R1", "R2"]);
+        assert!(part.schools.iter().filter(|s| s.code.as_str() != "R2").all(|s| s.evaluation.is_none()));
+        assert!(part.schools.iter().find(|s| s.code.as_str() == "R2").unwrap().evaluation.is_some());
+        assert_eq!(part.pairings.len(), 2);
+        // S02 is assigned to R2; S01 is stationed there in the second term.
+        let staff: Vec<_> = part.staff.iter().map(|s| (s.id.as_str(), s.schools.len())).collect();
+        assert_eq!(staff, [("S01", 0), ("S02", 1)]);
+        assert_eq!(part.teachers.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["T002"]);
+        assert!(part.mentorships.is_empty(), "the mentor teaches at another school");
+        assert_eq!(part.semesters, r.semesters);
+    }
+
+    fn observation(teacher: &str, date: &str) -> Activity {
+        Activity::create(
+            code("R2"),
+            Semester::new(2024, Term::First).unwrap(),
+            day(date),
+            ActivityKind::LessonObservation,
+            ActivityDraft {
+                subject: Some("语文".into()),
+                actor: "听课人".into(),
+                teacher: Some(teacher.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn records_are_checked_against_the_roster() {
+        let r = sample().part_for(&code("R2"));
+        assert!(r.check_activity(&observation("教师T002", "2024-10-08")).is_ok());
+        assert!(r.check_activity(&observation("T002", "2024-10-08")).is_ok(), "by id too");
+        let e = r.check_activity(&observation("陌生人", "2024-10-08")).unwrap_err();
+        assert_eq!(e.field, Field::Teacher);
+        // Inside the default calendar, but after the county's last day of term.
+        let e = r.check_activity(&observation("教师T002", "2025-01-25")).unwrap_err();
+        assert_eq!(e.field, Field::Date);
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::{Area, PairingKind, PairingType, Roster, School, SchoolCode};
 
 #[cfg(test)]
-pub(super) mod fixture;
+pub(crate) mod fixture;
 mod sheet;
 
 pub(super) use sheet::col;
