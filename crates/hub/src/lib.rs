@@ -26,22 +26,7 @@ pub use error::HubError;
 /// Largest message the hub decodes or sends (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
-/// PEM material for mutual TLS.
-#[derive(Clone)]
-pub struct TlsMaterial {
-    /// The county CA certificate: client certificates must chain to it.
-    pub ca_pem: String,
-    /// The hub's certificate.
-    pub cert_pem: String,
-    /// The hub's private key.
-    pub key_pem: String,
-}
-
-impl std::fmt::Debug for TlsMaterial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsMaterial").finish_non_exhaustive()
-    }
-}
+pub use yanpei_pki::TlsMaterial;
 
 /// How the hub runs.
 #[derive(Debug, Clone)]

@@ -12,22 +12,7 @@ use yanpei_store::node::NodeStore;
 
 use crate::NodeError;
 
-/// PEM material for mutual TLS.
-#[derive(Clone)]
-pub struct TlsMaterial {
-    /// The county CA certificate: the hub must chain to it.
-    pub ca_pem: String,
-    /// This node's client certificate (names its school).
-    pub cert_pem: String,
-    /// This node's private key.
-    pub key_pem: String,
-}
-
-impl std::fmt::Debug for TlsMaterial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsMaterial").finish_non_exhaustive()
-    }
-}
+pub use yanpei_pki::TlsMaterial;
 
 /// Where and how to reach the hub.
 #[derive(Debug, Clone)]

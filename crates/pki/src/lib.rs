@@ -61,6 +61,25 @@ pub enum PkiError {
     Exists(PathBuf),
 }
 
+/// PEM material for one end of a mutual-TLS connection: the county CA that
+/// the other end must chain to, and this end's certificate and key.
+#[derive(Clone)]
+pub struct TlsMaterial {
+    /// The county CA certificate.
+    pub ca_pem: String,
+    /// This end's certificate.
+    pub cert_pem: String,
+    /// This end's private key.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("TlsMaterial").finish_non_exhaustive()
+    }
+}
+
 /// PEM text of a certificate and its private key.
 #[derive(Debug, Clone)]
 pub struct CertifiedKey {
