@@ -115,6 +115,26 @@ impl DemoWorld {
         Ok(())
     }
 
+    /// Starts another hub process-equivalent over the database at `url` (which must be
+    /// the one this world's hub uses, for a scale-out test), on a fresh port, with the
+    /// same certificate. It stops when the returned token is cancelled.
+    pub async fn start_extra_hub(
+        &self,
+        url: &str,
+    ) -> Result<(SocketAddr, CancellationToken, JoinHandle<Result<(), HubError>>), DemoError> {
+        let store = HubStore::open(url).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| DemoError::Io("bind".into(), e))?;
+        let addr = listener.local_addr().map_err(|e| DemoError::Io("bind".into(), e))?;
+        let token = CancellationToken::new();
+        let stop = token.clone();
+        let tls = self.hub_tls.clone();
+        let task =
+            tokio::spawn(
+                async move { yanpei_hub::serve(listener, store, tls, stop.cancelled_owned()).await },
+            );
+        Ok((addr, token, task))
+    }
+
     /// Stops the hub, waiting for in-flight RPCs.
     pub async fn stop_hub(&mut self) -> Result<(), DemoError> {
         self.shutdown.cancel();

@@ -74,6 +74,9 @@ pub struct SchoolKindCount {
 
 const CHANGE_SEQ: &str = "change_seq";
 
+/// The advisory lock key under which hub migrations run on PostgreSQL ("yanpei" in ASCII).
+const MIGRATION_LOCK: i64 = 0x79_61_6e_70_65_69;
+
 /// Largest page a pull returns.
 pub const MAX_PULL: u64 = 1000;
 
@@ -93,9 +96,20 @@ fn seq_u64(seq: i64) -> u64 {
 
 impl HubStore {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    ///
+    /// On PostgreSQL the migrations run under a transaction-scoped advisory
+    /// lock, so hubs starting together over one database do not race: the
+    /// second waits, then finds the schema current.
     pub async fn open(url: &str) -> Result<HubStore, StoreError> {
         let db = connect(url).await?;
-        HubMigrator::up(&db, None).await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
+            HubMigrator::up(&txn, None).await?;
+            txn.commit().await?;
+        } else {
+            HubMigrator::up(&db, None).await?;
+        }
         Ok(HubStore { db })
     }
 
@@ -359,6 +373,14 @@ impl HubStore {
                     )));
                 }
                 if e.version >= version {
+                    if e.version == version && e.origin_node != session.node_id {
+                        // Two nodes made the same version of one record: a conflict the
+                        // hub resolves for now by keeping the first that arrived.
+                        tracing::warn!(
+                            record = %a.id, version, kept_from = %e.origin_node, dropped_from = %session.node_id,
+                            "concurrent edit: same version from two nodes; keeping the first"
+                        );
+                    }
                     unchanged += 1;
                     continue;
                 }

@@ -151,3 +151,14 @@ async fn sync_guarantees_postgres() {
         sync_guarantees(url).await;
     }
 }
+
+/// Two hubs starting together over one fresh PostgreSQL database both come up:
+/// migrations run under an advisory lock instead of racing.
+#[tokio::test]
+async fn two_hubs_migrate_one_postgres_together() {
+    let Some(url) = testing::fresh_postgres("two_hubs_migrate").await else { return };
+    let (a, b) = tokio::join!(HubStore::open(&url), HubStore::open(&url));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.roster_version().await.unwrap(), 0);
+    assert_eq!(b.roster_version().await.unwrap(), 0);
+}
