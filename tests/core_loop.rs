@@ -161,6 +161,51 @@ async fn a_push_cut_midway_is_completed_by_the_next_sync(db: Option<String>) {
 }
 on_both_backends!(a_push_cut_midway_is_completed_by_the_next_sync);
 
+/// A hub stopped (SIGTERM's path: stop accepting, let in-flight requests finish)
+/// in the middle of a node's large push holds whole batches only, and after it
+/// restarts the node's next sync completes the push exactly.
+async fn a_hub_stopped_mid_push_keeps_whole_batches(db: Option<String>) {
+    let mut w = world("stop_mid_push", db).await;
+    let proxy = CutProxy::start(w.hub_addr).await;
+    let opts = SyncOptions { batch_size: 250, ..SyncOptions::default() };
+
+    let probe_school = school("T11Z1");
+    let probe = w.node_via(&probe_school, "probe", proxy.addr).await.unwrap();
+    probe.store().record_all(&records(&probe_school, 1000)).await.unwrap();
+    let before = proxy.bytes_up();
+    probe.sync_with(opts).await.unwrap();
+    let whole = proxy.bytes_up() - before;
+
+    let s = school("T12Z1");
+    let node = w.node_via(&s, "a", proxy.addr).await.unwrap();
+    let mine = records(&s, 1000);
+    node.store().record_all(&mine).await.unwrap();
+    let start = proxy.bytes_up();
+    let pushing = tokio::spawn({
+        let node = node.clone();
+        async move { node.sync_with(opts).await }
+    });
+    proxy.wait_for_bytes(start + whole / 2).await;
+    w.stop_hub().await.unwrap();
+    let outcome = pushing.await.unwrap();
+    let held = hub_count(&w, &s).await;
+    let acked = 1000 - node.store().pending_count().await.unwrap();
+    eprintln!("stopped mid-push: hub holds {held}, node saw {acked} acknowledged, sync: {outcome:?}");
+    assert_eq!(held % 250, 0, "a batch was half-written: {held}");
+    assert!(held == acked || held == acked + 250, "hub holds {held}, node saw {acked} acknowledged");
+    assert!(outcome.is_err() || held == 1000, "the sync reported success without finishing");
+
+    w.start_hub().await.unwrap();
+    let again = yanpei_node::Agent::new(node.store().clone(), w.node_endpoint_via(&s, w.hub_addr).unwrap());
+    again.sync_with(opts).await.unwrap();
+    let at_hub = w.hub_store.activities_of(&s).await.unwrap();
+    assert_eq!(at_hub.len(), 1000);
+    for a in &mine {
+        assert_eq!(at_hub.get(&a.id), Some(a));
+    }
+}
+on_both_backends!(a_hub_stopped_mid_push_keeps_whole_batches);
+
 /// A node that crashed after the hub committed, before it saw the ack, re-sends
 /// on its next sync and nothing doubles.
 async fn a_lost_ack_is_resent_and_nothing_doubles(db: Option<String>) {

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Counters and the cut setting, shared with the proxy's tasks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Client-to-hub bytes after which a new connection is cut; 0 = never.
     cut_after: AtomicU64,
@@ -17,6 +17,8 @@ struct State {
     total_up: AtomicU64,
     /// Connections cut so far.
     cuts: AtomicU32,
+    /// Publishes `total_up` to waiters.
+    progress: tokio::sync::watch::Sender<u64>,
 }
 
 /// A running proxy.
@@ -32,7 +34,12 @@ impl CutProxy {
     pub async fn start(hub: SocketAddr) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            cut_after: AtomicU64::new(0),
+            total_up: AtomicU64::new(0),
+            cuts: AtomicU32::new(0),
+            progress: tokio::sync::watch::channel(0).0,
+        });
         let st = state.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -55,6 +62,12 @@ impl CutProxy {
     /// Client-to-hub bytes forwarded so far, over all connections (counted as they pass).
     pub fn bytes_up(&self) -> u64 {
         self.state.total_up.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `bytes` client-to-hub bytes have passed in all.
+    pub async fn wait_for_bytes(&self, bytes: u64) {
+        let mut rx = self.state.progress.subscribe();
+        let _ = rx.wait_for(|n| *n >= bytes).await;
     }
 
     /// How many connections were cut.
@@ -89,14 +102,16 @@ async fn pipe(client: TcpStream, upstream: TcpStream, st: Arc<State>) {
                 let part = usize::try_from(room).unwrap_or(n);
                 let _ = uw.write_all(&buf[..part]).await;
                 sent.store(so_far + part as u64, Ordering::SeqCst);
-                st.total_up.fetch_add(part as u64, Ordering::SeqCst);
+                let total = st.total_up.fetch_add(part as u64, Ordering::SeqCst) + part as u64;
+                st.progress.send_replace(total);
                 return true;
             }
             if uw.write_all(&buf[..n]).await.is_err() {
                 return false;
             }
             sent.store(so_far + n as u64, Ordering::SeqCst);
-            st.total_up.fetch_add(n as u64, Ordering::SeqCst);
+            let total = st.total_up.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+            st.progress.send_replace(total);
         }
     };
     let down = async {

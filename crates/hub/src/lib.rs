@@ -7,14 +7,17 @@
 
 mod auth;
 mod error;
+mod metrics;
 mod query;
 mod sync;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use yanpei_proto::pb::query_service_server::QueryServiceServer;
@@ -22,6 +25,7 @@ use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
 pub use error::HubError;
+pub use metrics::Metrics;
 
 /// Largest message the hub decodes or sends (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -35,26 +39,71 @@ pub struct HubConfig {
     pub database_url: String,
     /// Mutual TLS material. The hub does not serve without it.
     pub tls: TlsMaterial,
+    /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// After shutdown is asked for, how long in-flight requests may take to
+    /// finish before they are dropped (their transactions roll back).
+    pub shutdown_grace: Duration,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
 ///
-/// In-flight RPCs are allowed to finish when `shutdown` fires; each batch is
-/// one transaction, so one cut short leaves nothing behind.
+/// When `shutdown` fires the hub stops accepting; in-flight RPCs get
+/// `config.shutdown_grace` to finish, then are dropped. Each batch is one
+/// transaction, so one cut short leaves nothing behind.
 pub async fn run(
     listener: TcpListener,
     config: HubConfig,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
     let store = HubStore::open(&config.database_url).await?;
-    serve(listener, store, config.tls, shutdown).await
+    let metrics = Arc::new(Metrics::default());
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    if let Some(addr) = config.metrics_listen {
+        let metrics_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| HubError::Startup(format!("metrics_listen {addr}: {e}")))?;
+        let bound = metrics_listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
+        tracing::info!(addr = %bound, "serving Prometheus metrics at /metrics");
+        let (m, st, stop) = (metrics.clone(), store.clone(), token.clone());
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve_metrics(metrics_listener, m, st, stop.cancelled_owned()).await {
+                tracing::error!(error = %e, "metrics server failed");
+            }
+        });
+    }
+    let grace = config.shutdown_grace;
+    let stop = token.clone();
+    let server = serve_with_metrics(listener, store, config.tls, metrics, token.cancelled_owned());
+    tokio::select! {
+        r = server => r,
+        () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; unfinished batches roll back");
+            Ok(())
+        }
+    }
 }
 
-/// Serves an already opened store.
+/// Serves an already opened store (metrics counted but not exposed).
 pub async fn serve(
     listener: TcpListener,
     store: HubStore,
     tls: TlsMaterial,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
+    serve_with_metrics(listener, store, tls, Arc::new(Metrics::default()), shutdown).await
+}
+
+async fn serve_with_metrics(
+    listener: TcpListener,
+    store: HubStore,
+    tls: TlsMaterial,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
     let tls_config = ServerTlsConfig::new()
@@ -70,7 +119,7 @@ pub async fn serve(
         .build_v1()
         .map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
 
-    let sync = SyncServiceServer::new(sync::Sync::new(store.clone()))
+    let sync = SyncServiceServer::new(sync::Sync::new(store.clone(), metrics))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)

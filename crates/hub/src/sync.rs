@@ -1,5 +1,8 @@
 //! The sync RPCs: handshake, push, pull, finish.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
@@ -8,6 +11,7 @@ use yanpei_proto::pb::{self, sync_service_server::SyncService};
 use yanpei_proto::{MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
 use yanpei_store::hub::{HubStore, IncomingChange, Session};
 
+use crate::metrics::{Metrics, Rejection};
 use crate::{HubError, auth};
 
 /// Most changes one push may carry.
@@ -18,11 +22,12 @@ const DEFAULT_PULL: u64 = 500;
 
 pub(crate) struct Sync {
     store: HubStore,
+    metrics: Arc<Metrics>,
 }
 
 impl Sync {
-    pub(crate) fn new(store: HubStore) -> Self {
-        Sync { store }
+    pub(crate) fn new(store: HubStore, metrics: Arc<Metrics>) -> Self {
+        Sync { store, metrics }
     }
 
     /// The open session `id` of the calling school.
@@ -75,6 +80,7 @@ impl Sync {
         let (session_id, acked) =
             self.store.open_session(node_id, &school, r.protocol_version, &agent).await?;
         info!(%session_id, %node_id, acked_seq = acked, "sync session opened");
+        self.metrics.session_opened();
         Ok(pb::HandshakeResponse {
             session_id: session_id.to_string(),
             acked_seq: acked,
@@ -86,9 +92,11 @@ impl Sync {
     async fn apply(&self, school: SchoolCode, r: pb::PushRequest) -> Result<pb::PushResponse, HubError> {
         let session = self.session(&school, &r.session_id).await?;
         let received = r.changes.len();
+        let started = Instant::now();
         match validate_batch(&school, r.changes) {
             Ok(changes) => {
                 let out = self.store.apply_batch(&session, &changes).await?;
+                self.metrics.batch_applied(out.applied, out.unchanged, started.elapsed());
                 info!(
                     session_id = %session.id, received, applied = out.applied,
                     unchanged = out.unchanged, acked_seq = out.acked_seq, "batch applied"
@@ -101,6 +109,11 @@ impl Sync {
             }
             Err(e) => {
                 warn!(session_id = %session.id, received, error = %e, "batch rejected");
+                let why = match e {
+                    HubError::PermissionDenied(_) => Rejection::Permission,
+                    _ => Rejection::Invalid,
+                };
+                self.metrics.batch_rejected(why);
                 if let Err(le) = self.store.record_rejection(session.id, received, &e.to_string()).await {
                     warn!(error = %le, "could not record the rejection in the ledger");
                 }
@@ -157,6 +170,7 @@ impl Sync {
     async fn close(&self, school: SchoolCode, r: pb::FinishRequest) -> Result<pb::FinishResponse, HubError> {
         let session = self.session(&school, &r.session_id).await?;
         self.store.finish_session(session.id, r.pull_cursor).await?;
+        self.metrics.session_finished();
         info!(session_id = %session.id, pull_cursor = r.pull_cursor, "sync session finished");
         Ok(pb::FinishResponse {})
     }

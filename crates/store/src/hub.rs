@@ -486,6 +486,12 @@ impl HubStore {
         Ok(())
     }
 
+    /// How many nodes have not synced since `since` (their last handshake is older).
+    pub async fn nodes_not_synced_since(&self, since: chrono::DateTime<Utc>) -> Result<u64, StoreError> {
+        use sea_orm::PaginatorTrait;
+        Ok(hub_node::Entity::find().filter(hub_node::Column::LastSeen.lt(since)).count(&self.db).await?)
+    }
+
     /// The ledger, newest first.
     pub async fn ledger(
         &self,

@@ -162,3 +162,66 @@ async fn two_hubs_migrate_one_postgres_together() {
     assert_eq!(a.roster_version().await.unwrap(), 0);
     assert_eq!(b.roster_version().await.unwrap(), 0);
 }
+
+/// A database made by the previous schema version (the core migration only), with
+/// data in it, is upgraded at start without losing anything.
+async fn upgrade_keeps_data(url: String) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    use sea_orm_migration::MigratorTrait;
+    use yanpei_store::entity::{hub_activity, hub_school};
+    use yanpei_store::migration::HubMigrator;
+
+    let db = yanpei_store::connect(&url).await.unwrap();
+    HubMigrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(HubMigrator::get_pending_migrations(&db).await.unwrap().len(), 1, "one newer migration");
+    hub_school::ActiveModel {
+        code: Set("S1".into()),
+        name: Set("S1学校".into()),
+        township: Set("城关镇".into()),
+        area: Set("urban".into()),
+        level: Set("junior".into()),
+        alliance_code: Set("A1".into()),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    let a = lecture("S1", 8);
+    hub_activity::ActiveModel {
+        id: Set(a.id),
+        school_code: Set("S1".into()),
+        start_year: Set(2024),
+        term: Set(1),
+        date: Set(a.date),
+        kind: Set("lecture".into()),
+        version: Set(1),
+        deleted: Set(false),
+        actor: Set("张老师".into()),
+        topic: Set(Some("作业设计".into())),
+        origin_node: Set(uuid::Uuid::now_v7()),
+        change_seq: Set(1),
+        updated_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    drop(db);
+
+    let store = HubStore::open(&url).await.unwrap();
+    assert_eq!(store.activity(a.id).await.unwrap(), Some(a));
+    assert_eq!(total(&store).await, 1);
+    assert_eq!(store.schools().await.unwrap().len(), 1);
+    assert_eq!(store.roster_version().await.unwrap(), 0, "the new roster table starts empty");
+}
+
+#[tokio::test]
+async fn upgrade_keeps_data_sqlite() {
+    upgrade_keeps_data(testing::fresh_sqlite("upgrade")).await;
+}
+
+#[tokio::test]
+async fn upgrade_keeps_data_postgres() {
+    if let Some(url) = testing::fresh_postgres("upgrade").await {
+        upgrade_keeps_data(url).await;
+    }
+}

@@ -66,8 +66,28 @@ fn a_hub_and_a_node_set_up_by_hand() {
     ok(&dir, &["roster", "validate", demo_roster]);
     ok(&dir, &["roster", "import", demo_roster]);
 
+    // A config file with a mistyped key is refused, naming the key.
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[hub]\nlisten = \"127.0.0.1:0\"\nmetrics_lisen = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let bad = yanpei(&dir, &["hub", "check-config", "--config", "bad.toml"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("metrics_lisen"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    std::fs::write(
+        dir.join("hub.toml"),
+        "[hub]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n",
+    )
+    .unwrap();
+    ok(&dir, &["hub", "check-config", "--config", "hub.toml"]);
+
     let mut hub = Hub(Command::new(BIN)
-        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["hub", "serve", "--config", "hub.toml", "--log-format", "json"])
         .current_dir(&dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -76,15 +96,28 @@ fn a_hub_and_a_node_set_up_by_hand() {
         .unwrap());
     // Wait until the hub says where it serves, then keep draining its log.
     let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
+    let addr_of = |line: &str| -> std::net::SocketAddr {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        entry["fields"]["addr"].as_str().unwrap().parse().unwrap()
+    };
+    let mut metrics_addr = None;
     let port = loop {
         let line = log.next().expect("the hub exited before serving").unwrap();
+        if line.contains("serving Prometheus metrics") {
+            metrics_addr = Some(addr_of(&line));
+        }
         if line.contains("hub serving gRPC") {
-            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-            let addr: std::net::SocketAddr = entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
-            break addr.port();
+            break addr_of(&line).port();
         }
     };
-    std::thread::spawn(move || for _ in log {});
+    let metrics_addr = metrics_addr.expect("metrics are served before gRPC starts");
+    let (tx, hub_log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in log.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+
     let url = format!("https://127.0.0.1:{port}");
     ok(
         &dir,
@@ -198,5 +231,29 @@ fn a_hub_and_a_node_set_up_by_hand() {
     let last = &ledger.as_array().unwrap()[0];
     assert_eq!(last["school_code"], "CGZ1");
     assert_eq!(last["received"].as_u64(), Some(4));
-    drop(hub);
+
+    // Prometheus metrics count what happened.
+    let metrics = http_get(metrics_addr, "/metrics");
+    assert!(metrics.contains("yanpei_records_applied_total 4\n"), "{metrics}");
+    assert!(metrics.contains("yanpei_sync_sessions_finished_total 1\n"), "{metrics}");
+    assert!(metrics.contains("yanpei_nodes_not_synced{days=\"1\"} 0\n"), "{metrics}");
+
+    // SIGTERM stops the hub cleanly.
+    let pid = hub.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = hub.0.wait().unwrap();
+    assert!(status.success(), "hub exited with {status}");
+    let lines: Vec<String> = hub_log.iter().collect();
+    assert!(lines.iter().any(|l| l.contains("hub stopped")), "{lines:?}");
+}
+
+/// A plain HTTP/1.1 GET on loopback.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
 }

@@ -1,9 +1,14 @@
-//! `yanpei hub ...`.
+//! `yanpei hub ...`: the county hub, configured by file, environment and flags.
+//!
+//! Precedence: a flag, then its environment variable, then the config file
+//! (`--config`, TOML, see `deploy/hub.toml.example`), then the built-in default.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use serde::Deserialize;
 use tokio::net::TcpListener;
 use yanpei_hub::{HubConfig, TlsMaterial};
 
@@ -13,38 +18,146 @@ use super::read_pem;
 pub(crate) enum Command {
     /// Serve nodes and queries over mutual TLS until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Check a config file (and the files it names) without starting.
+    CheckConfig {
+        /// The config file.
+        #[arg(long, env = "YANPEI_HUB_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER@HOST/DB.
-    #[arg(long, env = "YANPEI_HUB_DB", default_value = "sqlite://yanpei-hub.sqlite?mode=rwc")]
+    /// Config file (TOML); flags and environment variables override it.
+    #[arg(long, env = "YANPEI_HUB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER@HOST/DB [default: sqlite://yanpei-hub.sqlite?mode=rwc].
+    #[arg(long, env = "YANPEI_HUB_DB")]
+    db: Option<String>,
+    /// Address to listen on [default: 0.0.0.0:7443].
+    #[arg(long, env = "YANPEI_HUB_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where to serve Prometheus metrics (GET /metrics) [default: not served].
+    #[arg(long, env = "YANPEI_HUB_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// The county CA certificate [default: pki/ca.pem].
+    #[arg(long, env = "YANPEI_HUB_CA")]
+    ca: Option<PathBuf>,
+    /// The hub's certificate [default: pki/hub.pem].
+    #[arg(long, env = "YANPEI_HUB_CERT")]
+    cert: Option<PathBuf>,
+    /// The hub's private key [default: pki/hub.key].
+    #[arg(long, env = "YANPEI_HUB_KEY")]
+    key: Option<PathBuf>,
+    /// Seconds in-flight syncs get to finish after SIGTERM [default: 30].
+    #[arg(long, env = "YANPEI_HUB_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// The config file's shape. Unknown keys are errors that name the key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    hub: HubSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HubSection {
+    database_url: Option<String>,
+    listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+}
+
+/// The effective settings, each from the first source that has it.
+struct Resolved {
     db: String,
-    /// Address to listen on.
-    #[arg(long, env = "YANPEI_HUB_LISTEN", default_value = "0.0.0.0:7443")]
     listen: SocketAddr,
-    /// The county CA certificate (clients must present certificates it signed).
-    #[arg(long, env = "YANPEI_HUB_CA", default_value = "pki/ca.pem")]
+    metrics_listen: Option<SocketAddr>,
     ca: PathBuf,
-    /// The hub's certificate (`yanpei ca issue-hub`).
-    #[arg(long, env = "YANPEI_HUB_CERT", default_value = "pki/hub.pem")]
     cert: PathBuf,
-    /// The hub's private key.
-    #[arg(long, env = "YANPEI_HUB_KEY", default_value = "pki/hub.key")]
     key: PathBuf,
+    shutdown_grace: Duration,
+}
+
+fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
+    let file = match &a.config {
+        Some(p) => load_file(p)?.hub,
+        None => HubSection::default(),
+    };
+    let r = Resolved {
+        db: a.db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into()),
+        listen: a.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 7443))),
+        metrics_listen: a.metrics_listen.or(file.metrics_listen),
+        ca: a.ca.or(file.ca).unwrap_or_else(|| "pki/ca.pem".into()),
+        cert: a.cert.or(file.cert).unwrap_or_else(|| "pki/hub.pem".into()),
+        key: a.key.or(file.key).unwrap_or_else(|| "pki/hub.key".into()),
+        shutdown_grace: Duration::from_secs(a.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30)),
+    };
+    validate(&r)?;
+    Ok(r)
+}
+
+/// Fails fast, naming the key, before anything starts.
+fn validate(r: &Resolved) -> anyhow::Result<()> {
+    if yanpei_store::Backend::of_url(&r.db).is_none() {
+        bail!("hub.database_url: {:?} is neither sqlite://PATH?mode=rwc nor postgres://USER@HOST/DB", r.db);
+    }
+    for (key, path) in [("hub.ca", &r.ca), ("hub.cert", &r.cert), ("hub.key", &r.key)] {
+        if !path.is_file() {
+            bail!(
+                "{key}: {} does not exist (create it with `yanpei ca init` / `yanpei ca issue-hub`)",
+                path.display()
+            );
+        }
+    }
+    if r.metrics_listen == Some(r.listen) && r.listen.port() != 0 {
+        bail!("hub.metrics_listen: must differ from hub.listen ({})", r.listen);
+    }
+    Ok(())
 }
 
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Serve(a) => serve(a).await,
+        Command::Serve(a) => serve(resolve(a)?).await,
+        Command::CheckConfig { config } => {
+            let r = resolve(ServeArgs {
+                config: Some(config),
+                db: None,
+                listen: None,
+                metrics_listen: None,
+                ca: None,
+                cert: None,
+                key: None,
+                shutdown_grace_secs: None,
+            })?;
+            println!("配置无误：数据库 {}，监听 {}，证书 {}", r.db, r.listen, r.cert.display());
+            Ok(())
+        }
     }
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+async fn serve(r: Resolved) -> anyhow::Result<()> {
     let tls =
-        TlsMaterial { ca_pem: read_pem(&a.ca)?, cert_pem: read_pem(&a.cert)?, key_pem: read_pem(&a.key)? };
-    let listener = TcpListener::bind(a.listen).await.with_context(|| format!("listen on {}", a.listen))?;
-    let config = HubConfig { database_url: a.db, tls };
+        TlsMaterial { ca_pem: read_pem(&r.ca)?, cert_pem: read_pem(&r.cert)?, key_pem: read_pem(&r.key)? };
+    let listener =
+        TcpListener::bind(r.listen).await.with_context(|| format!("hub.listen: bind {}", r.listen))?;
+    let config = HubConfig {
+        database_url: r.db,
+        tls,
+        metrics_listen: r.metrics_listen,
+        shutdown_grace: r.shutdown_grace,
+    };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())
 }
