@@ -206,6 +206,46 @@ async fn a_hub_stopped_mid_push_keeps_whole_batches(db: Option<String>) {
 }
 on_both_backends!(a_hub_stopped_mid_push_keeps_whole_batches);
 
+/// A node store put back from an older copy must not lose what is recorded
+/// afterwards: either the numbers run past what the hub acknowledged and every
+/// new record arrives (idempotence is by version, not by number), or the agent
+/// refuses to sync and says how to recover; it never reports success while
+/// dropping records.
+async fn a_store_restored_from_an_old_copy_loses_nothing(db: Option<String>) {
+    let w = world("restored", db).await;
+    let s = school("T13X1");
+    let node = w.node(&s, "a").await.unwrap();
+    node.store().record_all(&records(&s, 2)).await.unwrap();
+    node.sync_once().await.unwrap();
+    let copy = w.node_store_path(&s, "copy");
+    node.store().backup_to(&copy).await.unwrap();
+    node.store().record_all(&records(&s, 2)).await.unwrap();
+    node.sync_once().await.unwrap();
+    assert_eq!(hub_count(&w, &s).await, 4);
+
+    // The copy comes back (say, the office PC was restored from last week's backup).
+    let restored = w.node(&s, "copy").await.unwrap();
+    assert_eq!(restored.store().node_id(), node.store().node_id());
+    let one = records(&s, 1);
+    restored.store().record_all(&one).await.unwrap();
+    let err = restored.sync_once().await.unwrap_err();
+    assert!(matches!(err, NodeError::StoreBehindHub { hub_acked: 4, local_last: 3 }), "{err}");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("备份"), "{err}");
+
+    // Two more records take its numbers past the hub's: now all three arrive.
+    let two = records(&s, 2);
+    restored.store().record_all(&two).await.unwrap();
+    let r = restored.sync_once().await.unwrap();
+    assert_eq!(r.applied, 3, "{r:?}");
+    let at_hub = w.hub_store.activities_of(&s).await.unwrap();
+    for a in one.iter().chain(&two) {
+        assert_eq!(at_hub.get(&a.id), Some(a));
+    }
+    assert_eq!(hub_count(&w, &s).await, 7);
+}
+on_both_backends!(a_store_restored_from_an_old_copy_loses_nothing);
+
 /// A node that crashed after the hub committed, before it saw the ack, re-sends
 /// on its next sync and nothing doubles.
 async fn a_lost_ack_is_resent_and_nothing_doubles(db: Option<String>) {

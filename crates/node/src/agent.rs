@@ -146,6 +146,12 @@ impl Agent {
             .await?
             .into_inner();
         tracing::Span::current().record("session_id", hello.session_id.as_str());
+        let last_issued = self.store.last_seq().await?;
+        if hello.acked_seq > last_issued {
+            // The hub acknowledged changes this store never issued: the store is an
+            // older copy (restored from a backup). Syncing it would reuse numbers.
+            return Err(NodeError::StoreBehindHub { hub_acked: hello.acked_seq, local_last: last_issued });
+        }
         let local_acked = self.store.acked_seq().await?;
         if hello.acked_seq < local_acked {
             // The hub lost data it had acknowledged (restored from an old backup?).

@@ -18,6 +18,19 @@ pub enum NodeError {
     /// The configuration is incomplete or wrong.
     #[error("配置错误：{0}")]
     Config(String),
+    /// The hub holds more of this node's changes than this store ever made: the
+    /// store is an older copy. A person must set up a new store (it pulls the
+    /// school's records back) and re-enter what was recorded since the copy.
+    #[error(
+        "本地库比县中心记录的旧（中心已确认到序号 {hub_acked}，本地库只编到 {local_last}），可能是从旧备份恢复的：\
+         请另建本地库（yanpei node init --store 新文件），同步后会取回本校已上报的记录，再补录备份之后的记录"
+    )]
+    StoreBehindHub {
+        /// What the hub acknowledged.
+        hub_acked: u64,
+        /// What this store issued.
+        local_last: u64,
+    },
     /// A fault injected on purpose (tests): the agent stopped as if it had crashed.
     #[error("injected fault: {0}")]
     Injected(&'static str),
@@ -48,7 +61,7 @@ impl NodeError {
                     | Code::Unknown
                     | Code::Cancelled
             ),
-            NodeError::Config(_) => false,
+            NodeError::Config(_) | NodeError::StoreBehindHub { .. } => false,
         }
     }
 }

@@ -96,13 +96,24 @@ impl CertifiedKey {
         let cert = dir.join(format!("{stem}.pem"));
         let key = dir.join(format!("{stem}.key"));
         write(&cert, &self.cert_pem)?;
-        write(&key, &self.key_pem)?;
+        write_secret(&key, &self.key_pem)?;
         Ok((cert, key))
     }
 }
 
 fn write(path: &Path, text: &str) -> Result<(), PkiError> {
     fs::write(path, text).map_err(|source| PkiError::Io { path: path.to_owned(), source })
+}
+
+/// Writes a private key readable by its owner only.
+fn write_secret(path: &Path, text: &str) -> Result<(), PkiError> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|source| PkiError::Io { path: path.to_owned(), source })?;
+    file.write_all(text.as_bytes()).map_err(|source| PkiError::Io { path: path.to_owned(), source })
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
@@ -257,6 +268,12 @@ mod tests {
         let loaded = CountyCa::load(&dir).unwrap();
         assert_eq!(loaded.cert_pem(), ca.cert_pem());
         loaded.issue_node(&"X1".parse().unwrap()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("ca.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the CA key is readable by others: {mode:o}");
+        }
         let _ = fs::remove_dir_all(&dir);
     }
 }

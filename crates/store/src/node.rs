@@ -263,6 +263,11 @@ impl NodeStore {
         Ok(())
     }
 
+    /// The last sequence number this store issued.
+    pub async fn last_seq(&self) -> Result<u64, StoreError> {
+        get_u64(&self.db, key::LAST_SEQ).await
+    }
+
     /// Highest sequence number the hub has acknowledged to this node.
     pub async fn acked_seq(&self) -> Result<u64, StoreError> {
         get_u64(&self.db, key::ACKED_SEQ).await
@@ -302,6 +307,14 @@ impl NodeStore {
         }
         txn.commit().await?;
         Ok(out)
+    }
+
+    /// Writes a consistent copy of the whole store to `path` (SQLite `VACUUM INTO`),
+    /// safe while the store is in use.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let target = path.display().to_string().replace('\'', "''");
+        self.db.execute_unprepared(&format!("VACUUM INTO '{target}'")).await?;
+        Ok(())
     }
 
     /// Keeps the school's part of the roster (from the hub) for offline use.
