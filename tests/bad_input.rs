@@ -107,9 +107,8 @@ async fn another_schools_records_are_permission_denied(db: Option<String>) {
 on_both_backends!(another_schools_records_are_permission_denied);
 
 /// An outdated node is told to upgrade; a bad session id is refused clearly.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outdated_node_is_told_to_upgrade() {
-    let w = world("outdated", None).await;
+async fn an_outdated_node_is_told_to_upgrade(db: Option<String>) {
+    let w = world("outdated", db).await;
     let s = school("CGX1");
     let mut client = raw_client(&w, &s).await;
     let status = client
@@ -133,11 +132,11 @@ async fn an_outdated_node_is_told_to_upgrade() {
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
 }
+on_both_backends!(an_outdated_node_is_told_to_upgrade);
 
 /// A school that is not on the roster cannot sync.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_school_off_the_roster_cannot_sync() {
-    let w = world("off_roster", None).await;
+async fn a_school_off_the_roster_cannot_sync(db: Option<String>) {
+    let w = world("off_roster", db).await;
     let s = school("NOWHERE1");
     let mut client = raw_client(&w, &s).await;
     let status = client
@@ -152,3 +151,4 @@ async fn a_school_off_the_roster_cannot_sync() {
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("名册"));
 }
+on_both_backends!(a_school_off_the_roster_cannot_sync);

@@ -269,15 +269,14 @@ async fn a_lost_ack_is_resent_and_nothing_doubles(db: Option<String>) {
 on_both_backends!(a_lost_ack_is_resent_and_nothing_doubles);
 
 /// The standard health service and reflection are served (over the same mutual TLS).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_and_reflection_are_served() {
+async fn health_and_reflection_are_served(db: Option<String>) {
     use tokio_stream::StreamExt;
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     };
 
-    let w = world("health", None).await;
+    let w = world("health", db).await;
     let channel = w.operator_endpoint().unwrap().connect().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
@@ -303,3 +302,4 @@ async fn health_and_reflection_are_served() {
     assert!(names.contains(&"yanpei.v1.SyncService".to_owned()), "{names:?}");
     assert!(names.contains(&"yanpei.v1.QueryService".to_owned()), "{names:?}");
 }
+on_both_backends!(health_and_reflection_are_served);

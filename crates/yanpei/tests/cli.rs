@@ -3,17 +3,34 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
 
-fn yanpei(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(dir).env_remove("RUST_LOG").output().unwrap()
+/// Where commands run, and the hub database they use (the default SQLite file, or PostgreSQL).
+struct Cx {
+    dir: PathBuf,
+    db: Option<String>,
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = yanpei(dir, args);
+impl Cx {
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(&self.dir).env_remove("RUST_LOG").env_remove("YANPEI_HUB_DB");
+        if let Some(db) = &self.db {
+            c.env("YANPEI_HUB_DB", db);
+        }
+        c
+    }
+}
+
+fn yanpei(cx: &Cx, args: &[&str]) -> Output {
+    cx.command().args(args).output().unwrap()
+}
+
+fn ok(cx: &Cx, args: &[&str]) -> String {
+    let out = yanpei(cx, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -33,7 +50,8 @@ fn fresh_dir(name: &str) -> std::path::PathBuf {
 #[test]
 fn demo_json_reports_equal_nonzero_totals() {
     let dir = fresh_dir("demo");
-    let out = ok(&dir, &["demo", "--json", "--dir", dir.join("run").to_str().unwrap()]);
+    let cx = Cx { dir: dir.clone(), db: None };
+    let out = ok(&cx, &["demo", "--json", "--dir", dir.join("run").to_str().unwrap()]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let nodes = report["nodes_recorded"].as_u64().unwrap();
     let hub = report["hub_counted"].as_u64().unwrap();
@@ -56,15 +74,27 @@ impl Drop for Hub {
 }
 
 #[test]
-fn a_hub_and_a_node_set_up_by_hand() {
-    let dir = fresh_dir("manual");
-    ok(&dir, &["ca", "init", "--county", "示范县"]);
-    ok(&dir, &["ca", "issue-hub"]);
-    ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
-    ok(&dir, &["ca", "issue-operator"]);
+fn a_hub_and_a_node_set_up_by_hand_on_sqlite() {
+    set_up_by_hand(Cx { dir: fresh_dir("manual-sqlite"), db: None });
+}
+
+#[test]
+fn a_hub_and_a_node_set_up_by_hand_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("cli_manual")) {
+        set_up_by_hand(Cx { dir: fresh_dir("manual-postgres"), db: Some(url) });
+    }
+}
+
+fn set_up_by_hand(cx: Cx) {
+    let dir = cx.dir.clone();
+    ok(&cx, &["ca", "init", "--county", "示范县"]);
+    ok(&cx, &["ca", "issue-hub"]);
+    ok(&cx, &["ca", "issue-node", "--school", "CGZ1"]);
+    ok(&cx, &["ca", "issue-operator"]);
     let demo_roster = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/roster");
-    ok(&dir, &["roster", "validate", demo_roster]);
-    ok(&dir, &["roster", "import", demo_roster]);
+    ok(&cx, &["roster", "validate", demo_roster]);
+    ok(&cx, &["roster", "import", demo_roster]);
 
     // A config file with a mistyped key is refused, naming the key.
     std::fs::write(
@@ -72,7 +102,7 @@ fn a_hub_and_a_node_set_up_by_hand() {
         "[hub]\nlisten = \"127.0.0.1:0\"\nmetrics_lisen = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    let bad = yanpei(&dir, &["hub", "check-config", "--config", "bad.toml"]);
+    let bad = yanpei(&cx, &["hub", "check-config", "--config", "bad.toml"]);
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("metrics_lisen"),
@@ -84,11 +114,11 @@ fn a_hub_and_a_node_set_up_by_hand() {
         "[hub]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n",
     )
     .unwrap();
-    ok(&dir, &["hub", "check-config", "--config", "hub.toml"]);
+    ok(&cx, &["hub", "check-config", "--config", "hub.toml"]);
 
-    let mut hub = Hub(Command::new(BIN)
+    let mut hub = Hub(cx
+        .command()
         .args(["hub", "serve", "--config", "hub.toml", "--log-format", "json"])
-        .current_dir(&dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -120,7 +150,7 @@ fn a_hub_and_a_node_set_up_by_hand() {
 
     let url = format!("https://127.0.0.1:{port}");
     ok(
-        &dir,
+        &cx,
         &[
             "node",
             "init",
@@ -137,7 +167,7 @@ fn a_hub_and_a_node_set_up_by_hand() {
         ],
     );
     let recorded = ok(
-        &dir,
+        &cx,
         &[
             "node",
             "record",
@@ -157,7 +187,7 @@ fn a_hub_and_a_node_set_up_by_hand() {
     );
     assert!(recorded.contains("已记录"), "{recorded}");
     ok(
-        &dir,
+        &cx,
         &[
             "node",
             "record",
@@ -174,32 +204,32 @@ fn a_hub_and_a_node_set_up_by_hand() {
 
     // A record missing a required field is refused with the field named, in Chinese.
     let bad = yanpei(
-        &dir,
+        &cx,
         &["node", "record", "--kind", "听课", "--date", "2024-10-09", "--actor", "王静", "--subject", "语文"],
     );
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("teacher") && err.contains("授课教师"), "{err}");
 
-    let listed: serde_json::Value = serde_json::from_str(&ok(&dir, &["node", "list", "--json"])).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&ok(&cx, &["node", "list", "--json"])).unwrap();
     let rows = listed.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     let lecture = rows.iter().find(|r| r["kind"] == "lecture").unwrap()["id"].as_str().unwrap().to_owned();
     let observation =
         rows.iter().find(|r| r["kind"] == "lesson_observation").unwrap()["id"].as_str().unwrap().to_owned();
-    ok(&dir, &["node", "edit", &observation, "--topic", "背影（第二课时）"]);
-    ok(&dir, &["node", "delete", &lecture]);
+    ok(&cx, &["node", "edit", &observation, "--topic", "背影（第二课时）"]);
+    ok(&cx, &["node", "delete", &lecture]);
 
-    let synced = ok(&dir, &["node", "sync"]);
+    let synced = ok(&cx, &["node", "sync"]);
     assert!(synced.contains("推送 4 条变更"), "{synced}");
 
     // The node now knows its place in the county, offline.
-    let mine = ok(&dir, &["node", "roster"]);
+    let mine = ok(&cx, &["node", "roster"]);
     assert!(mine.contains("城关第一中学") && mine.contains("城东区域联合体"), "{mine}");
     assert!(mine.contains("结对") && mine.contains("研培人员"), "{mine}");
     // ...and refuses a record naming a teacher who is not on its roster.
     let stranger = yanpei(
-        &dir,
+        &cx,
         &[
             "node",
             "record",
@@ -219,7 +249,7 @@ fn a_hub_and_a_node_set_up_by_hand() {
     assert!(String::from_utf8_lossy(&stranger.stderr).contains("名册中本校没有教师"));
 
     let stats: serde_json::Value = serde_json::from_str(&ok(
-        &dir,
+        &cx,
         &["query", "stats", "--hub", &url, "--semester", "2024-2025-1", "--school", "CGZ1", "--json"],
     ))
     .unwrap();
@@ -227,7 +257,7 @@ fn a_hub_and_a_node_set_up_by_hand() {
     assert_eq!(stats["rows"][0]["kind_label"], "听课");
 
     let ledger: serde_json::Value =
-        serde_json::from_str(&ok(&dir, &["query", "ledger", "--hub", &url, "--json"])).unwrap();
+        serde_json::from_str(&ok(&cx, &["query", "ledger", "--hub", &url, "--json"])).unwrap();
     let last = &ledger.as_array().unwrap()[0];
     assert_eq!(last["school_code"], "CGZ1");
     assert_eq!(last["received"].as_u64(), Some(4));
@@ -256,4 +286,43 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response
+}
+
+/// The example config in `deploy/` starts a hub (its paths overridden by the
+/// environment, as a packager would), and SIGTERM stops it cleanly.
+#[test]
+fn the_example_config_starts_a_hub() {
+    let cx = Cx { dir: fresh_dir("example-config"), db: None };
+    ok(&cx, &["ca", "init"]);
+    ok(&cx, &["ca", "issue-hub"]);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/hub.toml.example");
+    let pki = cx.dir.join("pki");
+    let mut hub = Hub(cx
+        .command()
+        .args(["hub", "serve", "--config", example, "--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .env("YANPEI_HUB_DB", format!("sqlite://{}/hub.sqlite?mode=rwc", cx.dir.display()))
+        .env("YANPEI_HUB_LISTEN", "127.0.0.1:0")
+        .env("YANPEI_HUB_METRICS_LISTEN", "127.0.0.1:0")
+        .env("YANPEI_HUB_CA", pki.join("ca.pem"))
+        .env("YANPEI_HUB_CERT", pki.join("hub.pem"))
+        .env("YANPEI_HUB_KEY", pki.join("hub.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap());
+    let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
+    let mut lines = Vec::new();
+    loop {
+        let line = log.next().unwrap_or_else(|| panic!("the hub exited: {lines:?}")).unwrap();
+        let serving = line.contains("hub serving gRPC");
+        lines.push(line);
+        if serving {
+            break;
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("serving Prometheus metrics")), "{lines:?}");
+    let pid = hub.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(hub.0.wait().unwrap().success());
 }
