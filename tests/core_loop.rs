@@ -120,7 +120,7 @@ on_both_backends!(replaying_an_acknowledged_batch_changes_nothing);
 /// next sync ends with the hub holding exactly the node's records.
 async fn a_push_cut_midway_is_completed_by_the_next_sync(db: Option<String>) {
     let w = world("cut", db).await;
-    let proxy = CutProxy::start(w.hub_addr).await;
+    let proxy = CutProxy::start(w.hub_addr).await.unwrap();
     let opts = SyncOptions { batch_size: 200, ..SyncOptions::default() };
 
     // Measure a whole sync of the same size through the proxy (another school).
@@ -166,7 +166,7 @@ on_both_backends!(a_push_cut_midway_is_completed_by_the_next_sync);
 /// restarts the node's next sync completes the push exactly.
 async fn a_hub_stopped_mid_push_keeps_whole_batches(db: Option<String>) {
     let mut w = world("stop_mid_push", db).await;
-    let proxy = CutProxy::start(w.hub_addr).await;
+    let proxy = CutProxy::start(w.hub_addr).await.unwrap();
     let opts = SyncOptions { batch_size: 250, ..SyncOptions::default() };
 
     let probe_school = school("T11Z1");

@@ -2,7 +2,10 @@
 //! `127.0.0.1:0` over mutual TLS, node agents with their own SQLite stores)
 //! on SQLite or PostgreSQL, record generators, and a proxy that cuts streams.
 
-pub mod proxy;
+/// The loopback proxy that cuts streams (shared with the fault suite).
+pub mod proxy {
+    pub use yanpei_soak::CutProxy;
+}
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

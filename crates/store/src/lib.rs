@@ -18,6 +18,13 @@ pub use db::{Backend, connect, sqlite_url};
 pub use error::StoreError;
 pub use sea_orm::DatabaseConnection;
 
+/// Runs one SQL statement with no parameters (administrative: `CREATE DATABASE`, ...).
+pub async fn execute(db: &DatabaseConnection, sql: &str) -> Result<(), StoreError> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(sql).await?;
+    Ok(())
+}
+
 /// Parses a JSON array of strings (as stored in ledger columns).
 pub fn parse_string_list(text: &str) -> Option<Vec<String>> {
     serde_json::from_str(text).ok()

@@ -210,6 +210,16 @@ impl NodeStore {
             .collect()
     }
 
+    /// Every record, tombstones included, keyed by id.
+    pub async fn all(&self) -> Result<BTreeMap<Uuid, Activity>, StoreError> {
+        node_activity::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| from_node_row(m).map(|a| (a.id, a)))
+            .collect()
+    }
+
     /// Counts of live records by kind.
     pub async fn counts_by_kind(
         &self,

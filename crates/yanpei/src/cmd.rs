@@ -6,6 +6,7 @@ pub(crate) mod hub;
 pub(crate) mod node;
 pub(crate) mod query;
 pub(crate) mod roster;
+pub(crate) mod soak;
 
 use std::path::Path;
 

@@ -39,6 +39,8 @@ enum Command {
     /// The county roster: template, validate, import, export, show.
     #[command(subcommand)]
     Roster(cmd::roster::Command),
+    /// Run seeded fault schedules against real hubs and nodes and check that nothing is lost or doubled.
+    Soak(cmd::soak::Args),
     /// The county certificate authority.
     #[command(subcommand)]
     Ca(cmd::ca::Command),
@@ -73,6 +75,7 @@ async fn main() -> std::process::ExitCode {
         Command::Node(c) => cmd::node::run(c).await,
         Command::Ca(c) => cmd::ca::run(c),
         Command::Roster(c) => cmd::roster::run(c).await,
+        Command::Soak(a) => cmd::soak::run(a).await,
         Command::Query(c) => cmd::query::run(c).await,
     };
     match result {

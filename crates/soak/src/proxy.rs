@@ -1,4 +1,4 @@
-//! A TCP proxy between a node and the hub that can cut a connection after a
+//! A TCP proxy on loopback between a node and the hub that can cut a connection after a
 //! number of client-to-hub bytes: a network failure in the middle of a push.
 
 use std::net::SocketAddr;
@@ -27,13 +27,14 @@ pub struct CutProxy {
     /// Where nodes connect.
     pub addr: SocketAddr,
     state: Arc<State>,
+    upstream: Arc<std::sync::Mutex<SocketAddr>>,
 }
 
 impl CutProxy {
     /// Starts a proxy on `127.0.0.1:0` forwarding to `hub`.
-    pub async fn start(hub: SocketAddr) -> CutProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    pub async fn start(hub: SocketAddr) -> std::io::Result<CutProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(State {
             cut_after: AtomicU64::new(0),
             total_up: AtomicU64::new(0),
@@ -41,9 +42,12 @@ impl CutProxy {
             progress: tokio::sync::watch::channel(0).0,
         });
         let st = state.clone();
+        let upstream = Arc::new(std::sync::Mutex::new(hub));
+        let target = upstream.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let st = st.clone();
+                let hub = *target.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 tokio::spawn(async move {
                     if let Ok(upstream) = TcpStream::connect(hub).await {
                         pipe(client, upstream, st).await;
@@ -51,7 +55,12 @@ impl CutProxy {
                 });
             }
         });
-        CutProxy { addr, state }
+        Ok(CutProxy { addr, state, upstream })
+    }
+
+    /// Sends new connections to `hub` (after the hub restarted on another port).
+    pub fn retarget(&self, hub: SocketAddr) {
+        *self.upstream.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = hub;
     }
 
     /// Cut every new connection once it has carried `bytes` client-to-hub bytes (0: never).
