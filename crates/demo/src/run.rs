@@ -109,8 +109,9 @@ impl DemoWorld {
         let token = self.shutdown.clone();
         let store = self.hub_store.clone();
         let tls = self.hub_tls.clone();
+        let crl = self.crl_path();
         self.hub_task = Some(tokio::spawn(async move {
-            yanpei_hub::serve(listener, store, tls, token.cancelled_owned()).await
+            yanpei_hub::serve(listener, store, tls, Some(crl), token.cancelled_owned()).await
         }));
         Ok(())
     }
@@ -128,11 +129,16 @@ impl DemoWorld {
         let token = CancellationToken::new();
         let stop = token.clone();
         let tls = self.hub_tls.clone();
-        let task =
-            tokio::spawn(
-                async move { yanpei_hub::serve(listener, store, tls, stop.cancelled_owned()).await },
-            );
+        let crl = self.crl_path();
+        let task = tokio::spawn(async move {
+            yanpei_hub::serve(listener, store, tls, Some(crl), stop.cancelled_owned()).await
+        });
         Ok((addr, token, task))
+    }
+
+    /// Where the hub reads the CA's revocation list (absent: nothing revoked).
+    pub fn crl_path(&self) -> PathBuf {
+        self.dir.join("crl.pem")
     }
 
     /// Stops the hub, waiting for in-flight RPCs.

@@ -5,18 +5,20 @@ use yanpei_domain::SchoolCode;
 use yanpei_pki::{Identity, identity_of};
 
 use crate::HubError;
+use crate::revocation::Revocations;
 
-/// The caller's identity from its TLS client certificate.
-pub(crate) fn caller<T>(req: &Request<T>) -> Result<Identity, HubError> {
+/// The caller's identity from its TLS client certificate, unless the certificate is revoked.
+pub(crate) fn caller<T>(req: &Request<T>, revoked: &Revocations) -> Result<Identity, HubError> {
     let certs =
         req.peer_certs().ok_or_else(|| HubError::Unauthenticated("需要县 CA 签发的客户端证书".into()))?;
     let leaf = certs.first().ok_or_else(|| HubError::Unauthenticated("需要县 CA 签发的客户端证书".into()))?;
+    revoked.check(leaf.as_ref())?;
     identity_of(leaf.as_ref()).map_err(|e| HubError::PermissionDenied(format!("证书未标明 yanpei 身份：{e}")))
 }
 
 /// The caller's school, if the caller is a node.
-pub(crate) fn node_school<T>(req: &Request<T>) -> Result<SchoolCode, HubError> {
-    match caller(req)? {
+pub(crate) fn node_school<T>(req: &Request<T>, revoked: &Revocations) -> Result<SchoolCode, HubError> {
+    match caller(req, revoked)? {
         Identity::Node { school } => Ok(school),
         Identity::Operator { .. } => Err(HubError::PermissionDenied("同步接口只接受学校节点的证书".into())),
     }

@@ -9,9 +9,11 @@ mod auth;
 mod error;
 mod metrics;
 mod query;
+mod revocation;
 mod sync;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +46,8 @@ pub struct HubConfig {
     /// After shutdown is asked for, how long in-flight requests may take to
     /// finish before they are dropped (their transactions roll back).
     pub shutdown_grace: Duration,
+    /// The county CA's revocation list (`yanpei ca revoke` writes it); reloaded when it changes.
+    pub crl: Option<PathBuf>,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -79,7 +83,8 @@ pub async fn run(
     }
     let grace = config.shutdown_grace;
     let stop = token.clone();
-    let server = serve_with_metrics(listener, store, config.tls, metrics, token.cancelled_owned());
+    let server =
+        serve_with_metrics(listener, store, config.tls, config.crl, metrics, token.cancelled_owned());
     tokio::select! {
         r = server => r,
         () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
@@ -89,23 +94,27 @@ pub async fn run(
     }
 }
 
-/// Serves an already opened store (metrics counted but not exposed).
+/// Serves an already opened store (metrics counted but not exposed), refusing
+/// certificates the revocation list at `crl` names.
 pub async fn serve(
     listener: TcpListener,
     store: HubStore,
     tls: TlsMaterial,
+    crl: Option<PathBuf>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    serve_with_metrics(listener, store, tls, Arc::new(Metrics::default()), shutdown).await
+    serve_with_metrics(listener, store, tls, crl, Arc::new(Metrics::default()), shutdown).await
 }
 
 async fn serve_with_metrics(
     listener: TcpListener,
     store: HubStore,
     tls: TlsMaterial,
+    crl: Option<PathBuf>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
+    let revoked = Arc::new(revocation::Revocations::new(crl, tls.ca_pem.clone()));
     let tls_config = ServerTlsConfig::new()
         .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
         .client_ca_root(Certificate::from_pem(&tls.ca_pem))
@@ -119,12 +128,12 @@ async fn serve_with_metrics(
         .build_v1()
         .map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
 
-    let sync = SyncServiceServer::new(sync::Sync::new(store.clone(), metrics))
+    let sync = SyncServiceServer::new(sync::Sync::new(store.clone(), metrics, revoked.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let query = QueryServiceServer::new(query::Query::new(store))
+    let query = QueryServiceServer::new(query::Query::new(store, revoked))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)

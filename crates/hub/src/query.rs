@@ -3,6 +3,7 @@
 //! The county operator sees everything; a school's node sees its own school only.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info_span};
@@ -12,15 +13,17 @@ use yanpei_proto::pb::{self, query_service_server::QueryService};
 use yanpei_proto::{kind_to_pb, semester_from_pb};
 use yanpei_store::hub::{HubStore, StatsFilter};
 
+use crate::revocation::Revocations;
 use crate::{HubError, auth};
 
 pub(crate) struct Query {
     store: HubStore,
+    revoked: Arc<Revocations>,
 }
 
 impl Query {
-    pub(crate) fn new(store: HubStore) -> Self {
-        Query { store }
+    pub(crate) fn new(store: HubStore, revoked: Arc<Revocations>) -> Self {
+        Query { store, revoked }
     }
 
     async fn county_stats(&self, who: Identity, r: pb::StatsRequest) -> Result<pb::StatsResponse, HubError> {
@@ -150,7 +153,7 @@ fn serde_json_list(text: &str) -> Vec<String> {
 #[tonic::async_trait]
 impl QueryService for Query {
     async fn stats(&self, req: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
-        let who = auth::caller(&req)?;
+        let who = auth::caller(&req, &self.revoked)?;
         let span = info_span!("stats", caller = ?who);
         self.county_stats(who, req.into_inner())
             .instrument(span)
@@ -163,7 +166,7 @@ impl QueryService for Query {
         &self,
         req: Request<pb::SyncLedgerRequest>,
     ) -> Result<Response<pb::SyncLedgerResponse>, Status> {
-        let who = auth::caller(&req)?;
+        let who = auth::caller(&req, &self.revoked)?;
         let span = info_span!("sync_ledger", caller = ?who);
         self.session_ledger(who, req.into_inner())
             .instrument(span)

@@ -12,6 +12,7 @@ use yanpei_proto::{MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
 use yanpei_store::hub::{HubStore, IncomingChange, Session};
 
 use crate::metrics::{Metrics, Rejection};
+use crate::revocation::Revocations;
 use crate::{HubError, auth};
 
 /// Most changes one push may carry.
@@ -23,11 +24,12 @@ const DEFAULT_PULL: u64 = 500;
 pub(crate) struct Sync {
     store: HubStore,
     metrics: Arc<Metrics>,
+    revoked: Arc<Revocations>,
 }
 
 impl Sync {
-    pub(crate) fn new(store: HubStore, metrics: Arc<Metrics>) -> Self {
-        Sync { store, metrics }
+    pub(crate) fn new(store: HubStore, metrics: Arc<Metrics>, revoked: Arc<Revocations>) -> Self {
+        Sync { store, metrics, revoked }
     }
 
     /// The open session `id` of the calling school.
@@ -217,7 +219,7 @@ fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<I
 /// Runs one RPC inside a span that carries the caller's school.
 macro_rules! rpc {
     ($self:ident, $req:ident, $name:literal, $method:ident) => {{
-        let school = auth::node_school(&$req)?;
+        let school = auth::node_school(&$req, &$self.revoked)?;
         let span = info_span!($name, school_code = %school);
         let inner = $req.into_inner();
         $self.$method(school, inner).instrument(span).await.map(Response::new).map_err(Status::from)

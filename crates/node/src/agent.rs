@@ -110,6 +110,11 @@ impl Agent {
         &self.store
     }
 
+    /// The TLS material this agent presents to the hub.
+    pub fn hub_tls(&self) -> &TlsMaterial {
+        &self.hub.tls
+    }
+
     /// Syncs once with default options.
     pub async fn sync_once(&self) -> Result<SyncReport, NodeError> {
         self.sync_with(SyncOptions::default()).await

@@ -12,8 +12,8 @@ use std::{
 };
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, ExtendedKeyUsagePurpose,
+    IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
 };
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use yanpei_domain::SchoolCode;
@@ -198,6 +198,46 @@ impl CountyCa {
         self.issue(params)
     }
 
+    /// A node certificate valid only between `not_before` and `not_after` (for tests of expiry).
+    pub fn issue_node_valid(
+        &self,
+        school: &SchoolCode,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Result<CertifiedKey, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names.push(SanType::URI(format!("{NODE_URN}{school}").try_into()?));
+        params.distinguished_name.push(DnType::CommonName, format!("node {school}"));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = not_before;
+        params.not_after = not_after;
+        self.issue(params)
+    }
+
+    /// A certificate revocation list (PEM) naming `revoked` serial numbers, signed by this CA,
+    /// valid for `days`. The hub reloads it when the file changes.
+    pub fn crl_pem(&self, revoked: &[Vec<u8>], number: u64, days: i64) -> Result<String, PkiError> {
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)?;
+        let now = time::OffsetDateTime::now_utc();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(days.max(1)),
+            crl_number: SerialNumber::from(number.to_be_bytes().to_vec()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(serial.clone()),
+                    revocation_time: now,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&issuer)?.pem()?)
+    }
+
     /// The county operator's client certificate.
     pub fn issue_operator(&self, name: &str) -> Result<CertifiedKey, PkiError> {
         let safe: String =
@@ -232,6 +272,35 @@ pub fn identity_of(der: &[u8]) -> Result<Identity, PkiError> {
     Err(PkiError::NoIdentity("no urn:yanpei: URI in subjectAltName".into()))
 }
 
+/// The serial number of a DER certificate (big-endian bytes, no leading zero).
+pub fn serial_of(der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| PkiError::NoIdentity(format!("unreadable certificate: {e}")))?;
+    Ok(cert.tbs_certificate.serial.to_bytes_be())
+}
+
+/// Serial numbers revoked by a CRL (PEM), after checking it is signed by the CA (PEM).
+pub fn revoked_serials(crl_pem: &str, ca_pem: &str) -> Result<std::collections::BTreeSet<Vec<u8>>, PkiError> {
+    use x509_parser::prelude::{CertificateRevocationList, parse_x509_pem};
+    let bad = |what: &str, e: String| PkiError::NoIdentity(format!("{what}: {e}"));
+    let (_, crl_block) =
+        parse_x509_pem(crl_pem.as_bytes()).map_err(|e| bad("CRL is not PEM", e.to_string()))?;
+    let (_, crl) = CertificateRevocationList::from_der(&crl_block.contents)
+        .map_err(|e| bad("CRL unreadable", e.to_string()))?;
+    let ca_der = pem_to_der(ca_pem)?;
+    let (_, ca) = X509Certificate::from_der(&ca_der).map_err(|e| bad("CA unreadable", e.to_string()))?;
+    crl.verify_signature(ca.public_key())
+        .map_err(|e| bad("CRL not signed by the county CA", e.to_string()))?;
+    Ok(crl.iter_revoked_certificates().map(|r| r.raw_serial().to_vec()).map(trim_serial).collect())
+}
+
+fn trim_serial(mut s: Vec<u8>) -> Vec<u8> {
+    while s.len() > 1 && s[0] == 0 {
+        s.remove(0);
+    }
+    s
+}
+
 /// Parses the first certificate of a PEM text into DER.
 pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, PkiError> {
     let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
@@ -256,6 +325,18 @@ mod tests {
         );
         let hub = ca.issue_hub(&[]).unwrap();
         assert!(identity_of(&pem_to_der(&hub.cert_pem).unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_crl_names_revoked_serials_and_must_be_signed_by_the_ca() {
+        let ca = CountyCa::generate("测试县").unwrap();
+        let node = ca.issue_node(&"S1".parse().unwrap()).unwrap();
+        let serial = serial_of(&pem_to_der(&node.cert_pem).unwrap()).unwrap();
+        let crl = ca.crl_pem(std::slice::from_ref(&serial), 1, 30).unwrap();
+        let revoked = revoked_serials(&crl, ca.cert_pem()).unwrap();
+        assert!(revoked.contains(&trim_serial(serial)));
+        let other = CountyCa::generate("别的县").unwrap();
+        assert!(revoked_serials(&crl, other.cert_pem()).is_err(), "a CRL from another CA is refused");
     }
 
     #[test]

@@ -268,6 +268,18 @@ fn set_up_by_hand(cx: Cx) {
     assert!(metrics.contains("yanpei_sync_sessions_finished_total 1\n"), "{metrics}");
     assert!(metrics.contains("yanpei_nodes_not_synced{days=\"1\"} 0\n"), "{metrics}");
 
+    // The county revokes the school's certificate: the running hub refuses its next sync.
+    ok(&cx, &["ca", "revoke", "--cert", "pki/node-CGZ1.pem"]);
+    let listed = ok(&cx, &["ca", "list"]);
+    assert!(listed.lines().any(|l| l.contains("node-CGZ1.pem") && l.contains("已吊销")), "{listed}");
+    let refused = yanpei(&cx, &["node", "sync"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("吊销"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
     // SIGTERM stops the hub cleanly.
     let pid = hub.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());

@@ -49,6 +49,9 @@ pub(crate) struct ServeArgs {
     /// The hub's private key [default: pki/hub.key].
     #[arg(long, env = "YANPEI_HUB_KEY")]
     key: Option<PathBuf>,
+    /// The CA's revocation list, reloaded when it changes [default: pki/crl.pem; absent = none revoked].
+    #[arg(long, env = "YANPEI_HUB_CRL")]
+    crl: Option<PathBuf>,
     /// Seconds in-flight syncs get to finish after SIGTERM [default: 30].
     #[arg(long, env = "YANPEI_HUB_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
@@ -71,6 +74,7 @@ struct HubSection {
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    crl: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
 }
 
@@ -87,6 +91,7 @@ struct Resolved {
     ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
+    crl: PathBuf,
     shutdown_grace: Duration,
 }
 
@@ -102,6 +107,7 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         ca: a.ca.or(file.ca).unwrap_or_else(|| "pki/ca.pem".into()),
         cert: a.cert.or(file.cert).unwrap_or_else(|| "pki/hub.pem".into()),
         key: a.key.or(file.key).unwrap_or_else(|| "pki/hub.key".into()),
+        crl: a.crl.or(file.crl).unwrap_or_else(|| "pki/crl.pem".into()),
         shutdown_grace: Duration::from_secs(a.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30)),
     };
     validate(&r)?;
@@ -139,6 +145,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 ca: None,
                 cert: None,
                 key: None,
+                crl: None,
                 shutdown_grace_secs: None,
             })?;
             println!("配置无误：数据库 {}，监听 {}，证书 {}", r.db, r.listen, r.cert.display());
@@ -157,6 +164,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         tls,
         metrics_listen: r.metrics_listen,
         shutdown_grace: r.shutdown_grace,
+        crl: Some(r.crl),
     };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())

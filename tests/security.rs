@@ -1,0 +1,92 @@
+//! Mutual TLS at the hub: a revoked certificate is refused on its next call
+//! without a restart; a certificate from another CA, an expired one, or none
+//! at all never gets a session.
+
+use tonic::Code;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+use yanpei_node::{Agent, HubEndpoint, NodeError, TlsMaterial};
+use yanpei_pki::{CountyCa, HUB_DNS_NAME, pem_to_der, serial_of};
+use yanpei_proto::pb;
+use yanpei_tests::{on_both_backends, records, school, world};
+
+async fn a_revoked_node_is_refused_without_a_restart(db: Option<String>) {
+    let w = world("revoked", db).await;
+    let (s, other) = (school("T03Z2"), school("T03X1"));
+    let node = w.node(&s, "a").await.unwrap();
+    let neighbour = w.node(&other, "a").await.unwrap();
+    node.store().record_all(&records(&s, 3)).await.unwrap();
+    node.sync_once().await.unwrap();
+
+    // A second certificate for the school works; then the county revokes it, the hub running on.
+    let revoked_node = Agent::new(node.store().clone(), w.node_endpoint_via(&s, w.hub_addr).unwrap());
+    revoked_node.sync_once().await.unwrap();
+    let serial = serial_of(&pem_to_der(&revoked_node.hub_tls().cert_pem).unwrap()).unwrap();
+    std::fs::write(w.crl_path(), w.ca.crl_pem(&[serial], 1, 30).unwrap()).unwrap();
+
+    node.store().record_all(&records(&s, 2)).await.unwrap();
+    let err = revoked_node.sync_once().await.unwrap_err();
+    let NodeError::Hub(status) = &err else { panic!("expected a refusal, got {err}") };
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("吊销"), "{}", status.message());
+    // Nothing of the refused sync was stored; others are unaffected.
+    assert_eq!(yanpei_tests::hub_count(&w, &s).await, 3);
+    neighbour.sync_once().await.unwrap();
+    // A newly issued certificate for the same school works again.
+    node.sync_once().await.unwrap();
+    assert_eq!(yanpei_tests::hub_count(&w, &s).await, 5);
+}
+on_both_backends!(a_revoked_node_is_refused_without_a_restart);
+
+fn endpoint_with(w: &yanpei_demo::DemoWorld, tls: TlsMaterial) -> HubEndpoint {
+    HubEndpoint { url: format!("https://{}", w.hub_addr), server_name: HUB_DNS_NAME.into(), tls }
+}
+
+/// Whether a handshake over `channel` is refused. (Under TLS 1.3 the client may finish
+/// its side of the TLS handshake before the hub rejects its certificate, so the refusal
+/// shows on the first call.)
+async fn refused(channel: Result<tonic::transport::Channel, impl std::fmt::Debug>) -> bool {
+    let Ok(channel) = channel else { return true };
+    let mut client = pb::sync_service_client::SyncServiceClient::new(channel);
+    client
+        .handshake(pb::HandshakeRequest {
+            protocol_version: yanpei_proto::PROTOCOL_VERSION,
+            node_id: uuid::Uuid::now_v7().to_string(),
+            school_code: "CGZ1".into(),
+            agent_version: "test".into(),
+        })
+        .await
+        .is_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_ca_expired_and_missing_certificates_are_refused() {
+    let w = world("bad_certs", None).await;
+    let s = school("CGZ1");
+
+    // Signed by another county's CA.
+    let stranger = CountyCa::generate("别的县").unwrap();
+    let cert = stranger.issue_node(&s).unwrap();
+    let tls = TlsMaterial { ca_pem: w.ca.cert_pem().into(), cert_pem: cert.cert_pem, key_pem: cert.key_pem };
+    assert!(refused(endpoint_with(&w, tls).connect().await).await, "a foreign CA's certificate got through");
+
+    // Expired yesterday.
+    let now = time::OffsetDateTime::now_utc();
+    let cert =
+        w.ca.issue_node_valid(&s, now - time::Duration::days(400), now - time::Duration::days(1)).unwrap();
+    let tls = TlsMaterial { ca_pem: w.ca.cert_pem().into(), cert_pem: cert.cert_pem, key_pem: cert.key_pem };
+    assert!(refused(endpoint_with(&w, tls).connect().await).await, "an expired certificate got through");
+
+    // No client certificate at all.
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(w.ca.cert_pem()))
+        .domain_name(HUB_DNS_NAME);
+    let channel = Endpoint::from_shared(format!("https://{}", w.hub_addr)).unwrap().tls_config(tls).unwrap();
+    assert!(refused(channel.connect().await).await, "a connection without a client certificate got through");
+    // None of them opened a session.
+    assert!(w.hub_store.ledger(None, 10).await.unwrap().is_empty());
+
+    // The hub keeps serving good nodes.
+    let good = w.node(&s, "a").await.unwrap();
+    good.store().record_all(&records(&s, 1)).await.unwrap();
+    good.sync_once().await.unwrap();
+}
