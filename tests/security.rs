@@ -90,3 +90,45 @@ async fn wrong_ca_expired_and_missing_certificates_are_refused() {
     good.store().record_all(&records(&s, 1)).await.unwrap();
     good.sync_once().await.unwrap();
 }
+
+/// An oversized push and a compressed push that expands past the limit are both
+/// RESOURCE_EXHAUSTED, nothing is stored, and the hub keeps serving other nodes.
+async fn oversized_and_compression_bombs_are_resource_exhausted(db: Option<String>) {
+    use tonic::codec::CompressionEncoding;
+    use yanpei_tests::{batch, handshake};
+
+    let w = world("limits", db).await;
+    let s = school("T06Z2");
+    let channel = w.node_endpoint_via(&s, w.hub_addr).unwrap().connect().await.unwrap();
+    let mut client =
+        pb::sync_service_client::SyncServiceClient::new(channel).max_encoding_message_size(64 * 1024 * 1024);
+    let session = handshake(&mut client, &s).await;
+
+    // About 12 MB: 1,000 records with 4,000-character notes.
+    let mut big = records(&s, 1000);
+    for a in &mut big {
+        a.body.notes = Some("研".repeat(4000));
+    }
+    let status = client
+        .push(pb::PushRequest { session_id: session.clone(), changes: batch(1, &big) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // The same, gzip-compressed to a small message that expands past the limit.
+    let mut zipped = client.clone().send_compressed(CompressionEncoding::Gzip);
+    let status = zipped
+        .push(pb::PushRequest { session_id: session.clone(), changes: batch(1, &big) })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(yanpei_tests::hub_count(&w, &s).await, 0);
+
+    // The hub keeps serving.
+    let other = school("T06X1");
+    let node = w.node(&other, "a").await.unwrap();
+    node.store().record_all(&records(&other, 3)).await.unwrap();
+    node.sync_once().await.unwrap();
+    assert_eq!(yanpei_tests::hub_count(&w, &other).await, 3);
+}
+on_both_backends!(oversized_and_compression_bombs_are_resource_exhausted);

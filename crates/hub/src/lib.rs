@@ -7,6 +7,7 @@
 
 mod auth;
 mod error;
+mod limits;
 mod metrics;
 mod query;
 mod revocation;
@@ -29,8 +30,11 @@ use yanpei_store::hub::HubStore;
 pub use error::HubError;
 pub use metrics::Metrics;
 
-/// Largest message the hub decodes or sends (a full push batch is far smaller).
+/// Largest message the hub decodes or sends, after decompression (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Requests served at once on one connection; more are refused, not queued.
+pub const MAX_CONCURRENT_PER_CONNECTION: usize = 8;
 
 pub use yanpei_pki::TlsMaterial;
 
@@ -142,6 +146,11 @@ async fn serve_with_metrics(
     let addr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
     tracing::info!(%addr, "hub serving gRPC over mutual TLS");
     Server::builder()
+        // One node syncs over one connection: more than a few requests at once on it is a
+        // misbehaving peer, shed with RESOURCE_EXHAUSTED rather than queued without bound.
+        .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
+        .load_shed(true)
+        .layer(tower::util::MapResponseLayer::new(limits::oversized_is_resource_exhausted))
         .tls_config(tls_config)
         .map_err(|e| HubError::Startup(format!("TLS configuration: {e}")))?
         .add_service(health_service)
