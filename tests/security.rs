@@ -132,3 +132,44 @@ async fn oversized_and_compression_bombs_are_resource_exhausted(db: Option<Strin
     assert_eq!(yanpei_tests::hub_count(&w, &other).await, 3);
 }
 on_both_backends!(oversized_and_compression_bombs_are_resource_exhausted);
+
+/// A 教研员 reads only the schools the roster assigns them: another school is
+/// PERMISSION_DENIED (not an empty answer); once the roster assigns it, the same
+/// query succeeds.
+async fn a_staff_member_reads_only_assigned_schools(db: Option<String>) {
+    let w = world("staff_scope", db).await;
+    let mut roster = yanpei_demo::demo_roster().unwrap();
+    let staff = roster.staff.iter().find(|s| s.id == "JY01").unwrap().clone();
+    let assigned = staff.schools[0].clone();
+    let other = roster.schools.iter().map(|s| s.code.clone()).find(|c| !staff.schools.contains(c)).unwrap();
+    let node = w.node(&assigned, "a").await.unwrap();
+    node.store().record_all(&records(&assigned, 4)).await.unwrap();
+    node.sync_once().await.unwrap();
+
+    let channel = w.staff_endpoint("JY01").unwrap().connect().await.unwrap();
+    let mut query = pb::query_service_client::QueryServiceClient::new(channel);
+    let ask = |code: &yanpei_domain::SchoolCode| pb::StatsRequest {
+        semester: None,
+        scope: Some(pb::Scope { target: Some(pb::scope::Target::SchoolCode(code.to_string())) }),
+        group_by: 0,
+    };
+    assert_eq!(query.stats(ask(&assigned)).await.unwrap().into_inner().total, 4);
+    let status = query.stats(ask(&other)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains(other.as_str()), "{}", status.message());
+    let county = pb::StatsRequest { semester: None, scope: None, group_by: 0 };
+    assert_eq!(query.stats(county).await.unwrap_err().code(), Code::PermissionDenied);
+    let ledger = pb::SyncLedgerRequest { school_code: other.to_string(), limit: 5 };
+    assert_eq!(query.sync_ledger(ledger).await.unwrap_err().code(), Code::PermissionDenied);
+
+    // The county assigns the other school to JY01 too: the same query now answers (0 records).
+    for s in &mut roster.staff {
+        if s.id == "JY01" {
+            s.schools.push(other.clone());
+        }
+    }
+    assert!(yanpei_domain::roster::validate(&roster).is_empty());
+    w.hub_store.replace_roster(&roster, "测试").await.unwrap();
+    assert_eq!(query.stats(ask(&other)).await.unwrap().into_inner().total, 0);
+}
+on_both_backends!(a_staff_member_reads_only_assigned_schools);

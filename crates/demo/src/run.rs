@@ -182,6 +182,20 @@ impl DemoWorld {
         })
     }
 
+    /// A 教研员's endpoint (a staff certificate for `id`).
+    pub fn staff_endpoint(&self, id: &str) -> Result<HubEndpoint, DemoError> {
+        let cert = self.ca.issue_staff(id)?;
+        Ok(HubEndpoint {
+            url: format!("https://{}", self.hub_addr),
+            server_name: HUB_DNS_NAME.into(),
+            tls: TlsMaterial {
+                ca_pem: self.ca.cert_pem().to_owned(),
+                cert_pem: cert.cert_pem,
+                key_pem: cert.key_pem,
+            },
+        })
+    }
+
     /// The path of a node store in this world.
     pub fn node_store_path(&self, school: &SchoolCode, name: &str) -> PathBuf {
         self.dir.join("nodes").join(format!("{school}-{name}.sqlite"))

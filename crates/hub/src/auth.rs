@@ -20,6 +20,8 @@ pub(crate) fn caller<T>(req: &Request<T>, revoked: &Revocations) -> Result<Ident
 pub(crate) fn node_school<T>(req: &Request<T>, revoked: &Revocations) -> Result<SchoolCode, HubError> {
     match caller(req, revoked)? {
         Identity::Node { school } => Ok(school),
-        Identity::Operator { .. } => Err(HubError::PermissionDenied("同步接口只接受学校节点的证书".into())),
+        Identity::Operator { .. } | Identity::Staff { .. } => {
+            Err(HubError::PermissionDenied("同步接口只接受学校节点的证书".into()))
+        }
     }
 }

@@ -11,6 +11,7 @@ mod limits;
 mod metrics;
 mod query;
 mod revocation;
+mod scope;
 mod sync;
 
 use std::future::Future;

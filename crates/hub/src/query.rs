@@ -14,7 +14,7 @@ use yanpei_proto::{kind_to_pb, semester_from_pb};
 use yanpei_store::hub::{HubStore, StatsFilter};
 
 use crate::revocation::Revocations;
-use crate::{HubError, auth};
+use crate::{HubError, auth, scope};
 
 pub(crate) struct Query {
     store: HubStore,
@@ -52,12 +52,7 @@ impl Query {
                 Some(vec![code])
             }
         };
-        if let Identity::Node { school } = &who {
-            let own = in_scope.as_ref().is_some_and(|v| v.len() == 1 && &v[0] == school);
-            if !own {
-                return Err(HubError::PermissionDenied(format!("学校节点只能查询本校（{school}）的统计")));
-            }
-        }
+        scope::authorize(&scope::readable(&self.store, &who).await?, in_scope.as_deref())?;
         let counts = self.store.stats(&StatsFilter { semester, schools: in_scope }).await?;
 
         let school_alliance: BTreeMap<&str, &str> =
@@ -105,11 +100,8 @@ impl Query {
         } else {
             Some(r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?)
         };
-        if let Identity::Node { school: own } = &who
-            && school.as_ref() != Some(own)
-        {
-            return Err(HubError::PermissionDenied(format!("学校节点只能查看本校（{own}）的同步记录")));
-        }
+        let requested = school.as_ref().map(std::slice::from_ref);
+        scope::authorize(&scope::readable(&self.store, &who).await?, requested)?;
         let limit = match r.limit {
             0 => 50,
             n => u64::from(n),

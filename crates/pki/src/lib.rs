@@ -23,6 +23,7 @@ pub const HUB_DNS_NAME: &str = "hub.yanpei.internal";
 
 const NODE_URN: &str = "urn:yanpei:node:";
 const OPERATOR_URN: &str = "urn:yanpei:operator:";
+const STAFF_URN: &str = "urn:yanpei:staff:";
 
 /// Who a verified client certificate says its holder is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,11 @@ pub enum Identity {
     Node {
         /// The school.
         school: SchoolCode,
+    },
+    /// A member of the research staff (教研员), by staff id (工号) as on the roster.
+    Staff {
+        /// The staff id.
+        id: String,
     },
     /// The county operator (管理员).
     Operator {
@@ -238,6 +244,17 @@ impl CountyCa {
         Ok(params.signed_by(&issuer)?.pem()?)
     }
 
+    /// A 教研员's client certificate, by staff id (ASCII letters, digits, - and _).
+    pub fn issue_staff(&self, id: &str) -> Result<CertifiedKey, PkiError> {
+        let safe: String =
+            id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names.push(SanType::URI(format!("{STAFF_URN}{safe}").try_into()?));
+        params.distinguished_name.push(DnType::CommonName, format!("staff {safe}"));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+
     /// The county operator's client certificate.
     pub fn issue_operator(&self, name: &str) -> Result<CertifiedKey, PkiError> {
         let safe: String =
@@ -263,6 +280,9 @@ pub fn identity_of(der: &[u8]) -> Result<Identity, PkiError> {
             if let Some(code) = uri.strip_prefix(NODE_URN) {
                 let school = code.parse().map_err(|e| PkiError::NoIdentity(format!("{e}")))?;
                 return Ok(Identity::Node { school });
+            }
+            if let Some(id) = uri.strip_prefix(STAFF_URN) {
+                return Ok(Identity::Staff { id: id.to_owned() });
             }
             if let Some(name) = uri.strip_prefix(OPERATOR_URN) {
                 return Ok(Identity::Operator { name: name.to_owned() });
@@ -322,6 +342,11 @@ mod tests {
         assert_eq!(
             identity_of(&pem_to_der(&op.cert_pem).unwrap()).unwrap(),
             Identity::Operator { name: "admin".into() }
+        );
+        let staff = ca.issue_staff("JY01").unwrap();
+        assert_eq!(
+            identity_of(&pem_to_der(&staff.cert_pem).unwrap()).unwrap(),
+            Identity::Staff { id: "JY01".into() }
         );
         let hub = ca.issue_hub(&[]).unwrap();
         assert!(identity_of(&pem_to_der(&hub.cert_pem).unwrap()).is_err());

@@ -33,6 +33,14 @@ pub(crate) enum Command {
         #[arg(long)]
         school: String,
     },
+    /// Issue a 教研员's client certificate (staff-ID.pem, staff-ID.key): reads the schools the roster assigns.
+    IssueStaff {
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+        /// The staff id (工号) as on the roster.
+        #[arg(long)]
+        id: String,
+    },
     /// Revoke a certificate: adds its serial to DIR/revoked.txt and rewrites DIR/crl.pem,
     /// which a running hub reloads (copy it to the hub's `crl` path if the CA lives elsewhere).
     Revoke {
@@ -73,6 +81,15 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
             let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
             let (cert, key) = ca.issue_node(&school)?.write(&dir, &format!("node-{school}"))?;
             println!("已签发学校 {school} 的节点证书：{} {}", cert.display(), key.display());
+        }
+        Command::IssueStaff { dir, id } => {
+            let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
+            let (cert, key) = ca.issue_staff(&id)?.write(&dir, &format!("staff-{id}"))?;
+            println!(
+                "已签发研培人员 {id} 的证书：{} {}（只能查询名册分配给其的学校）",
+                cert.display(),
+                key.display()
+            );
         }
         Command::Revoke { dir, cert } => {
             let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
@@ -115,6 +132,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
                 let who = match identity_of(&der) {
                     Ok(Identity::Node { school }) => format!("学校节点 {school}"),
                     Ok(Identity::Operator { name }) => format!("管理员 {name}"),
+                    Ok(Identity::Staff { id }) => format!("研培人员 {id}"),
                     Err(_) => "中心".to_owned(),
                 };
                 let state = if revoked.contains(&serial) { "已吊销" } else { "有效" };
