@@ -6,7 +6,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ActivityKind, SchoolCode, Semester};
+use crate::details::Details;
+use crate::{ActivityKind, Field, SchoolCode, Semester};
 
 /// One 研培 activity in its full state at `version`.
 ///
@@ -48,72 +49,13 @@ pub struct ActivityDraft {
     pub topic: Option<String>,
     /// Free text.
     pub notes: Option<String>,
-    /// 1..=100, 评课 only.
+    /// 1..=100, where the kind has one (评课, 达标课, 优质课…).
     pub rating: Option<u8>,
     /// Minutes.
     pub duration_minutes: Option<u32>,
-}
-
-/// A field of a record, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Field {
-    Id,
-    School,
-    Semester,
-    Date,
-    Kind,
-    Version,
-    Subject,
-    Grade,
-    Actor,
-    Teacher,
-    Topic,
-    Notes,
-    Rating,
-    DurationMinutes,
-}
-
-impl Field {
-    /// The wire and command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Id => "id",
-            Field::School => "school_code",
-            Field::Semester => "semester",
-            Field::Date => "date",
-            Field::Kind => "kind",
-            Field::Version => "version",
-            Field::Subject => "subject",
-            Field::Grade => "grade",
-            Field::Actor => "actor",
-            Field::Teacher => "teacher",
-            Field::Topic => "topic",
-            Field::Notes => "notes",
-            Field::Rating => "rating",
-            Field::DurationMinutes => "duration_minutes",
-        }
-    }
-
-    /// The label a user sees.
-    pub fn label(self) -> &'static str {
-        match self {
-            Field::Id => "记录编号",
-            Field::School => "学校代码",
-            Field::Semester => "学期",
-            Field::Date => "日期",
-            Field::Kind => "活动类型",
-            Field::Version => "版本",
-            Field::Subject => "学科",
-            Field::Grade => "年级",
-            Field::Actor => "执行人",
-            Field::Teacher => "授课教师",
-            Field::Topic => "课题/主题",
-            Field::Notes => "备注",
-            Field::Rating => "评分",
-            Field::DurationMinutes => "时长（分钟）",
-        }
-    }
+    /// Everything else a kind may record (五定四有, 课题 stage, attendance, partner schools, attachments…).
+    #[serde(default, skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
 }
 
 /// A record broke a rule. `Display` gives a message a clerk can act on.
@@ -152,13 +94,6 @@ fn check_len(field: Field, value: Option<&str>, max: usize) -> Result<(), Valida
     }
 }
 
-fn require(field: Field, value: Option<&str>, kind: ActivityKind) -> Result<(), ValidationError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(()),
-        _ => Err(ValidationError::new(field, format!("{kind}记录必须填写{}", field.label()))),
-    }
-}
-
 impl Activity {
     /// A new record (version 1) with a fresh UUIDv7, validated.
     pub fn create(
@@ -191,11 +126,12 @@ impl Activity {
                 format!("日期 {} 不在{}（{first} 至 {last}）之内", self.date, self.semester),
             ));
         }
+        let family = self.kind.family();
         let b = &self.body;
         if b.actor.trim().is_empty() {
             return Err(ValidationError::new(
                 Field::Actor,
-                "必须填写执行人（听课人、授课人、主讲人或主持人）",
+                format!("{}记录必须填写执行人（{}）", self.kind, family.actor_label()),
             ));
         }
         check_len(Field::Actor, Some(&b.actor), SHORT)?;
@@ -204,33 +140,65 @@ impl Activity {
         check_len(Field::Teacher, b.teacher.as_deref(), SHORT)?;
         check_len(Field::Topic, b.topic.as_deref(), TITLE)?;
         check_len(Field::Notes, b.notes.as_deref(), NOTES)?;
-        match self.kind {
-            ActivityKind::LessonObservation | ActivityKind::LessonEvaluation => {
-                require(Field::Teacher, b.teacher.as_deref(), self.kind)?;
-                require(Field::Subject, b.subject.as_deref(), self.kind)?;
+        for &field in Field::ALL {
+            let set = self.is_set(field);
+            if set && !family.allows(field) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("{}记录没有「{}」这一项，请删去", self.kind, field.label()),
+                ));
             }
-            ActivityKind::ResearchLesson => {
-                require(Field::Subject, b.subject.as_deref(), self.kind)?;
-                require(Field::Topic, b.topic.as_deref(), self.kind)?;
-            }
-            ActivityKind::Lecture | ActivityKind::GroupMeeting => {
-                require(Field::Topic, b.topic.as_deref(), self.kind)?;
+            if !set && family.required().contains(&field) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("{}记录必须填写{}", self.kind, field.label()),
+                ));
             }
         }
-        if let Some(r) = b.rating {
-            if self.kind != ActivityKind::LessonEvaluation {
-                return Err(ValidationError::new(Field::Rating, "只有评课记录可以打分"));
-            }
-            if !(1..=100).contains(&r) {
-                return Err(ValidationError::new(Field::Rating, "评分须在 1 到 100 之间"));
-            }
+        if let Some(r) = b.rating
+            && !(1..=100).contains(&r)
+        {
+            return Err(ValidationError::new(Field::Rating, "评分须在 1 到 100 之间"));
         }
         if let Some(m) = b.duration_minutes
             && !(1..=24 * 60).contains(&m)
         {
             return Err(ValidationError::new(Field::DurationMinutes, "时长须在 1 到 1440 分钟之间"));
         }
-        Ok(())
+        b.details.validate(&self.school)
+    }
+
+    /// Whether the record fills in `field`.
+    pub fn is_set(&self, field: Field) -> bool {
+        let b = &self.body;
+        match field {
+            Field::Id
+            | Field::School
+            | Field::Semester
+            | Field::Date
+            | Field::Kind
+            | Field::Version
+            | Field::Actor => true,
+            Field::Subject => b.subject.is_some(),
+            Field::Grade => b.grade.is_some(),
+            Field::Teacher => b.teacher.is_some(),
+            Field::Topic => b.topic.is_some(),
+            Field::Notes => b.notes.is_some(),
+            Field::Rating => b.rating.is_some(),
+            Field::DurationMinutes => b.duration_minutes.is_some(),
+            other => b.details.is_set(other),
+        }
+    }
+
+    /// Every school the record involves: its own first, then its partner schools.
+    /// A shared record is visible at each of them and counted once, under its own school.
+    pub fn schools(&self) -> impl Iterator<Item = &SchoolCode> {
+        std::iter::once(&self.school).chain(self.body.details.partner_schools.iter())
+    }
+
+    /// Whether `school` is one of the schools the record involves.
+    pub fn involves(&self, school: &SchoolCode) -> bool {
+        self.schools().any(|s| s == school)
     }
 }
 
@@ -273,6 +241,8 @@ mod tests {
             (Field::Teacher, Box::new(|a| a.body.teacher = None)),
             (Field::Subject, Box::new(|a| a.body.subject = Some(String::new()))),
             (Field::Rating, Box::new(|a| a.body.rating = Some(90))),
+            (Field::Days, Box::new(|a| a.body.details.days = Some(3))),
+            (Field::PartnerSchools, Box::new(|a| a.body.details.partner_schools = vec![a.school.clone()])),
             (Field::DurationMinutes, Box::new(|a| a.body.duration_minutes = Some(0))),
             (Field::Notes, Box::new(|a| a.body.notes = Some("很".repeat(4001)))),
         ];
@@ -289,6 +259,7 @@ mod tests {
     fn kind_specific_requirements() {
         let mut a = observation();
         a.kind = ActivityKind::Lecture;
+        assert_eq!(a.validate().unwrap_err().field, Field::Teacher, "a lecture has no observed teacher");
         a.body.teacher = None;
         assert_eq!(a.validate().unwrap_err().field, Field::Topic);
         a.body.topic = Some("新课标下的大单元教学".into());

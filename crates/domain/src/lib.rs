@@ -4,11 +4,21 @@
 //! database, a command line) is turned into these types, validated, first.
 
 mod activity;
+mod details;
+mod example;
+mod field;
 mod kind;
+mod meeting;
 pub mod roster;
 mod semester;
+mod text;
 
-pub use activity::{Activity, ActivityDraft, Field, ValidationError};
-pub use kind::ActivityKind;
+pub use activity::{Activity, ActivityDraft, ValidationError};
+pub use details::{AttachmentRef, Details, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_PEOPLE, ProjectStage};
+pub use example::example_draft;
+pub use field::Field;
+pub use kind::{ActivityKind, Family, UnknownKind};
+pub use meeting::MeetingItem;
 pub use roster::{Alliance, Area, School, SchoolCode, SchoolLevel};
 pub use semester::{Semester, Term};
+pub use text::split_list;

@@ -130,6 +130,45 @@ impl Query {
     }
 }
 
+/// A conflict as the wire carries it.
+pub(crate) fn conflict_to_pb(c: &yanpei_store::Conflict) -> pb::Conflict {
+    pb::Conflict {
+        id: c.id,
+        activity_id: c.losing.id.to_string(),
+        version: c.version,
+        losing_school: c.losing_school.clone(),
+        winning_school: c.winning_school.clone(),
+        losing: Some(pb::Activity::from(&c.losing)),
+        detected_at: c.detected_at.to_rfc3339(),
+        resolved_version: c.resolved_version.unwrap_or(0),
+    }
+}
+
+impl Query {
+    async fn list_conflicts(
+        &self,
+        who: Identity,
+        r: pb::ConflictsRequest,
+    ) -> Result<pb::ConflictsResponse, HubError> {
+        let readable = scope::readable(&self.store, &who).await?;
+        let schools: Option<Vec<SchoolCode>> = if r.school_code.is_empty() {
+            match &readable {
+                scope::Readable::All => None,
+                scope::Readable::Schools(s) => Some(s.iter().cloned().collect()),
+            }
+        } else {
+            Some(vec![r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
+        };
+        scope::authorize(&readable, schools.as_deref())?;
+        let limit = match r.limit {
+            0 => 100,
+            n => u64::from(n.min(500)),
+        };
+        let conflicts = self.store.conflicts(schools.as_deref(), !r.include_resolved, limit).await?;
+        Ok(pb::ConflictsResponse { conflicts: conflicts.iter().map(conflict_to_pb).collect() })
+    }
+}
+
 fn serde_json_list(text: &str) -> Vec<String> {
     // Stored as a JSON array of strings by the store; tolerate anything else as one line.
     let t = text.trim();
@@ -161,6 +200,19 @@ impl QueryService for Query {
         let who = auth::caller(&req, &self.revoked)?;
         let span = info_span!("sync_ledger", caller = ?who);
         self.session_ledger(who, req.into_inner())
+            .instrument(span)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn conflicts(
+        &self,
+        req: Request<pb::ConflictsRequest>,
+    ) -> Result<Response<pb::ConflictsResponse>, Status> {
+        let who = auth::caller(&req, &self.revoked)?;
+        let span = info_span!("conflicts", caller = ?who);
+        self.list_conflicts(who, req.into_inner())
             .instrument(span)
             .await
             .map(Response::new)

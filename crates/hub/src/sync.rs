@@ -95,7 +95,11 @@ impl Sync {
         let session = self.session(&school, &r.session_id).await?;
         let received = r.changes.len();
         let started = Instant::now();
-        match validate_batch(&school, r.changes) {
+        let checked = match validate_batch(&school, r.changes) {
+            Ok(changes) => self.check_partners(changes).await,
+            Err(e) => Err(e),
+        };
+        match checked {
             Ok(changes) => {
                 let out = self.store.apply_batch(&session, &changes).await?;
                 self.metrics.batch_applied(out.applied, out.unchanged, started.elapsed());
@@ -173,13 +177,36 @@ impl Sync {
         let session = self.session(&school, &r.session_id).await?;
         self.store.finish_session(session.id, r.pull_cursor).await?;
         self.metrics.session_finished();
-        info!(session_id = %session.id, pull_cursor = r.pull_cursor, "sync session finished");
-        Ok(pb::FinishResponse {})
+        let conflicts = self.store.conflicts(Some(std::slice::from_ref(&school)), true, 500).await?;
+        info!(
+            session_id = %session.id, pull_cursor = r.pull_cursor, open_conflicts = conflicts.len(),
+            "sync session finished"
+        );
+        Ok(pb::FinishResponse { conflicts: conflicts.iter().map(crate::query::conflict_to_pb).collect() })
+    }
+
+    /// Partner schools named in a batch must be schools of the county roster.
+    async fn check_partners(&self, changes: Vec<IncomingChange>) -> Result<Vec<IncomingChange>, HubError> {
+        if changes.iter().all(|c| c.activity.body.details.partner_schools.is_empty()) {
+            return Ok(changes);
+        }
+        let known: std::collections::BTreeSet<SchoolCode> =
+            self.store.schools().await?.into_iter().map(|s| s.code).collect();
+        for (i, c) in changes.iter().enumerate() {
+            if let Some(p) = c.activity.body.details.partner_schools.iter().find(|p| !known.contains(*p)) {
+                return Err(HubError::InvalidArgument(format!(
+                    "第 {} 条变更（记录 {}）：字段 partner_schools（相关学校）中的「{p}」不在县名册中；整批未写入",
+                    i + 1,
+                    c.activity.id
+                )));
+            }
+        }
+        Ok(changes)
     }
 }
 
 /// Checks a whole batch before anything is written: every change valid, sequence
-/// numbers strictly increasing, every record of the caller's school.
+/// numbers strictly increasing, every record involving the caller's school.
 fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<IncomingChange>, HubError> {
     if changes.len() > MAX_BATCH {
         return Err(HubError::InvalidArgument(format!(
@@ -205,9 +232,9 @@ fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<I
         let activity = Activity::try_from(p).map_err(|e| {
             HubError::InvalidArgument(format!("第 {n} 条变更（seq {}，记录 {id}）：{e}", c.seq))
         })?;
-        if &activity.school != school {
+        if !activity.involves(school) {
             return Err(HubError::PermissionDenied(format!(
-                "第 {n} 条变更（记录 {id}）属于学校 {}，本节点证书只允许写入学校 {school} 的记录；整批未写入",
+                "第 {n} 条变更（记录 {id}）属于学校 {}，且未注明本校为相关学校：本节点证书只允许写入涉及学校 {school} 的记录；整批未写入",
                 activity.school
             )));
         }

@@ -90,6 +90,10 @@ pub struct SyncReport {
     pub pull_cursor: u64,
     /// The roster version the node holds after the sync (0: none yet).
     pub roster_version: u64,
+    /// Local versions replaced by the hub's winner of a conflict.
+    pub replaced: u64,
+    /// Open conflicts of records this school is involved in, as the hub reported them.
+    pub open_conflicts: u64,
 }
 
 /// A node agent: its store and its hub.
@@ -211,7 +215,8 @@ impl Agent {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             report.pulled += records.len() as u64;
-            self.store.apply_pulled(&records, page.next_cursor).await?;
+            let applied = self.store.apply_pulled(&records, page.next_cursor).await?;
+            report.replaced += u64::from(applied.replaced);
             cursor = cursor.max(page.next_cursor);
             if !page.has_more {
                 break;
@@ -233,9 +238,16 @@ impl Agent {
             info!(version, previous = known, "roster updated");
             report.roster_version = version;
         }
-        client
+        let done = client
             .finish(pb::FinishRequest { session_id: hello.session_id.clone(), pull_cursor: cursor })
-            .await?;
+            .await?
+            .into_inner();
+        let conflicts = done.conflicts.into_iter().map(conflict_from_pb).collect::<Result<Vec<_>, _>>()?;
+        report.open_conflicts = conflicts.len() as u64;
+        self.store.set_conflicts(&conflicts).await?;
+        if !conflicts.is_empty() {
+            warn!(open = conflicts.len(), "the hub reports conflicting edits; see `yanpei node conflicts`");
+        }
         info!(
             pushed = report.pushed,
             applied = report.applied,
@@ -246,4 +258,25 @@ impl Agent {
         );
         Ok(report)
     }
+}
+
+/// A conflict the hub reported, checked like any record it sends.
+fn conflict_from_pb(c: pb::Conflict) -> Result<yanpei_store::Conflict, NodeError> {
+    let bad = |what: String| {
+        NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid conflict: {what}")))
+    };
+    let losing = c.losing.ok_or_else(|| bad("no losing version".into()))?;
+    let losing = Activity::try_from(losing).map_err(|e| bad(e.to_string()))?;
+    let detected_at = chrono::DateTime::parse_from_rfc3339(&c.detected_at)
+        .map_err(|e| bad(e.to_string()))?
+        .with_timezone(&chrono::Utc);
+    Ok(yanpei_store::Conflict {
+        id: c.id,
+        version: c.version,
+        losing_school: c.losing_school,
+        winning_school: c.winning_school,
+        losing,
+        detected_at,
+        resolved_version: (c.resolved_version != 0).then_some(c.resolved_version),
+    })
 }

@@ -1,31 +1,65 @@
 //! Conversions between wire messages and domain types. Inbound conversions validate.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use uuid::Uuid;
-use yanpei_domain::{Activity, ActivityDraft, ActivityKind, Field, Semester, Term, ValidationError};
+use yanpei_domain::{
+    Activity, ActivityDraft, ActivityKind, AttachmentRef, Details, Field, ProjectStage, Semester, Term,
+    ValidationError,
+};
 
 use crate::pb;
 
+/// Every domain kind beside its wire kind.
+const KINDS: [(ActivityKind, pb::ActivityKind); 33] = [
+    (ActivityKind::LessonObservation, pb::ActivityKind::LessonObservation),
+    (ActivityKind::LessonEvaluation, pb::ActivityKind::LessonEvaluation),
+    (ActivityKind::ResearchLesson, pb::ActivityKind::ResearchLesson),
+    (ActivityKind::Lecture, pb::ActivityKind::Lecture),
+    (ActivityKind::GroupMeeting, pb::ActivityKind::GroupMeeting),
+    (ActivityKind::StandardLesson, pb::ActivityKind::StandardLesson),
+    (ActivityKind::DemonstrationLesson, pb::ActivityKind::DemonstrationLesson),
+    (ActivityKind::OpenLesson, pb::ActivityKind::OpenLesson),
+    (ActivityKind::ModelLesson, pb::ActivityKind::ModelLesson),
+    (ActivityKind::ReportLesson, pb::ActivityKind::ReportLesson),
+    (ActivityKind::QualityLesson, pb::ActivityKind::QualityLesson),
+    (ActivityKind::SameTopicLessons, pb::ActivityKind::SameTopicLessons),
+    (ActivityKind::CollectivePrep, pb::ActivityKind::CollectivePrep),
+    (ActivityKind::LessonTalk, pb::ActivityKind::LessonTalk),
+    (ActivityKind::CaseAnalysis, pb::ActivityKind::CaseAnalysis),
+    (ActivityKind::ResearchProject, pb::ActivityKind::ResearchProject),
+    (ActivityKind::TheoryArticle, pb::ActivityKind::TheoryArticle),
+    (ActivityKind::ExperienceSummary, pb::ActivityKind::ExperienceSummary),
+    (ActivityKind::ProjectSummary, pb::ActivityKind::ProjectSummary),
+    (ActivityKind::SurveyReport, pb::ActivityKind::SurveyReport),
+    (ActivityKind::TeachingDesign, pb::ActivityKind::TeachingDesign),
+    (ActivityKind::CaseReflection, pb::ActivityKind::CaseReflection),
+    (ActivityKind::TeachingNarrative, pb::ActivityKind::TeachingNarrative),
+    (ActivityKind::TeachingEssay, pb::ActivityKind::TeachingEssay),
+    (ActivityKind::Paper, pb::ActivityKind::Paper),
+    (ActivityKind::OnsiteDiary, pb::ActivityKind::OnsiteDiary),
+    (ActivityKind::TeachingReflection, pb::ActivityKind::TeachingReflection),
+    (ActivityKind::ReadingNotes, pb::ActivityKind::ReadingNotes),
+    (ActivityKind::OnsiteDays, pb::ActivityKind::OnsiteDays),
+    (ActivityKind::StaffVisit, pb::ActivityKind::StaffVisit),
+    (ActivityKind::SiteMeeting, pb::ActivityKind::SiteMeeting),
+    (ActivityKind::Training, pb::ActivityKind::Training),
+    (ActivityKind::LessonDelivery, pb::ActivityKind::LessonDelivery),
+];
+
 /// Domain kind to wire kind.
 pub fn kind_to_pb(kind: ActivityKind) -> pb::ActivityKind {
-    match kind {
-        ActivityKind::LessonObservation => pb::ActivityKind::LessonObservation,
-        ActivityKind::LessonEvaluation => pb::ActivityKind::LessonEvaluation,
-        ActivityKind::ResearchLesson => pb::ActivityKind::ResearchLesson,
-        ActivityKind::Lecture => pb::ActivityKind::Lecture,
-        ActivityKind::GroupMeeting => pb::ActivityKind::GroupMeeting,
-    }
+    KINDS.iter().find(|(k, _)| *k == kind).map_or(pb::ActivityKind::Unspecified, |(_, p)| *p)
 }
 
 /// Wire kind (as the raw enum value) to domain kind.
 pub fn kind_from_pb(raw: i32) -> Result<ActivityKind, ValidationError> {
     match pb::ActivityKind::try_from(raw) {
-        Ok(pb::ActivityKind::LessonObservation) => Ok(ActivityKind::LessonObservation),
-        Ok(pb::ActivityKind::LessonEvaluation) => Ok(ActivityKind::LessonEvaluation),
-        Ok(pb::ActivityKind::ResearchLesson) => Ok(ActivityKind::ResearchLesson),
-        Ok(pb::ActivityKind::Lecture) => Ok(ActivityKind::Lecture),
-        Ok(pb::ActivityKind::GroupMeeting) => Ok(ActivityKind::GroupMeeting),
         Ok(pb::ActivityKind::Unspecified) => Err(ValidationError::new(Field::Kind, "未填写活动类型")),
+        Ok(p) => KINDS
+            .iter()
+            .find(|(_, q)| *q == p)
+            .map(|(k, _)| *k)
+            .ok_or_else(|| ValidationError::new(Field::Kind, format!("活动类型编号 {raw} 不受支持"))),
         Err(_) => Err(ValidationError::new(
             Field::Kind,
             format!("未知的活动类型编号 {raw}（节点版本可能比中心新，请联系县进修学校）"),
@@ -72,8 +106,96 @@ impl From<&Activity> for pb::Activity {
             notes: b.notes.clone().unwrap_or_default(),
             rating: b.rating.map(u32::from).unwrap_or(0),
             duration_minutes: b.duration_minutes.unwrap_or(0),
+            details: (!b.details.is_empty()).then(|| details_to_pb(&b.details)),
         }
     }
+}
+
+fn stage_to_pb(s: ProjectStage) -> pb::ProjectStage {
+    match s {
+        ProjectStage::Proposed => pb::ProjectStage::Proposed,
+        ProjectStage::Running => pb::ProjectStage::Running,
+        ProjectStage::Concluded => pb::ProjectStage::Concluded,
+    }
+}
+
+fn details_to_pb(d: &Details) -> pb::ActivityDetails {
+    pb::ActivityDetails {
+        start_time: d.start_time.map(|t| t.format("%H:%M").to_string()).unwrap_or_default(),
+        location: d.location.clone().unwrap_or_default(),
+        participants: d.participants.clone(),
+        partner_schools: d.partner_schools.iter().map(ToString::to_string).collect(),
+        content: d.content.clone().unwrap_or_default(),
+        form: d.form.clone().unwrap_or_default(),
+        record: d.record.clone().unwrap_or_default(),
+        summary: d.summary.clone().unwrap_or_default(),
+        evaluation: d.evaluation.clone().unwrap_or_default(),
+        next_plan: d.next_plan.clone().unwrap_or_default(),
+        stage: d.stage.map_or(pb::ProjectStage::Unspecified, stage_to_pb) as i32,
+        level: d.level.clone().unwrap_or_default(),
+        days: d.days.unwrap_or(0),
+        expected: d.expected.unwrap_or(0),
+        present: d.present.unwrap_or(0),
+        absentees: d.absentees.clone(),
+        publication: d.publication.clone().unwrap_or_default(),
+        attachments: d
+            .attachments
+            .iter()
+            .map(|a| pb::AttachmentRef { sha256: a.sha256.clone(), name: a.name.clone(), size: a.size })
+            .collect(),
+    }
+}
+
+fn nonzero(v: u32) -> Option<u32> {
+    (v != 0).then_some(v)
+}
+
+fn details_from_pb(p: pb::ActivityDetails) -> Result<Details, ValidationError> {
+    let start_time =
+        match p.start_time.as_str() {
+            "" => None,
+            t => Some(NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| {
+                ValidationError::new(Field::StartTime, format!("「{t}」不是 HH:MM 格式的时间"))
+            })?),
+        };
+    let stage = match pb::ProjectStage::try_from(p.stage) {
+        Ok(pb::ProjectStage::Unspecified) => None,
+        Ok(pb::ProjectStage::Proposed) => Some(ProjectStage::Proposed),
+        Ok(pb::ProjectStage::Running) => Some(ProjectStage::Running),
+        Ok(pb::ProjectStage::Concluded) => Some(ProjectStage::Concluded),
+        Err(_) => {
+            return Err(ValidationError::new(Field::Stage, format!("未知的课题阶段编号 {}", p.stage)));
+        }
+    };
+    let partner_schools = p
+        .partner_schools
+        .iter()
+        .map(|c| c.parse().map_err(|e| ValidationError::new(Field::PartnerSchools, format!("{e}"))))
+        .collect::<Result<_, _>>()?;
+    Ok(Details {
+        start_time,
+        location: opt(p.location),
+        participants: p.participants,
+        partner_schools,
+        content: opt(p.content),
+        form: opt(p.form),
+        record: opt(p.record),
+        summary: opt(p.summary),
+        evaluation: opt(p.evaluation),
+        next_plan: opt(p.next_plan),
+        stage,
+        level: opt(p.level),
+        days: nonzero(p.days),
+        expected: nonzero(p.expected),
+        present: (p.expected != 0 || p.present != 0).then_some(p.present),
+        absentees: p.absentees,
+        publication: opt(p.publication),
+        attachments: p
+            .attachments
+            .into_iter()
+            .map(|a| AttachmentRef { sha256: a.sha256, name: a.name, size: a.size })
+            .collect(),
+    })
 }
 
 impl TryFrom<pb::Activity> for Activity {
@@ -113,6 +235,7 @@ impl TryFrom<pb::Activity> for Activity {
                 notes: opt(p.notes),
                 rating,
                 duration_minutes: (p.duration_minutes != 0).then_some(p.duration_minutes),
+                details: p.details.map(details_from_pb).transpose()?.unwrap_or_default(),
             },
         };
         activity.validate()?;
@@ -142,6 +265,24 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn every_kind_round_trips_with_its_example_details() {
+        let partner = "S02".parse().unwrap();
+        for &kind in ActivityKind::ALL {
+            let a = Activity::create(
+                "S01".parse().unwrap(),
+                Semester::new(2024, Term::Second).unwrap(),
+                NaiveDate::from_ymd_opt(2025, 4, 2).unwrap(),
+                kind,
+                yanpei_domain::example_draft(kind, &partner),
+            )
+            .unwrap();
+            let wire = pb::Activity::from(&a);
+            assert_eq!(kind_from_pb(wire.kind), Ok(kind));
+            assert_eq!(Activity::try_from(wire).unwrap(), a, "{kind}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use uuid::Uuid;
 use yanpei_demo::{DEMO_SEMESTER, DemoError, DemoWorld, demo_roster, start_world};
-use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode};
+use yanpei_domain::{Activity, ActivityKind, Field, SchoolCode, example_draft};
 use yanpei_node::{Agent, Fault, SyncOptions};
 use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 use yanpei_store::StoreError;
@@ -88,20 +88,30 @@ struct Node {
 }
 
 fn new_records(rng: &mut StdRng, school: &SchoolCode, n: usize) -> Vec<Activity> {
+    // Every kind of the taxonomy, except those that involve a second school (their
+    // records would also live at that school's nodes; tests/taxonomy.rs covers them).
+    let kinds: Vec<ActivityKind> = ActivityKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| !k.family().required().contains(&Field::PartnerSchools))
+        .collect();
     (0..n)
         .filter_map(|_| {
-            let kind = ActivityKind::ALL[rng.random_range(0..ActivityKind::ALL.len())];
+            let kind = kinds[rng.random_range(0..kinds.len())];
             let day =
                 NaiveDate::from_ymd_opt(2024, 9, 2)? + chrono::TimeDelta::days(rng.random_range(0..130));
-            let body = ActivityDraft {
-                subject: Some("数学".into()),
-                actor: format!("教师{}", rng.random_range(0..40)),
-                teacher: matches!(kind, ActivityKind::LessonObservation | ActivityKind::LessonEvaluation)
-                    .then(|| format!("教师{}", rng.random_range(0..40))),
-                topic: Some(format!("课题{}", rng.random_range(0..1000))),
-                rating: (kind == ActivityKind::LessonEvaluation).then(|| rng.random_range(60..=100)),
-                ..Default::default()
-            };
+            let mut body = example_draft(kind, school);
+            body.details.partner_schools.clear();
+            body.actor = format!("教师{}", rng.random_range(0..40));
+            if body.topic.is_some() {
+                body.topic = Some(format!("课题{}", rng.random_range(0..1000)));
+            }
+            if body.teacher.is_some() {
+                body.teacher = Some(format!("教师{}", rng.random_range(0..40)));
+            }
+            if body.rating.is_some() {
+                body.rating = Some(rng.random_range(60..=100));
+            }
             Activity::create(school.clone(), DEMO_SEMESTER, day, kind, body).ok()
         })
         .collect()

@@ -3,13 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use yanpei_domain::{Activity, ActivityDraft, ActivityKind, Semester, Term};
+use yanpei_domain::{Activity, ActivityDraft, ActivityKind, Details, Semester, Term};
 
 use crate::StoreError;
 use crate::entity::{hub_activity, node_activity};
 
 fn corrupt(id: uuid::Uuid, what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("activity {id}: {what}"))
+}
+
+/// The details column: `None` when nothing is filled in, so plain records stay lean.
+pub(crate) fn details_json(d: &Details) -> Option<String> {
+    if d.is_empty() { None } else { serde_json::to_string(d).ok() }
 }
 
 /// Generates the two conversions for an activity entity module with the common columns.
@@ -36,6 +41,7 @@ macro_rules! activity_conversions {
                 notes: Set(b.notes.clone()),
                 rating: Set(b.rating.map(i32::from)),
                 duration_minutes: Set(b.duration_minutes.and_then(|m| i32::try_from(m).ok())),
+                details: Set(details_json(&b.details)),
                 updated_at: Set(now),
                 ..Default::default()
             }
@@ -70,6 +76,10 @@ macro_rules! activity_conversions {
                     notes: m.notes,
                     rating: m.rating.and_then(|r| u8::try_from(r).ok()),
                     duration_minutes: m.duration_minutes.and_then(|d| u32::try_from(d).ok()),
+                    details: match m.details.as_deref() {
+                        None | Some("") => Details::default(),
+                        Some(json) => serde_json::from_str(json).map_err(|e| corrupt(id, e))?,
+                    },
                 },
             };
             a.validate().map_err(|e| corrupt(id, e))?;

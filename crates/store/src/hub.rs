@@ -14,9 +14,13 @@ use yanpei_domain::{Activity, ActivityKind, Alliance, Area, School, SchoolCode, 
 
 use crate::convert::{from_hub_row, hub_row};
 use crate::entity::{
-    hub_activity, hub_alliance, hub_counter, hub_node, hub_roster_version, hub_school, hub_sync_session,
+    hub_activity, hub_activity_party, hub_alliance, hub_counter, hub_node, hub_roster_version, hub_school,
+    hub_sync_session,
 };
 use crate::migration::HubMigrator;
+use crate::shared::{
+    Origin, held_partners, insert_parties, open_conflict_ids, record_conflict, resolve_conflicts,
+};
 use crate::{StoreError, connect};
 
 /// One change of a pushed batch, already validated.
@@ -35,8 +39,10 @@ pub struct ApplyOutcome {
     pub acked_seq: u64,
     /// Changes that changed the hub's state.
     pub applied: u32,
-    /// Changes already held or older than what the hub holds.
+    /// Changes already held or older than what the hub holds (losing conflicts included).
     pub unchanged: u32,
+    /// Changes that met another node's edit of the same version (kept as conflicts).
+    pub conflicts: u32,
 }
 
 /// An open sync session.
@@ -83,7 +89,7 @@ pub const MAX_PULL: u64 = 1000;
 /// The hub's database.
 #[derive(Debug, Clone)]
 pub struct HubStore {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
 }
 
 fn seq_i64(seq: u64) -> Result<i64, StoreError> {
@@ -354,9 +360,26 @@ impl HubStore {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("node {} has no handshake", session.node_id)))?;
         let mut acked = node.acked_seq;
-        let (mut applied, mut unchanged) = (0u32, 0u32);
-        // One read for every record the batch touches: (school, version, origin) as held now.
+        let (mut applied, mut unchanged, mut conflicts) = (0u32, 0u32, 0u32);
+        // One read for every record the batch touches, as held now.
         let mut held = held_versions(&txn, changes.iter().map(|c| c.activity.id)).await?;
+        // A partner school may change a shared record only while the held version names it.
+        let foreign: Vec<Uuid> = changes
+            .iter()
+            .filter(|c| c.activity.school != session.school && held.contains_key(&c.activity.id))
+            .map(|c| c.activity.id)
+            .collect();
+        for (id, partners) in held_partners(&txn, &foreign).await? {
+            if !partners.contains(&session.school) {
+                return Err(StoreError::PermissionDenied(format!(
+                    "记录 {id} 不涉及 {}：只能修改本校的记录或注明本校的共享记录",
+                    session.school
+                )));
+            }
+        }
+        let open = open_conflict_ids(&txn, changes.iter().map(|c| c.activity.id)).await?;
+        let mut resolved: Vec<(Uuid, i64)> = Vec::new();
+        let mut parties: Vec<(Uuid, String)> = Vec::new();
         // The final state of every record this batch changes, written in one upsert.
         let mut writes: BTreeMap<Uuid, hub_activity::ActiveModel> = BTreeMap::new();
         for change in changes {
@@ -366,34 +389,57 @@ impl HubStore {
             acked = acked.max(seq_i64(change.seq)?);
             let a = &change.activity;
             let version = seq_i64(a.version)?;
-            if let Some((school, held_version, origin)) = held.get(&a.id) {
-                if school != a.school.as_str() {
+            let mine = Origin { node: session.node_id, school: session.school.to_string() };
+            if let Some(h) = held.get(&a.id) {
+                if h.school != a.school.as_str() {
                     return Err(StoreError::PermissionDenied(format!(
-                        "record {} belongs to school {school}, not {}",
-                        a.id, a.school
+                        "record {} belongs to school {}, not {}",
+                        a.id, h.school, a.school
                     )));
                 }
-                if *held_version >= version {
-                    if *held_version == version && *origin != session.node_id {
-                        // Two nodes made the same version of one record: a conflict the
-                        // hub resolves for now by keeping the first that arrived.
-                        tracing::warn!(
-                            record = %a.id, version, kept_from = %origin, dropped_from = %session.node_id,
-                            "concurrent edit: same version from two nodes; keeping the first"
-                        );
-                    }
+                if h.version > version || (h.version == version && h.origin.node == mine.node) {
                     unchanged += 1;
                     continue;
+                }
+                if h.version == version {
+                    // Two nodes made the same version of one record before they synced.
+                    // The winner is deterministic whatever the arrival order; the loser is kept.
+                    conflicts += 1;
+                    let incoming_wins = mine.rank(&h.school) > h.origin.rank(&h.school);
+                    let (lost, lost_by, won_by) = if incoming_wins {
+                        let old = hub_activity::Entity::find_by_id(a.id)
+                            .one(&txn)
+                            .await?
+                            .ok_or_else(|| StoreError::Corrupt(format!("record {} vanished", a.id)))?;
+                        (from_hub_row(old)?, h.origin.clone(), mine.clone())
+                    } else {
+                        (a.clone(), mine.clone(), h.origin.clone())
+                    };
+                    tracing::warn!(
+                        record = %a.id, version, winner = %won_by.node, loser = %lost_by.node,
+                        "concurrent edit: same version from two nodes; the loser is kept as a conflict"
+                    );
+                    record_conflict(&txn, &lost, &lost_by, &won_by, now).await?;
+                    if !incoming_wins {
+                        unchanged += 1;
+                        continue;
+                    }
+                } else if open.contains(&a.id) {
+                    resolved.push((a.id, version));
                 }
             }
             cursor += 1;
             let mut row = hub_row(a, now);
             row.origin_node = Set(session.node_id);
+            row.origin_school = Set(Some(session.school.to_string()));
             row.change_seq = Set(cursor);
             writes.insert(a.id, row);
-            held.insert(a.id, (a.school.to_string(), version, session.node_id));
+            parties.extend(a.body.details.partner_schools.iter().map(|p| (a.id, p.to_string())));
+            held.insert(a.id, Held { school: a.school.to_string(), version, origin: mine });
             applied += 1;
         }
+        insert_parties(&txn, parties).await?;
+        resolve_conflicts(&txn, &resolved, now).await?;
         upsert_activities(&txn, writes.into_values().collect()).await?;
         set_counter(&txn, cursor).await?;
         let mut node: hub_node::ActiveModel = node.into();
@@ -418,7 +464,7 @@ impl HubStore {
         ))
         .await?;
         txn.commit().await?;
-        Ok(ApplyOutcome { acked_seq: seq_u64(acked), applied, unchanged })
+        Ok(ApplyOutcome { acked_seq: seq_u64(acked), applied, unchanged, conflicts })
     }
 
     /// Notes a rejected batch in the session's ledger row (outside the batch's transaction,
@@ -443,8 +489,9 @@ impl HubStore {
         Ok(())
     }
 
-    /// Changes relevant to a node after `cursor`: its school's records last changed by
-    /// someone else. Returns the page and whether more follow.
+    /// Changes relevant to a node after `cursor`: records of its school, and shared
+    /// records naming its school, last changed by someone else. Returns the page and
+    /// whether more follow.
     pub async fn pull(
         &self,
         session: &Session,
@@ -452,8 +499,18 @@ impl HubStore {
         limit: u64,
     ) -> Result<(Vec<(u64, Activity)>, bool), StoreError> {
         let limit = limit.clamp(1, MAX_PULL);
+        use sea_orm::sea_query::Query;
+        let partner_of = Query::select()
+            .column(hub_activity_party::Column::ActivityId)
+            .from(hub_activity_party::Entity)
+            .and_where(hub_activity_party::Column::SchoolCode.eq(session.school.as_str()))
+            .to_owned();
         let rows = hub_activity::Entity::find()
-            .filter(hub_activity::Column::SchoolCode.eq(session.school.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(hub_activity::Column::SchoolCode.eq(session.school.as_str()))
+                    .add(hub_activity::Column::Id.in_subquery(partner_of)),
+            )
             .filter(hub_activity::Column::ChangeSeq.gt(seq_i64(cursor)?))
             .filter(hub_activity::Column::OriginNode.ne(session.node_id))
             .order_by_asc(hub_activity::Column::ChangeSeq)
@@ -557,25 +614,37 @@ impl HubStore {
 /// 32,766 bound variables and PostgreSQL's 65,535.
 const CHUNK: usize = 500;
 
-/// The (school, version, origin node) the hub holds for each of `ids` that exists.
+/// The state the hub holds of one record, as far as applying a change needs it.
+struct Held {
+    school: String,
+    version: i64,
+    origin: Origin,
+}
+
+/// The (school, version, origin) the hub holds for each of `ids` that exists.
 async fn held_versions(
     txn: &impl ConnectionTrait,
     ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, (String, i64, Uuid)>, StoreError> {
+) -> Result<HashMap<Uuid, Held>, StoreError> {
     let ids: Vec<Uuid> = ids.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(Uuid, String, i64, Uuid)> = hub_activity::Entity::find()
+        let rows: Vec<(Uuid, String, i64, Uuid, Option<String>)> = hub_activity::Entity::find()
             .select_only()
             .column(hub_activity::Column::Id)
             .column(hub_activity::Column::SchoolCode)
             .column(hub_activity::Column::Version)
             .column(hub_activity::Column::OriginNode)
+            .column(hub_activity::Column::OriginSchool)
             .filter(hub_activity::Column::Id.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(txn)
             .await?;
-        out.extend(rows.into_iter().map(|(id, school, version, origin)| (id, (school, version, origin))));
+        out.extend(rows.into_iter().map(|(id, school, version, node, origin_school)| {
+            // Rows from before origin_school existed were made by the owner's nodes.
+            let origin = Origin { node, school: origin_school.unwrap_or_else(|| school.clone()) };
+            (id, Held { school, version, origin })
+        }));
     }
     Ok(out)
 }
@@ -604,7 +673,7 @@ async fn upsert_activities(
 }
 
 /// Rewrites `?` placeholders for PostgreSQL.
-fn sql(backend: DbBackend, text: &str) -> String {
+pub(crate) fn sql(backend: DbBackend, text: &str) -> String {
     if backend != DbBackend::Postgres {
         return text.to_owned();
     }

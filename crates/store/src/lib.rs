@@ -12,11 +12,13 @@ mod error;
 pub mod hub;
 pub mod migration;
 pub mod node;
+mod shared;
 pub mod testing;
 
 pub use db::{Backend, connect, sqlite_url};
 pub use error::StoreError;
 pub use sea_orm::DatabaseConnection;
+pub use shared::Conflict;
 
 /// Runs one SQL statement with no parameters (administrative: `CREATE DATABASE`, ...).
 pub async fn execute(db: &DatabaseConnection, sql: &str) -> Result<(), StoreError> {

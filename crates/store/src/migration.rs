@@ -3,7 +3,9 @@
 
 mod hub_20261122_core;
 mod hub_20261122_roster;
+mod hub_20261123_shared;
 mod node_20261122_core;
+mod node_20261123_shared;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -12,7 +14,11 @@ pub struct HubMigrator;
 
 impl MigratorTrait for HubMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(hub_20261122_core::Migration), Box::new(hub_20261122_roster::Migration)]
+        vec![
+            Box::new(hub_20261122_core::Migration),
+            Box::new(hub_20261122_roster::Migration),
+            Box::new(hub_20261123_shared::Migration),
+        ]
     }
 }
 
@@ -21,6 +27,6 @@ pub struct NodeMigrator;
 
 impl MigratorTrait for NodeMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(node_20261122_core::Migration)]
+        vec![Box::new(node_20261122_core::Migration), Box::new(node_20261123_shared::Migration)]
     }
 }

@@ -16,7 +16,7 @@ use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityKind, SchoolCode, Semester};
 
 use crate::convert::{from_node_row, node_row};
-use crate::entity::{node_activity, node_meta, node_outbox};
+use crate::entity::{node_activity, node_conflict, node_meta, node_outbox};
 use crate::migration::NodeMigrator;
 use crate::{StoreError, connect};
 
@@ -47,6 +47,8 @@ pub struct PullApplied {
     pub applied: u32,
     /// Records the node already held at that version or newer.
     pub unchanged: u32,
+    /// Local versions replaced by the hub's winner of a same-version conflict.
+    pub replaced: u32,
 }
 
 /// A node's local store.
@@ -289,7 +291,9 @@ impl NodeStore {
     }
 
     /// Applies a page of pulled records and moves the cursor, in one transaction.
-    /// A pulled record replaces the local one only if its version is newer.
+    /// A pulled record replaces the local one if its version is newer, or if it is the
+    /// same version made elsewhere (the hub's winner of a conflict) and this node has no
+    /// unsent change of it: the hub keeps the losing version and reports the conflict.
     pub async fn apply_pulled(
         &self,
         records: &[Activity],
@@ -301,7 +305,21 @@ impl NodeStore {
             self.check_school(a)?;
             let version = i64::try_from(a.version).unwrap_or(i64::MAX);
             match node_activity::Entity::find_by_id(a.id).one(&txn).await? {
-                Some(local) if local.version >= version => out.unchanged += 1,
+                Some(local) if local.version > version => out.unchanged += 1,
+                Some(local) if local.version == version => {
+                    let pending = node_outbox::Entity::find()
+                        .filter(node_outbox::Column::ActivityId.eq(a.id))
+                        .one(&txn)
+                        .await?
+                        .is_some();
+                    if pending || from_node_row(local)? == *a {
+                        out.unchanged += 1;
+                    } else {
+                        node_row(a, Utc::now()).update(&txn).await?;
+                        out.applied += 1;
+                        out.replaced += 1;
+                    }
+                }
                 Some(_) => {
                     node_row(a, Utc::now()).update(&txn).await?;
                     out.applied += 1;
@@ -317,6 +335,50 @@ impl NodeStore {
         }
         txn.commit().await?;
         Ok(out)
+    }
+
+    /// Replaces the list of open conflicts with what the hub reported in this session.
+    pub async fn set_conflicts(&self, conflicts: &[crate::Conflict]) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        node_conflict::Entity::delete_many().exec(&txn).await?;
+        for c in conflicts {
+            node_conflict::ActiveModel {
+                hub_id: Set(c.id),
+                activity_id: Set(c.losing.id),
+                version: Set(i64::try_from(c.version).unwrap_or(i64::MAX)),
+                losing_school: Set(c.losing_school.clone()),
+                winning_school: Set(c.winning_school.clone()),
+                losing: Set(serde_json::to_string(&c.losing).map_err(|e| StoreError::Invalid(e.to_string()))?),
+                detected_at: Set(c.detected_at),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The open conflicts the hub last reported about records this school is involved in.
+    pub async fn conflicts(&self) -> Result<Vec<crate::Conflict>, StoreError> {
+        node_conflict::Entity::find()
+            .order_by_asc(node_conflict::Column::HubId)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let losing: Activity = serde_json::from_str(&m.losing)
+                    .map_err(|e| StoreError::Corrupt(format!("conflict {}: {e}", m.hub_id)))?;
+                Ok(crate::Conflict {
+                    id: m.hub_id,
+                    version: u64::try_from(m.version).unwrap_or(0),
+                    losing_school: m.losing_school,
+                    winning_school: m.winning_school,
+                    losing,
+                    detected_at: m.detected_at,
+                    resolved_version: None,
+                })
+            })
+            .collect()
     }
 
     /// Writes a consistent copy of the whole store to `path` (SQLite `VACUUM INTO`),
@@ -350,9 +412,9 @@ impl NodeStore {
     }
 
     fn check_school(&self, a: &Activity) -> Result<(), StoreError> {
-        if a.school != self.school {
+        if !a.involves(&self.school) {
             return Err(StoreError::PermissionDenied(format!(
-                "记录属于学校 {}，本节点只记录学校 {}",
+                "记录属于学校 {}，且未注明本校（{}）为相关学校：本节点只记录涉及本校的活动",
                 a.school, self.school
             )));
         }

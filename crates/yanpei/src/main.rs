@@ -35,7 +35,7 @@ enum Command {
     Hub(cmd::hub::Command),
     /// A school's node agent: record, list, sync, run nightly.
     #[command(subcommand)]
-    Node(cmd::node::Command),
+    Node(Box<cmd::node::Command>),
     /// The county roster: template, validate, import, export, show.
     #[command(subcommand)]
     Roster(cmd::roster::Command),
@@ -65,14 +65,15 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Long-running services log their work; one-shot commands only warnings.
     let default = match &cli.command {
-        Command::Hub(cmd::hub::Command::Serve(_)) | Command::Node(cmd::node::Command::Run(_)) => "info",
+        Command::Hub(cmd::hub::Command::Serve(_)) => "info",
+        Command::Node(c) if matches!(**c, cmd::node::Command::Run(_)) => "info",
         _ => "warn",
     };
     init_tracing(cli.log_format, default);
     let result = match cli.command {
         Command::Demo(a) => cmd::demo::run(a).await,
         Command::Hub(c) => cmd::hub::run(c).await,
-        Command::Node(c) => cmd::node::run(c).await,
+        Command::Node(c) => cmd::node::run(*c).await,
         Command::Ca(c) => cmd::ca::run(c),
         Command::Roster(c) => cmd::roster::run(c).await,
         Command::Soak(a) => cmd::soak::run(a).await,

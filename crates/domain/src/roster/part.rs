@@ -7,8 +7,8 @@ use crate::{Activity, Field, SchoolCode, ValidationError};
 use super::Roster;
 
 impl Roster {
-    /// The part of the roster that concerns `school`: its own entry, its
-    /// alliance and base school, its pair partners, the staff assigned to it
+    /// The part of the roster that concerns `school`: its own entry (the other
+    /// schools by name only), its alliance, its pairings, the staff assigned to it
     /// or stationed at it, its teachers and their mentorships, the subject
     /// groups and the semesters.
     pub fn part_for(&self, school: &SchoolCode) -> Roster {
@@ -24,16 +24,14 @@ impl Roster {
             .filter(|s| &s.rural_school == school || &s.urban_school == school)
             .cloned()
             .collect();
-        let mut wanted: BTreeSet<&SchoolCode> = BTreeSet::from([school]);
-        wanted.extend(alliances.iter().map(|a| &a.base_school));
-        wanted.extend(pairings.iter().flat_map(|p| [&p.helper, &p.partner]));
+        // Every school of the county, so a clerk can name the partner school of a
+        // 送课 or the guests of a 现场会 offline; other schools' evaluations are the
+        // county's business and stay out.
         let schools: Vec<_> = self
             .schools
             .iter()
-            .filter(|s| wanted.contains(&s.code))
             .cloned()
             .map(|mut s| {
-                // Other schools' evaluations are the county's business.
                 if &s.code != school {
                     s.evaluation = None;
                 }
@@ -86,6 +84,14 @@ impl Roster {
             ));
         }
         let teachers: Vec<_> = self.teachers.iter().filter(|t| t.school == a.school).collect();
+        if let Some(other) =
+            a.body.details.partner_schools.iter().find(|p| !self.schools.iter().any(|s| &s.code == *p))
+        {
+            return Err(ValidationError::new(
+                Field::PartnerSchools,
+                format!("名册中没有学校「{other}」：请核对学校代码（yanpei node roster 可查看全县学校）"),
+            ));
+        }
         if let Some(name) = &a.body.teacher
             && !teachers.is_empty()
             && !teachers.iter().any(|t| &t.name == name || &t.id == name)
@@ -112,8 +118,8 @@ mod tests {
         let part = r.part_for(&code("R2"));
         assert_eq!(part.alliances.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["A2"]);
         let schools: Vec<_> = part.schools.iter().map(|s| s.code.as_str()).collect();
-        // Itself, its base school R1, and its helpers U1 and R1.
-        assert_eq!(schools, ["U1", "R1", "R2"]);
+        // Every school, by name, so partner schools can be named offline.
+        assert_eq!(schools, r.schools.iter().map(|s| s.code.as_str()).collect::<Vec<_>>());
         assert!(part.schools.iter().filter(|s| s.code.as_str() != "R2").all(|s| s.evaluation.is_none()));
         assert!(part.schools.iter().find(|s| s.code.as_str() == "R2").unwrap().evaluation.is_some());
         assert_eq!(part.pairings.len(), 2);
@@ -151,5 +157,10 @@ mod tests {
         // Inside the default calendar, but after the county's last day of term.
         let e = r.check_activity(&observation("教师T002", "2025-01-25")).unwrap_err();
         assert_eq!(e.field, Field::Date);
+        let mut shared = observation("教师T002", "2024-10-08");
+        shared.body.details.partner_schools = vec![code("U1")];
+        assert!(r.check_activity(&shared).is_ok());
+        shared.body.details.partner_schools = vec![code("NOPE")];
+        assert_eq!(r.check_activity(&shared).unwrap_err().field, Field::PartnerSchools);
     }
 }

@@ -23,6 +23,11 @@ pub struct Model {
     pub notes: Option<String>,
     pub rating: Option<i32>,
     pub duration_minutes: Option<i32>,
+    /// Kind-specific fields, JSON of `yanpei_domain::Details`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub details: Option<String>,
+    /// The school of the node that made this version.
+    pub origin_school: Option<String>,
     /// The node whose change made this version.
     pub origin_node: Uuid,
     /// The hub cursor of the change that made this version.

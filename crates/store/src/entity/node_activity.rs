@@ -23,6 +23,9 @@ pub struct Model {
     pub notes: Option<String>,
     pub rating: Option<i32>,
     pub duration_minutes: Option<i32>,
+    /// Kind-specific fields, JSON of `yanpei_domain::Details`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub details: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

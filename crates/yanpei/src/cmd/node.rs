@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -14,6 +14,11 @@ use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
 
 use super::read_pem;
+
+mod conflicts;
+mod fields;
+
+use fields::Fields;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct StoreArg {
@@ -47,12 +52,36 @@ pub(crate) enum Command {
         #[arg(long, default_value = yanpei_pki::HUB_DNS_NAME)]
         server_name: String,
     },
-    /// Record an activity (活动记录).
+    /// Record an activity (活动记录), from flags or, with --interactive, field by field.
     Record {
         #[command(flatten)]
         store: StoreArg,
+        /// Ask for each field in turn (选择类型后逐项填写).
+        #[arg(long, short = 'i')]
+        interactive: bool,
         #[command(flatten)]
         fields: Fields,
+    },
+    /// The kinds of activity and the fields each requires.
+    Kinds,
+    /// Conflicting edits of records this school is involved in, as the hub last reported them.
+    Conflicts {
+        #[command(flatten)]
+        store: StoreArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a conflict: keep the version the hub kept, or take the losing one; the
+    /// choice is a new version that syncs.
+    Resolve {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The record's id (from `node conflicts`).
+        id: String,
+        /// Which version to keep.
+        #[arg(long, value_enum)]
+        keep: conflicts::Keep,
     },
     /// Change fields of a record; an empty value clears an optional field.
     Edit {
@@ -77,7 +106,7 @@ pub(crate) enum Command {
         /// Only this semester (2024-2025-1).
         #[arg(long)]
         semester: Option<String>,
-        /// Only this kind (听课, 评课, 研讨课, 讲座, 教研组活动).
+        /// Only this kind (see `yanpei node kinds`).
         #[arg(long)]
         kind: Option<String>,
         /// JSON output.
@@ -109,87 +138,6 @@ pub(crate) struct RunArgs {
     /// The nightly window in local time, HH:MM-HH:MM.
     #[arg(long, default_value = "01:00-05:00")]
     window: String,
-}
-
-/// The fields of a record, as flags.
-#[derive(Debug, Default, clap::Args)]
-pub(crate) struct Fields {
-    /// 活动类型: 听课, 评课, 研讨课, 讲座, 教研组活动.
-    #[arg(long)]
-    kind: Option<String>,
-    /// 日期, YYYY-MM-DD.
-    #[arg(long)]
-    date: Option<String>,
-    /// 学期, e.g. 2024-2025-1; default: the semester containing the date.
-    #[arg(long)]
-    semester: Option<String>,
-    /// 执行人: observer, evaluator, teacher of the lesson, lecturer or host.
-    #[arg(long)]
-    actor: Option<String>,
-    /// 授课教师 (听课/评课).
-    #[arg(long)]
-    teacher: Option<String>,
-    /// 学科.
-    #[arg(long)]
-    subject: Option<String>,
-    /// 年级.
-    #[arg(long)]
-    grade: Option<String>,
-    /// 课题/主题.
-    #[arg(long)]
-    topic: Option<String>,
-    /// 备注.
-    #[arg(long)]
-    notes: Option<String>,
-    /// 评分 1-100 (评课).
-    #[arg(long)]
-    rating: Option<u8>,
-    /// 时长（分钟）.
-    #[arg(long)]
-    minutes: Option<u32>,
-}
-
-fn opt(v: Option<String>, current: Option<String>) -> Option<String> {
-    match v {
-        Some(s) if s.trim().is_empty() => None,
-        Some(s) => Some(s),
-        None => current,
-    }
-}
-
-impl Fields {
-    fn apply(self, a: &mut Activity) -> anyhow::Result<()> {
-        if let Some(k) = self.kind {
-            a.kind = k.parse()?;
-        }
-        if let Some(d) = self.date {
-            a.date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .map_err(|_| anyhow!("日期「{d}」格式不对，请写成 YYYY-MM-DD"))?;
-            if self.semester.is_none() {
-                a.semester =
-                    Semester::containing(a.date).ok_or_else(|| anyhow!("日期 {d} 不在任何学期内"))?;
-            }
-        }
-        if let Some(s) = self.semester {
-            a.semester = s.parse()?;
-        }
-        if let Some(actor) = self.actor {
-            a.body.actor = actor;
-        }
-        let b = &mut a.body;
-        b.teacher = opt(self.teacher, b.teacher.take());
-        b.subject = opt(self.subject, b.subject.take());
-        b.grade = opt(self.grade, b.grade.take());
-        b.topic = opt(self.topic, b.topic.take());
-        b.notes = opt(self.notes, b.notes.take());
-        if let Some(r) = self.rating {
-            b.rating = (r != 0).then_some(r);
-        }
-        if let Some(m) = self.minutes {
-            b.duration_minutes = (m != 0).then_some(m);
-        }
-        Ok(())
-    }
 }
 
 mod key {
@@ -235,7 +183,7 @@ fn parse_id(id: &str) -> anyhow::Result<Uuid> {
     Uuid::try_parse(id).map_err(|_| anyhow!("「{id}」不是记录编号（UUID），请从 `yanpei node list` 复制"))
 }
 
-fn summary(a: &Activity) -> String {
+pub(crate) fn summary(a: &Activity) -> String {
     let b = &a.body;
     let mut parts = vec![a.date.to_string(), a.kind.label().to_owned()];
     parts.extend(b.subject.clone());
@@ -243,6 +191,17 @@ fn summary(a: &Activity) -> String {
     parts.push(format!("执行人 {}", b.actor));
     parts.extend(b.teacher.as_ref().map(|t| format!("授课 {t}")));
     parts.extend(b.topic.as_ref().map(|t| format!("「{t}」")));
+    if !b.details.partner_schools.is_empty() {
+        let schools: Vec<String> = b.details.partner_schools.iter().map(ToString::to_string).collect();
+        parts.push(format!("{} 与 {}", a.school, schools.join("、")));
+    }
+    if let Some(missing) = a.meeting_missing() {
+        parts.push(if missing.is_empty() {
+            "五定四有齐全".to_owned()
+        } else {
+            format!("五定四有缺 {} 项", missing.len())
+        });
+    }
     parts.join(" · ")
 }
 
@@ -261,30 +220,39 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             s.set_meta(key::KEY, &absolute(&keyfile)?).await?;
             println!("节点已就绪：学校 {school}，节点编号 {}，本地库 {}", s.node_id(), store.store.display());
         }
-        Command::Record { store, fields } => {
+        Command::Record { store, interactive, fields } => {
             let s = open(&store.store).await?;
-            let kind: ActivityKind =
-                fields.kind.as_deref().ok_or_else(|| anyhow!("请用 --kind 指定活动类型"))?.parse()?;
-            let date_text =
-                fields.date.clone().ok_or_else(|| anyhow!("请用 --date 指定日期（YYYY-MM-DD）"))?;
-            let date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d")
-                .map_err(|_| anyhow!("日期「{date_text}」格式不对，请写成 YYYY-MM-DD"))?;
-            let semester = Semester::containing(date).ok_or_else(|| anyhow!("日期 {date} 不在任何学期内"))?;
+            let today = chrono::Local::now().date_naive();
             let mut a = Activity {
                 id: Uuid::now_v7(),
                 school: s.school().clone(),
-                semester,
-                date,
-                kind,
+                semester: Semester::containing(today)
+                    .ok_or_else(|| anyhow!("今天 {today} 不在任何学期内"))?,
+                date: today,
+                kind: ActivityKind::LessonObservation,
                 version: 1,
                 deleted: false,
                 body: ActivityDraft::default(),
             };
-            fields.apply(&mut a)?;
+            if interactive {
+                fields.apply(&mut a)?;
+                fields::guided(&mut a, &mut std::io::stdin().lock(), &mut std::io::stdout())?;
+            } else {
+                if fields.kind().is_none() {
+                    bail!(
+                        "请用 --kind 指定活动类型（yanpei node kinds 列出全部类型），或用 --interactive 逐项填写"
+                    );
+                }
+                fields.apply(&mut a)?;
+            }
             a.validate()?;
             check_roster(&s, &a).await?;
             s.record(&a).await?;
             println!("已记录：{}\n编号 {}（{}，待同步）", summary(&a), a.id, a.semester);
+            if let Some(missing) = a.meeting_missing().filter(|m| !m.is_empty()) {
+                let items: Vec<&str> = missing.iter().map(|m| m.label()).collect();
+                println!("五定四有尚缺：{}（可用 yanpei node edit 补充）", items.join("、"));
+            }
         }
         Command::Edit { store, id, fields } => {
             let s = open(&store.store).await?;
@@ -327,6 +295,11 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Roster { store, json } => show_roster(&store.store, json).await?,
+        Command::Kinds => print!("{}", fields::kind_menu()),
+        Command::Conflicts { store, json } => conflicts::list(&open(&store.store).await?, json).await?,
+        Command::Resolve { store, id, keep } => {
+            conflicts::resolve(&open(&store.store).await?, parse_id(&id)?, keep).await?
+        }
         Command::Sync { store } => {
             let a = agent(&store.store).await?;
             let r = a.sync_once().await?;
@@ -334,6 +307,12 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 "同步完成：推送 {} 条变更（新写入 {}，已存在 {}），拉取 {} 条；中心已确认到序号 {}",
                 r.pushed, r.applied, r.unchanged, r.pulled, r.acked_seq
             );
+            if r.open_conflicts > 0 {
+                println!(
+                    "注意：有 {} 处修改冲突（两校在同步前改了同一条记录），请运行 yanpei node conflicts 查看并处理",
+                    r.open_conflicts
+                );
+            }
         }
         Command::Run(args) => daemon(args).await?,
     }

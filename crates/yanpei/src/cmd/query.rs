@@ -56,6 +56,20 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Conflicting edits: two nodes changed one record before syncing; the losing versions.
+    Conflicts {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only this school.
+        #[arg(long)]
+        school: Option<String>,
+        /// Also resolved ones.
+        #[arg(long)]
+        all: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// The most recent sync sessions.
     Ledger {
         #[command(flatten)]
@@ -140,6 +154,43 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                     println!("{group}{:<10}{:>8}", kind_label(r.kind), r.count);
                 }
                 println!("合计 {}", reply.total);
+            }
+        }
+        Command::Conflicts { conn, school, all, json } => {
+            let reply = client(&conn)
+                .await?
+                .conflicts(pb::ConflictsRequest {
+                    school_code: school.unwrap_or_default(),
+                    include_resolved: all,
+                    limit: 500,
+                })
+                .await?
+                .into_inner();
+            if json {
+                let rows: Vec<_> = reply
+                    .conflicts
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "id": c.id, "activity_id": c.activity_id, "version": c.version,
+                            "winning_school": c.winning_school, "losing_school": c.losing_school,
+                            "detected_at": c.detected_at, "resolved_version": c.resolved_version,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for c in &reply.conflicts {
+                    let state = match c.resolved_version {
+                        0 => "未解决".to_owned(),
+                        v => format!("已由第 {v} 版解决"),
+                    };
+                    println!(
+                        "{} 记录 {} 第 {} 版：保留 {} 的修改，{} 的修改未采用（已保存）· {state}",
+                        c.detected_at, c.activity_id, c.version, c.winning_school, c.losing_school
+                    );
+                }
+                println!("共 {} 处", reply.conflicts.len());
             }
         }
         Command::Ledger { conn, school, limit, json } => {
