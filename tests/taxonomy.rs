@@ -21,8 +21,9 @@ async fn every_kind_round_trips(db: Option<String>) {
     let node = w.node(&own, "office").await.unwrap();
     let mut recorded = Vec::new();
     for (i, &kind) in ActivityKind::ALL.iter().enumerate() {
-        let a = Activity::create(own.clone(), DEMO_SEMESTER, day(i as i64), kind, example_draft(kind, &partner))
-            .unwrap();
+        let a =
+            Activity::create(own.clone(), DEMO_SEMESTER, day(i as i64), kind, example_draft(kind, &partner))
+                .unwrap();
         node.store().record(&a).await.unwrap();
         recorded.push(a);
     }
@@ -31,8 +32,12 @@ async fn every_kind_round_trips(db: Option<String>) {
     let stats = w.query_stats(None, pb::GroupBy::Unspecified).await.unwrap();
     assert_eq!(stats.total, ActivityKind::ALL.len() as u64);
     for &kind in ActivityKind::ALL {
-        let n: u64 =
-            stats.rows.iter().filter(|r| r.kind == yanpei_proto::kind_to_pb(kind) as i32).map(|r| r.count).sum();
+        let n: u64 = stats
+            .rows
+            .iter()
+            .filter(|r| r.kind == yanpei_proto::kind_to_pb(kind) as i32)
+            .map(|r| r.count)
+            .sum();
         assert_eq!(n, 1, "{kind} counted once");
     }
     for a in &recorded {
@@ -50,7 +55,12 @@ async fn every_kind_round_trips(db: Option<String>) {
     }
     node.sync_once().await.unwrap();
     for a in &recorded {
-        assert_eq!(w.hub_store.activity(a.id).await.unwrap().as_ref(), Some(a), "{} edit reached the hub", a.kind);
+        assert_eq!(
+            w.hub_store.activity(a.id).await.unwrap().as_ref(),
+            Some(a),
+            "{} edit reached the hub",
+            a.kind
+        );
     }
     let live = recorded.iter().filter(|a| !a.deleted).count() as u64;
     assert_eq!(county_total(&w).await, live);
@@ -81,7 +91,8 @@ async fn a_delivery_is_shared_and_counted_once(db: Option<String>) {
     assert_eq!(b.store().get(delivery.id).await.unwrap(), Some(delivery.clone()), "visible at the partner");
     assert_eq!(county_total(&w).await, 1, "one canonical record, counted once");
     let by_school = w.query_stats(None, pb::GroupBy::School).await.unwrap();
-    let at = |code: &str| by_school.rows.iter().filter(|r| r.group_code == code).map(|r| r.count).sum::<u64>();
+    let at =
+        |code: &str| by_school.rows.iter().filter(|r| r.group_code == code).map(|r| r.count).sum::<u64>();
     assert_eq!((at("CGZ1"), at("T08Z1")), (1, 0), "counted under its own school");
 
     // School B tries to create a record of school CGZ2 that does not name B: refused, nothing stored.
@@ -96,7 +107,10 @@ async fn a_delivery_is_shared_and_counted_once(db: Option<String>) {
     )
     .unwrap();
     let err = client
-        .push(pb::PushRequest { session_id: session.clone(), changes: batch(1, std::slice::from_ref(&foreign)) })
+        .push(pb::PushRequest {
+            session_id: session.clone(),
+            changes: batch(1, std::slice::from_ref(&foreign)),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");

@@ -5,6 +5,7 @@ pub(crate) mod demo;
 pub(crate) mod hub;
 pub(crate) mod node;
 pub(crate) mod query;
+pub(crate) mod report;
 pub(crate) mod roster;
 pub(crate) mod soak;
 

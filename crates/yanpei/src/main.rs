@@ -47,6 +47,9 @@ enum Command {
     /// Ask the hub for county statistics and the sync ledger.
     #[command(subcommand)]
     Query(cmd::query::Command),
+    /// The county's reports (quota compliance), from the hub; --json, --xlsx.
+    #[command(subcommand)]
+    Report(cmd::report::Command),
 }
 
 fn init_tracing(format: LogFormat, default: &str) {
@@ -78,6 +81,7 @@ async fn main() -> std::process::ExitCode {
         Command::Roster(c) => cmd::roster::run(c).await,
         Command::Soak(a) => cmd::soak::run(a).await,
         Command::Query(c) => cmd::query::run(c).await,
+        Command::Report(c) => cmd::report::run(c).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
