@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde::Serialize;
+use uuid::Uuid;
 use yanpei_domain::Activity;
 use yanpei_node::{Agent, SyncOptions};
 use yanpei_proto::pb;
+use yanpei_store::hub::{HubStore, IncomingChange};
 use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
 
@@ -157,7 +159,9 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let direct_took = tokio::task::spawn_blocking(move || direct::sqlite_insert(&direct_path, &table))
         .await
         .map_err(|e| BenchError::Process(format!("direct SQLite task: {e}")))??;
+    let store_took = store_ingest(&world, &records).await?;
     let (y, d) = (per_sec(records.len(), yanpei_sqlite), per_sec(records.len(), direct_took));
+    let s = per_sec(records.len(), store_took);
     rows.push(Row {
         id: "ingest_sqlite",
         what: format!("中心接收 {} 条（gRPC+mTLS，SQLite）", records.len()),
@@ -166,6 +170,18 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         ratio: format!("{:.2}", y / d),
         aim: "> 0.5".into(),
         verdict: verdict(y / d > 0.5),
+    });
+    rows.push(Row {
+        id: "store_sqlite",
+        what: format!(
+            "诊断：中心存储层 apply_batch {} 条（进程内，无 gRPC/TLS，每批 500 条，SQLite）",
+            records.len()
+        ),
+        yanpei: format!("{s:.0} 条/秒"),
+        baseline: format!("{d:.0} 条/秒（同上直写）"),
+        ratio: format!("{:.2}", s / d),
+        aim: "无（说明差距在哪一层）".into(),
+        verdict: "无目标".into(),
     });
 
     // 1b. The same on PostgreSQL, against COPY.
@@ -284,6 +300,32 @@ async fn agent_ingest(
     .await;
     hub.stop().await;
     result
+}
+
+/// The hub's storage layer alone on a fresh SQLite database: one session, the
+/// records applied in batches of 500 as the hub applies pushes, no gRPC or TLS.
+async fn store_ingest(world: &World, records: &[Activity]) -> Result<Duration, BenchError> {
+    let (url, _) = world.fresh_hub_db("store-sqlite", None).await?;
+    let store = HubStore::open(&url).await?;
+    let school = &records.first().ok_or_else(|| BenchError::Check("no records".into()))?.school;
+    let (id, _) = store.open_session(Uuid::now_v7(), school, yanpei_proto::PROTOCOL_VERSION, "bench").await?;
+    let session = store.session(id).await?.ok_or_else(|| BenchError::Check("session vanished".into()))?;
+    let changes: Vec<IncomingChange> = records
+        .iter()
+        .enumerate()
+        .map(|(k, a)| IncomingChange { seq: k as u64 + 1, activity: a.clone() })
+        .collect();
+    let started = Instant::now();
+    let mut applied = 0;
+    for batch in changes.chunks(500) {
+        applied += store.apply_batch(&session, batch).await?.applied as usize;
+    }
+    let took = started.elapsed();
+    store.connection().clone().close().await.map_err(yanpei_store::StoreError::from)?;
+    if applied != records.len() {
+        return Err(BenchError::Check(format!("apply_batch applied {applied} of {}", records.len())));
+    }
+    Ok(took)
 }
 
 async fn postgres_ingest(

@@ -31,20 +31,22 @@ pub fn table(rows: &[Row]) -> String {
 /// The load tests' table.
 pub fn load_table(load: &[Result<LoadReport, String>]) -> String {
     let mut out = String::from(
-        "| 节点数 | 每节点条数 | 并发 | 会话/秒 | 条/秒 | p50 会话 | p99 会话 | 最慢 | 错误 | 中心峰值内存 | 中心计数 |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| 节点数 | 每节点条数 | 并发 | 用时 | 会话/秒 | 推送 条/秒 | 拉取条数 | p50 会话 | p99 会话 | 最慢 | 错误 | 中心峰值内存 | 中心计数 |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in load {
         match r {
             Ok(l) => {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {:.1} | {:.0} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {} | {} / {} |",
+                    "| {} | {} | {} | {:.1} 秒 | {:.1} | {:.0} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} | {} | {} / {} |",
                     l.nodes,
                     l.records_per_node,
                     l.concurrency,
+                    l.wall_secs,
                     l.sessions_per_sec,
                     l.records_per_sec,
+                    l.records_pulled,
                     l.p50_ms,
                     l.p99_ms,
                     l.max_ms,
@@ -55,7 +57,7 @@ pub fn load_table(load: &[Result<LoadReport, String>]) -> String {
                 );
             }
             Err(e) => {
-                let _ = writeln!(out, "| 失败：{} |||||||||||", cell(e));
+                let _ = writeln!(out, "| 失败：{} |||||||||||||", cell(e));
             }
         }
     }
@@ -129,6 +131,8 @@ const METHOD: &str = "\
 - **SQLite 直写对照**：同一表结构（中心的迁移建表，含索引），同样的行（中心自己的行转换 \
 `activity_row`），rusqlite 单连接、WAL、`synchronous=FULL`，单事务内逐行执行一条预编译 INSERT；\
 行在计时前编码好，只计事务本身。
+- **诊断行（存储层）**：同样的记录在进程内直接交给中心存储层 `HubStore::apply_batch`（每批 500 条，\
+一个会话），不经 gRPC/TLS，用来说明与直写的差距出在哪一层。
 - **PostgreSQL COPY 对照**：同一表结构的新数据库，单事务 `COPY activity (...) FROM STDIN`（文本格式），\
 数据在计时前编码好。
 - **PouchDB**：`crates/bench/pouchdb/bench.js`（`npm ci` 安装，版本见 package-lock.json）。\
@@ -143,5 +147,7 @@ protobuf 编码长度（`Change` 消息，含序号）。
 - **负载测试**：一个进程模拟许多节点，每个节点有自己的证书和节点编号，按真实协议完成一次夜间同步\
 （握手、推送当晚的记录、拉取本校其他节点的记录并逐条校验、取名册、结束），不带本地 SQLite 库，\
 以免与中心争用同一台机器的 CPU；会话时间含 TLS 连接。中心峰值内存为运行结束时中心进程的 `VmHWM`。\
-结束后核对中心计数等于推送总数。
+结束后核对中心计数等于推送总数。示范县只有 43 所学校，所以 N 个节点时每校约 N/43 个节点，\
+每个节点要拉取本校先同步的其他节点当晚的全部记录：拉取总量随每校节点数平方增长\
+（表中“拉取条数”），而真实的县里每校只有一两个节点。
 ";

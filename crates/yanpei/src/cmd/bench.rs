@@ -27,7 +27,7 @@ pub(crate) struct BenchArgs {
     /// Working directory [default: a fresh one under the temp dir, removed afterwards].
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Print the whole report as JSON too.
+    /// Print the whole report as JSON instead of the tables (BENCHMARKS.md is written either way).
     #[arg(long)]
     json: bool,
 }
@@ -89,13 +89,14 @@ pub(crate) async fn bench(a: BenchArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let r = result.context("run the benchmarks")?;
+    std::fs::write(&a.out, report::markdown(&r)).with_context(|| format!("write {}", a.out.display()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("{}", report::table(&r.rows));
+        println!("{}", report::load_table(&r.load));
+        println!("已写入 {}（用时 {:.0} 秒）", a.out.display(), r.elapsed_secs);
     }
-    println!("{}", report::table(&r.rows));
-    println!("{}", report::load_table(&r.load));
-    std::fs::write(&a.out, report::markdown(&r)).with_context(|| format!("write {}", a.out.display()))?;
-    println!("已写入 {}（用时 {:.0} 秒）", a.out.display(), r.elapsed_secs);
     Ok(())
 }
 
