@@ -25,7 +25,7 @@ pub(crate) async fn replicate(script_dir: &Path, world: &World, records: &[Activ
         return Err(format!("找不到 {}（PouchDB 基准脚本）", script_dir.join("bench.js").display()));
     }
     let version = run(Command::new("node").arg("--version"), "node --version").await?;
-    if !script_dir.join("node_modules").is_dir() {
+    if !installed(script_dir) {
         run(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
@@ -57,6 +57,16 @@ pub(crate) async fn replicate(script_dir: &Path, world: &World, records: &[Activ
     match (line["records"].as_u64(), line["seconds"].as_f64()) {
         (Some(n), Some(s)) if n == records.len() as u64 && s > 0.0 => Ok(s),
         _ => Err(format!("PouchDB 脚本输出不符：{out}")),
+    }
+}
+
+/// Whether `npm ci` already installed what `package-lock.json` names (npm keeps a copy of
+/// the lock it installed as `node_modules/.package-lock.json`; an older copy means a stale install).
+fn installed(dir: &Path) -> bool {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(dir.join("node_modules/.package-lock.json")), modified(dir.join("package-lock.json"))) {
+        (Some(installed), Some(wanted)) => installed >= wanted,
+        _ => false,
     }
 }
 
