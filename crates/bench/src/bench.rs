@@ -117,6 +117,8 @@ pub struct BenchReport {
     pub load: Vec<Result<LoadReport, String>>,
     /// Wall time of the whole run, seconds.
     pub elapsed_secs: f64,
+    /// Load averages (1, 5, 15 min) when the run started.
+    pub load_avg_start: String,
 }
 
 pub(crate) fn per_sec(n: usize, d: Duration) -> f64 {
@@ -143,6 +145,7 @@ fn unavailable(id: &'static str, what: &str, aim: &str, why: &str) -> Row {
 /// no npm) becomes a row that says so, never an invented figure.
 pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let started = Instant::now();
+    let load_avg_start = crate::machine::load_avg();
     let sizes = Sizes::of(opts.quick);
     std::fs::create_dir_all(&opts.dir).map_err(BenchError::io(format!("create {}", opts.dir.display())))?;
     let world = World::create(&opts.dir)?;
@@ -160,6 +163,11 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         .await
         .map_err(|e| BenchError::Process(format!("direct SQLite task: {e}")))??;
     let store_took = store_ingest(&world, &records).await?;
+    let (url4, _) = world.fresh_hub_db("ingest-sqlite-4", None).await?;
+    let parts: Vec<Vec<Activity>> =
+        (1..=4).map(|i| records_of(&world.roster, i, records.len() / 4, 50 + i as u64)).collect();
+    let four_took = agents_ingest(opts, &world, &url4, "ingest-sqlite-4", &parts).await?;
+    let four = per_sec(parts.iter().map(Vec::len).sum(), four_took);
     let (y, d) = (per_sec(records.len(), yanpei_sqlite), per_sec(records.len(), direct_took));
     let s = per_sec(records.len(), store_took);
     rows.push(Row {
@@ -170,6 +178,18 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         ratio: format!("{:.2}", y / d),
         aim: "> 0.5".into(),
         verdict: verdict(y / d > 0.5),
+    });
+    rows.push(Row {
+        id: "ingest_sqlite_4",
+        what: format!(
+            "中心接收 {} 条，4 个节点同时同步（gRPC+mTLS，SQLite）",
+            parts.iter().map(Vec::len).sum::<usize>()
+        ),
+        yanpei: format!("{four:.0} 条/秒"),
+        baseline: format!("{d:.0} 条/秒（同上直写）"),
+        ratio: format!("{:.2}", four / d),
+        aim: "> 0.5".into(),
+        verdict: verdict(four / d > 0.5),
     });
     rows.push(Row {
         id: "store_sqlite",
@@ -262,6 +282,7 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         rows,
         load,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        load_avg_start,
     })
 }
 
@@ -275,24 +296,45 @@ async fn agent_ingest(
     name: &str,
     records: &[Activity],
 ) -> Result<Duration, BenchError> {
+    agents_ingest(opts, world, url, name, std::slice::from_ref(&records.to_vec())).await
+}
+
+/// Like [`agent_ingest`] with one agent per part (each its own school, store and
+/// certificate), all syncing at once; returns the time until the last finished.
+async fn agents_ingest(
+    opts: &BenchOptions,
+    world: &World,
+    url: &str,
+    name: &str,
+    parts: &[Vec<Activity>],
+) -> Result<Duration, BenchError> {
     let hub = HubProcess::start(&opts.exe, world, url).await?;
     let result = async {
-        let school = &records.first().ok_or_else(|| BenchError::Check("no records".into()))?.school;
-        let store =
-            NodeStore::open_or_init(&sqlite_url(&world.dir.join(format!("{name}.sqlite"))), school).await?;
-        for chunk in records.chunks(5000) {
-            store.record_all(chunk).await?;
+        let mut agents = Vec::new();
+        for (i, records) in parts.iter().enumerate() {
+            let school = &records.first().ok_or_else(|| BenchError::Check("no records".into()))?.school;
+            let path = world.dir.join(format!("{name}-{i}.sqlite"));
+            let store = NodeStore::open_or_init(&sqlite_url(&path), school).await?;
+            for chunk in records.chunks(5000) {
+                store.record_all(chunk).await?;
+            }
+            agents.push(Agent::new(store, world.node_endpoint(school, hub.addr)?));
         }
-        let agent = Agent::new(store, world.node_endpoint(school, hub.addr)?);
+        let total: usize = parts.iter().map(Vec::len).sum();
         let started = Instant::now();
-        let report = agent.sync_with(SyncOptions::default()).await?;
+        let mut syncs = tokio::task::JoinSet::new();
+        for agent in agents {
+            syncs.spawn(async move { agent.sync_with(SyncOptions::default()).await });
+        }
+        let mut applied = 0;
+        while let Some(done) = syncs.join_next().await {
+            applied += done.map_err(|e| BenchError::Process(format!("sync task: {e}")))??.applied;
+        }
         let took = started.elapsed();
         let counted = count_at_hub(world, &hub).await?;
-        if report.applied != records.len() as u64 || counted != records.len() as u64 {
+        if applied != total as u64 || counted != total as u64 {
             return Err(BenchError::Check(format!(
-                "{name}: applied {}, hub counts {counted}, pushed {}",
-                report.applied,
-                records.len()
+                "{name}: applied {applied}, hub counts {counted}, pushed {total}"
             )));
         }
         Ok(took)

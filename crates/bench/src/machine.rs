@@ -13,6 +13,15 @@ pub struct Machine {
     pub memory_bytes: u64,
     /// Operating system and kernel.
     pub os: String,
+    /// `/proc/loadavg` when detected: how busy the shared machine was.
+    pub load_avg: String,
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub(crate) fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 impl Machine {
@@ -50,6 +59,7 @@ impl Machine {
             cores,
             memory_bytes,
             os: format!("{distro}, Linux {kernel} ({})", std::env::consts::ARCH),
+            load_avg: load_avg(),
         }
     }
 }

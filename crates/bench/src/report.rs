@@ -113,6 +113,11 @@ pub fn markdown(r: &BenchReport) -> String {
     let _ = writeln!(out, "- CPU：{}，{} 个逻辑核", m.cpu, m.cores);
     let _ = writeln!(out, "- 内存：{:.1} GiB", m.memory_bytes as f64 / (1024.0 * 1024.0 * 1024.0));
     let _ = writeln!(out, "- 系统：{}", m.os);
+    let _ = writeln!(
+        out,
+        "- 机器负载（1/5/15 分钟平均）：开始时 {}，结束时 {}（{} 核；其他会话的构建同时在跑）",
+        r.load_avg_start, m.load_avg, m.cores
+    );
     let _ = writeln!(out, "- 总用时：{:.0} 秒\n", r.elapsed_secs);
     let _ = writeln!(out, "## 对比\n\n{}", table(&r.rows));
     let _ = writeln!(out, "## 负载测试\n\n{}", load_table(&r.load));
@@ -131,6 +136,7 @@ const METHOD: &str = "\
 - **SQLite 直写对照**：同一表结构（中心的迁移建表，含索引），同样的行（中心自己的行转换 \
 `activity_row`），rusqlite 单连接、WAL、`synchronous=FULL`，单事务内逐行执行一条预编译 INSERT；\
 行在计时前编码好，只计事务本身。
+- **4 个节点同时同步**：另外 4 所学校各一个节点代理，共同样条数，同时同步到一个新的中心，计到最后一个结束。
 - **诊断行（存储层）**：同样的记录在进程内直接交给中心存储层 `HubStore::apply_batch`（每批 500 条，\
 一个会话），不经 gRPC/TLS，用来说明与直写的差距出在哪一层。
 - **PostgreSQL COPY 对照**：同一表结构的新数据库，单事务 `COPY activity (...) FROM STDIN`（文本格式），\

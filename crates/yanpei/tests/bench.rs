@@ -45,6 +45,7 @@ fn quick_bench_produces_every_row_and_writes_the_report() {
         ids,
         [
             "ingest_sqlite",
+            "ingest_sqlite_4",
             "store_sqlite",
             "ingest_postgres",
             "pouchdb",
@@ -56,7 +57,7 @@ fn quick_bench_produces_every_row_and_writes_the_report() {
     let verdict =
         |id: &str| rows.iter().find(|r| r["id"] == id).unwrap()["verdict"].as_str().unwrap().to_owned();
     // What needs nothing but this repository is always measured.
-    for id in ["ingest_sqlite", "store_sqlite", "wire_plain", "wire_gzip", "node_memory"] {
+    for id in ["ingest_sqlite", "ingest_sqlite_4", "store_sqlite", "wire_plain", "wire_gzip", "node_memory"] {
         assert!(!verdict(id).starts_with("不可用"), "{id}: {}", verdict(id));
     }
     // PostgreSQL is part of CI; elsewhere the row may say why it is missing, but it is there.
