@@ -669,6 +669,21 @@ impl HubStore {
     }
 }
 
+/// The row the hub writes for `a` when node `origin_node`'s change gets cursor
+/// `change_seq`: the same columns and values [`HubStore::apply_batch`] writes, for
+/// benchmarks that write the same rows into the same schema by another path.
+pub fn activity_row(
+    a: &Activity,
+    origin_node: Uuid,
+    change_seq: i64,
+    now: chrono::DateTime<Utc>,
+) -> hub_activity::ActiveModel {
+    let mut row = hub_row(a, now);
+    row.origin_node = Set(origin_node);
+    row.change_seq = Set(change_seq);
+    row
+}
+
 /// Rows per multi-row statement: 19 columns each stays far under SQLite's
 /// 32,766 bound variables and PostgreSQL's 65,535.
 const CHUNK: usize = 500;
