@@ -11,6 +11,8 @@ mod book;
 mod layout;
 mod plan;
 mod sheets;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
