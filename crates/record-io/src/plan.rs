@@ -147,7 +147,7 @@ fn layout(grid: &Grid, header_row: usize, problems: &mut Vec<RowProblem>) -> She
                 column: text.clone(),
                 reason: format!("「{}」列出现了两次", f.label()),
             }),
-            Some(Header::Field(f)) if matches!(f, Field::School | Field::Version | Field::Attachments) => {
+            Some(Header::Field(Field::School | Field::Version | Field::Attachments)) => {
                 problems.push(RowProblem {
                     at: at.clone(),
                     column: text.clone(),
@@ -177,7 +177,7 @@ fn layout(grid: &Grid, header_row: usize, problems: &mut Vec<RowProblem>) -> She
     SheetLayout { columns, kind }
 }
 
-fn cell<'a>(row: &'a [String], c: usize) -> &'a str {
+fn cell(row: &[String], c: usize) -> &str {
     row.get(c).map(String::as_str).unwrap_or("")
 }
 

@@ -2,6 +2,7 @@
 //! node store. All or nothing stores none and names exactly those three rows in Chinese;
 //! `Mode::Partial` stores the 997 and writes the three to the error workbook; fixed, the
 //! rest imports cleanly; importing again never duplicates a record.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::path::{Path, PathBuf};
 
