@@ -77,6 +77,20 @@ pub fn read_workbook(path: &Path) -> Result<Vec<Grid>, RecordIoError> {
     Ok(grids)
 }
 
+/// Writes grids whose first row is the header, e.g. a template a program filled in.
+pub fn write_grids(path: &Path, grids: &[Grid]) -> Result<(), RecordIoError> {
+    let sheets: Vec<OutSheet> = grids
+        .iter()
+        .map(|g| OutSheet {
+            name: g.name.clone(),
+            header: g.rows.first().cloned().unwrap_or_default(),
+            rows: g.rows.iter().skip(1).cloned().collect(),
+            ..Default::default()
+        })
+        .collect();
+    write_workbook(path, &sheets)
+}
+
 /// Display width: a Chinese character takes two columns.
 fn width(s: &str) -> f64 {
     s.lines()

@@ -20,7 +20,7 @@ use yanpei_domain::{Activity, ActivityKind, Semester};
 use yanpei_store::StoreError;
 use yanpei_store::node::NodeStore;
 
-pub use book::{Grid, read_workbook};
+pub use book::{Grid, read_workbook, write_grids};
 pub use layout::{
     Column, EXAMPLE_MARK, GUIDE_SHEET, Header, REASON_HEADER, SOURCE_ROW_HEADER, columns, help, label,
     parse_header,
