@@ -135,11 +135,27 @@ pub fn content_id(a: &Activity) -> Uuid {
 struct SheetLayout {
     columns: Vec<(usize, Field)>,
     kind: Option<ActivityKind>,
+    /// Per column index, whether the header row names it.
+    headed: Vec<bool>,
+}
+
+/// A column's letters as Excel shows them: 0 → A, 26 → AA.
+pub(crate) fn column_letters(mut c: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(char::from(b'A' + (c % 26) as u8));
+        if c < 26 {
+            break;
+        }
+        c = c / 26 - 1;
+    }
+    out.iter().rev().collect()
 }
 
 fn layout(grid: &Grid, header_row: usize, problems: &mut Vec<RowProblem>) -> SheetLayout {
     let at = RowRef { sheet: grid.name.clone(), row: header_row + 1 };
     let mut columns: Vec<(usize, Field)> = Vec::new();
+    let headed = grid.rows[header_row].iter().map(|h| !h.trim().is_empty()).collect();
     for (c, text) in grid.rows[header_row].iter().enumerate() {
         match parse_header(text) {
             Some(Header::Field(f)) if columns.iter().any(|(_, g)| *g == f) => problems.push(RowProblem {
@@ -174,7 +190,7 @@ fn layout(grid: &Grid, header_row: usize, problems: &mut Vec<RowProblem>) -> She
             ),
         });
     }
-    SheetLayout { columns, kind }
+    SheetLayout { columns, kind, headed }
 }
 
 fn cell(row: &[String], c: usize) -> &str {
@@ -239,6 +255,17 @@ fn read_row(
         None => layout.kind.ok_or_else(|| vec![problem(Field::Kind.label(), "请填写活动类型".into())])?,
     };
     let header = |f: Field| label(kind.family(), f).to_owned();
+    let unheaded: Vec<RowProblem> = row
+        .iter()
+        .enumerate()
+        .filter(|(c, v)| !v.is_empty() && !layout.headed.get(*c).copied().unwrap_or(false))
+        .map(|(c, _)| {
+            problem("", format!("{} 列有内容但没有表头，无法导入；请补上表头或删去内容", column_letters(c)))
+        })
+        .collect();
+    if !unheaded.is_empty() {
+        return Err(unheaded);
+    }
 
     // A row exported with its 记录编号 is checked against the record the node holds.
     if let Some(id) = value(Field::Id).filter(|t| !t.is_empty()) {

@@ -226,3 +226,24 @@ fn the_error_workbook_keeps_the_bad_rows_and_reimports_once_fixed() {
     assert!(p.is_clean(), "{:?}", p.problems().collect::<Vec<_>>());
     assert_eq!(p.new.len(), 1);
 }
+
+#[test]
+fn a_cell_under_no_header_is_a_bad_row_not_a_silent_loss() {
+    let kind = ActivityKind::Lecture;
+    let mut grid = filled(kind, &[example_row(kind)]);
+    let width = grid.rows[0].len();
+    grid.rows[1].push("多出来的内容".into());
+    let (school, existing) = (code("S01"), BTreeMap::new());
+    let p = plan(&[grid], &ctx(&school, &existing));
+    assert_eq!(p.bad.len(), 1);
+    let letters = crate::plan::column_letters(width);
+    assert!(
+        p.bad[0].problems[0].reason.starts_with(&format!("{letters} 列有内容但没有表头")),
+        "{:?}",
+        p.bad[0]
+    );
+    assert_eq!(crate::plan::column_letters(0), "A");
+    assert_eq!(crate::plan::column_letters(25), "Z");
+    assert_eq!(crate::plan::column_letters(26), "AA");
+    assert_eq!(crate::plan::column_letters(27 * 26), "AAA");
+}
