@@ -100,6 +100,9 @@ pub(crate) async fn template(args: TemplateArgs) -> anyhow::Result<()> {
 
 pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
     check_xlsx(&args.file)?;
+    if !args.file.is_file() {
+        bail!("{} 不存在：请检查文件名和所在目录", args.file.display());
+    }
     let s = open(&args.store.store).await?;
     let mode = if args.partial { Mode::Partial } else { Mode::AllOrNothing };
     let r = import_file(&s, &args.file, mode).await?;
