@@ -17,6 +17,7 @@ use super::read_pem;
 
 mod conflicts;
 mod fields;
+mod sheet;
 
 use fields::Fields;
 
@@ -122,6 +123,13 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write an .xlsx template for bulk entry: a 说明 sheet and one sheet per kind (all, or --kind).
+    Template(sheet::TemplateArgs),
+    /// Import records from an .xlsx workbook; nothing is stored unless every row is good
+    /// (--partial: the good rows, the bad ones to FILE.errors.xlsx).
+    Import(sheet::ImportArgs),
+    /// Export this school's records to an .xlsx workbook, one sheet per kind.
+    Export(sheet::ExportArgs),
     /// Sync with the hub once, now.
     Sync {
         #[command(flatten)]
@@ -315,6 +323,9 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Run(args) => daemon(args).await?,
+        Command::Template(args) => sheet::template(args).await?,
+        Command::Import(args) => sheet::import(args).await?,
+        Command::Export(args) => sheet::export(args).await?,
     }
     Ok(())
 }
