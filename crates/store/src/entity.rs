@@ -2,6 +2,7 @@
 
 pub mod hub_activity;
 pub mod hub_alliance;
+pub mod hub_audit;
 pub mod hub_counter;
 pub mod hub_node;
 pub mod hub_roster_version;

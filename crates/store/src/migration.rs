@@ -3,6 +3,7 @@
 
 mod hub_20261122_core;
 mod hub_20261122_roster;
+mod hub_20261201_audit;
 mod node_20261122_core;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -12,7 +13,11 @@ pub struct HubMigrator;
 
 impl MigratorTrait for HubMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(hub_20261122_core::Migration), Box::new(hub_20261122_roster::Migration)]
+        vec![
+            Box::new(hub_20261122_core::Migration),
+            Box::new(hub_20261122_roster::Migration),
+            Box::new(hub_20261201_audit::Migration),
+        ]
     }
 }
 
