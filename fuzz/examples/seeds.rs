@@ -109,6 +109,9 @@ fn main() {
     hub(HubRequest::SyncLedger, "sync_ledger", &|| {
         pb::SyncLedgerRequest { school_code: school.to_string(), limit: 20 }.encode_to_vec()
     });
+    hub(HubRequest::Audit, "audit", &|| {
+        pb::AuditRequest { limit: 100, caller: "node:CGZ1".into(), school_code: school.to_string() }.encode_to_vec()
+    });
 
     // Responses to a node.
     let roster_dir = root().join("../crates/demo/roster");
@@ -175,6 +178,22 @@ fn main() {
                 applied: 4,
                 rejections: vec!["第 5 条变更：字段 date（日期）".into()],
                 ..Default::default()
+            }],
+        },
+    );
+
+    node(
+        NodeResponse::Audit,
+        "audit",
+        pb::AuditResponse {
+            entries: vec![pb::AuditEntry {
+                id: 42,
+                at: "2024-10-09T01:23:45+00:00".into(),
+                caller: "node:CGZ1".into(),
+                rpc: "/yanpei.v1.SyncService/Push".into(),
+                schools: vec![school.to_string()],
+                rows: 5,
+                code: 7,
             }],
         },
     );

@@ -41,11 +41,13 @@ pub enum HubRequest {
     Stats,
     /// `QueryService.SyncLedger`.
     SyncLedger,
+    /// `QueryService.Audit`.
+    Audit,
 }
 
 impl HubRequest {
     /// Every request type, in selector order.
-    pub const ALL: [HubRequest; 7] = [
+    pub const ALL: [HubRequest; 8] = [
         HubRequest::Handshake,
         HubRequest::Push,
         HubRequest::Pull,
@@ -53,6 +55,7 @@ impl HubRequest {
         HubRequest::Finish,
         HubRequest::Stats,
         HubRequest::SyncLedger,
+        HubRequest::Audit,
     ];
 
     /// The selector byte of this type.
@@ -76,17 +79,20 @@ pub enum NodeResponse {
     Stats,
     /// `QueryService.SyncLedger`.
     SyncLedger,
+    /// `QueryService.Audit`.
+    Audit,
 }
 
 impl NodeResponse {
     /// Every response type, in selector order.
-    pub const ALL: [NodeResponse; 6] = [
+    pub const ALL: [NodeResponse; 7] = [
         NodeResponse::Handshake,
         NodeResponse::Push,
         NodeResponse::Pull,
         NodeResponse::PullRoster,
         NodeResponse::Stats,
         NodeResponse::SyncLedger,
+        NodeResponse::Audit,
     ];
 
     /// The selector byte of this type.
@@ -149,6 +155,11 @@ pub fn hub_requests(data: &[u8]) {
         HubRequest::SyncLedger => {
             let Ok(r) = pb::SyncLedgerRequest::decode(bytes) else { return };
             let _ = school(&r.school_code);
+        }
+        HubRequest::Audit => {
+            let Ok(r) = pb::AuditRequest::decode(bytes) else { return };
+            let _ = school(&r.school_code);
+            let _caller = r.caller.trim();
         }
     }
 }
@@ -224,6 +235,9 @@ pub fn node_responses(data: &[u8]) {
         }
         NodeResponse::SyncLedger => {
             let _ = pb::SyncLedgerResponse::decode(bytes);
+        }
+        NodeResponse::Audit => {
+            let _ = pb::AuditResponse::decode(bytes);
         }
     }
 }
