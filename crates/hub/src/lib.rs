@@ -212,6 +212,7 @@ async fn serve_with_metrics(
             );
         }
     }
+    let audit_sink = audit.clone();
     let gate = gate::GateLayer::new(ratelimit::Buckets::new(options.rate_limit), audit, insecure_dev);
     builder
         // The gate is outermost: it logs the code the caller finally gets.
@@ -224,10 +225,10 @@ async fn serve_with_metrics(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .map_err(|e| HubError::Startup(format!("server: {e}")))?;
-    // The server and its gate are gone: the writer stores what is queued, then ends.
-    if let Err(e) = audit_writer.await {
-        tracing::error!(error = %e, "audit writer failed");
-    }
+    // Everything answered is queued by now: wait until the writer has stored it. (The writer
+    // itself ends once the last sink is dropped; a connection task may still hold one.)
+    audit_sink.flush().await;
+    drop(audit_writer);
     tracing::info!("hub stopped");
     Ok(())
 }
