@@ -173,7 +173,8 @@ async fn upgrade_keeps_data(url: String) {
 
     let db = yanpei_store::connect(&url).await.unwrap();
     HubMigrator::up(&db, Some(1)).await.unwrap();
-    assert_eq!(HubMigrator::get_pending_migrations(&db).await.unwrap().len(), 1, "one newer migration");
+    let newer = HubMigrator::migrations().len() - 1;
+    assert_eq!(HubMigrator::get_pending_migrations(&db).await.unwrap().len(), newer, "the newer migrations");
     hub_school::ActiveModel {
         code: Set("S1".into()),
         name: Set("S1学校".into()),
