@@ -38,7 +38,6 @@ fn records(school: &SchoolCode) -> Vec<Activity> {
                 notes: (i % 2 == 0).then(|| "课后交流：学生参与度高".into()),
                 rating: (*kind == ActivityKind::LessonEvaluation).then_some(88),
                 duration_minutes: Some(45),
-                #[allow(clippy::needless_update)]
                 ..Default::default()
             };
             let day = NaiveDate::from_ymd_opt(2024, 10, 9 + i as u32).expect("a date");
