@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "yanpei/v1/common.proto",
         "yanpei/v1/roster.proto",
         "yanpei/v1/report.proto",
+        "yanpei/v1/audit.proto",
         "yanpei/v1/sync.proto",
     ]
     .map(|f| root.join(f));

@@ -5,11 +5,14 @@
 //! [`run`] takes a bound listener, the configuration and a shutdown future,
 //! so tests start a real hub on `127.0.0.1:0`.
 
+mod audit;
 mod auth;
 mod error;
+mod gate;
 mod limits;
 mod metrics;
 mod query;
+mod ratelimit;
 mod report;
 mod revocation;
 mod scope;
@@ -30,7 +33,9 @@ use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
 pub use error::HubError;
+pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
+pub use ratelimit::RateLimit;
 
 /// Largest message the hub decodes or sends, after decompression (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -40,13 +45,37 @@ pub const MAX_CONCURRENT_PER_CONNECTION: usize = 8;
 
 pub use yanpei_pki::TlsMaterial;
 
+/// How callers reach the hub.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Mutual TLS: every caller presents a certificate of the county CA, which names it.
+    MutualTls(TlsMaterial),
+    /// Plain HTTP/2 for development only (`yanpei hub serve --insecure-dev`), logged loudly:
+    /// a caller is whoever its `x-yanpei-dev-identity` header says (`node:CODE`,
+    /// `staff:ID`, `operator:NAME`); without the header it is refused.
+    InsecureDev,
+}
+
+/// What [`serve_with`] needs besides the store.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// TLS (or, for development only, none).
+    pub transport: Transport,
+    /// The county CA's revocation list (`yanpei ca revoke` writes it); reloaded when it changes.
+    pub crl: Option<PathBuf>,
+    /// Requests per caller identity.
+    pub rate_limit: RateLimit,
+}
+
 /// How the hub runs.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
     /// Database URL: `sqlite://PATH?mode=rwc` (default) or `postgres://...`.
     pub database_url: String,
-    /// Mutual TLS material. The hub does not serve without it.
-    pub tls: TlsMaterial,
+    /// Mutual TLS, or for development only plain HTTP/2.
+    pub transport: Transport,
+    /// Requests per caller identity.
+    pub rate_limit: RateLimit,
     /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// After shutdown is asked for, how long in-flight requests may take to
@@ -89,8 +118,9 @@ pub async fn run(
     }
     let grace = config.shutdown_grace;
     let stop = token.clone();
-    let server =
-        serve_with_metrics(listener, store, config.tls, config.crl, metrics, token.cancelled_owned());
+    let options =
+        ServeOptions { transport: config.transport, crl: config.crl, rate_limit: config.rate_limit };
+    let server = serve_with_metrics(listener, store, options, metrics, token.cancelled_owned());
     tokio::select! {
         r = server => r,
         () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
@@ -100,8 +130,8 @@ pub async fn run(
     }
 }
 
-/// Serves an already opened store (metrics counted but not exposed), refusing
-/// certificates the revocation list at `crl` names.
+/// Serves an already opened store over mutual TLS without a rate limit (metrics
+/// counted but not exposed), refusing certificates the revocation list at `crl` names.
 pub async fn serve(
     listener: TcpListener,
     store: HubStore,
@@ -109,22 +139,34 @@ pub async fn serve(
     crl: Option<PathBuf>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    serve_with_metrics(listener, store, tls, crl, Arc::new(Metrics::default()), shutdown).await
+    let options =
+        ServeOptions { transport: Transport::MutualTls(tls), crl, rate_limit: RateLimit::UNLIMITED };
+    serve_with(listener, store, options, shutdown).await
+}
+
+/// Serves an already opened store with the given options (metrics counted but not exposed).
+pub async fn serve_with(
+    listener: TcpListener,
+    store: HubStore,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
+    serve_with_metrics(listener, store, options, Arc::new(Metrics::default()), shutdown).await
 }
 
 async fn serve_with_metrics(
     listener: TcpListener,
     store: HubStore,
-    tls: TlsMaterial,
-    crl: Option<PathBuf>,
+    options: ServeOptions,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    let revoked = Arc::new(revocation::Revocations::new(crl, tls.ca_pem.clone()));
-    let tls_config = ServerTlsConfig::new()
-        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
-        .client_ca_root(Certificate::from_pem(&tls.ca_pem))
-        .timeout(Duration::from_secs(10));
+    let ca_pem = match &options.transport {
+        Transport::MutualTls(tls) => tls.ca_pem.clone(),
+        Transport::InsecureDev => String::new(),
+    };
+    let revoked = Arc::new(revocation::Revocations::new(options.crl, ca_pem));
+    let (audit, audit_writer) = audit::AuditSink::start(store.clone());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SyncServiceServer<sync::Sync>>().await;
@@ -139,22 +181,44 @@ async fn serve_with_metrics(
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let query = QueryServiceServer::new(query::Query::new(store, revoked))
+    let query = QueryServiceServer::new(query::Query::new(store, revoked, audit.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
     let addr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
-    tracing::info!(%addr, "hub serving gRPC over mutual TLS");
-    Server::builder()
+    let insecure_dev = matches!(options.transport, Transport::InsecureDev);
+    let mut builder = Server::builder()
         // One node syncs over one connection: more than a few requests at once on it is a
         // misbehaving peer, shed with RESOURCE_EXHAUSTED rather than queued without bound.
         .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
-        .load_shed(true)
+        .load_shed(true);
+    match &options.transport {
+        Transport::MutualTls(tls) => {
+            let tls_config = ServerTlsConfig::new()
+                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+                .client_ca_root(Certificate::from_pem(&tls.ca_pem))
+                .timeout(Duration::from_secs(10));
+            builder = builder
+                .tls_config(tls_config)
+                .map_err(|e| HubError::Startup(format!("TLS configuration: {e}")))?;
+            tracing::info!(%addr, rate_limit = ?options.rate_limit, "hub serving gRPC over mutual TLS");
+        }
+        Transport::InsecureDev => {
+            tracing::warn!(
+                %addr,
+                "INSECURE DEV MODE: no TLS, no client certificates; any caller is whoever its \
+                 {DEV_IDENTITY_HEADER} header says. Never use this with real data."
+            );
+        }
+    }
+    let audit_sink = audit.clone();
+    let gate = gate::GateLayer::new(ratelimit::Buckets::new(options.rate_limit), audit, insecure_dev);
+    builder
+        // The gate is outermost: it logs the code the caller finally gets.
+        .layer(gate)
         .layer(tower::util::MapResponseLayer::new(limits::oversized_is_resource_exhausted))
-        .tls_config(tls_config)
-        .map_err(|e| HubError::Startup(format!("TLS configuration: {e}")))?
         .add_service(health_service)
         .add_service(reflection)
         .add_service(sync)
@@ -162,6 +226,10 @@ async fn serve_with_metrics(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .map_err(|e| HubError::Startup(format!("server: {e}")))?;
+    // Everything answered is queued by now: wait until the writer has stored it. (The writer
+    // itself ends once the last sink is dropped; a connection task may still hold one.)
+    audit_sink.flush().await;
+    drop(audit_writer);
     tracing::info!("hub stopped");
     Ok(())
 }

@@ -11,8 +11,10 @@ use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_pki::Identity;
 use yanpei_proto::pb::{self, query_service_server::QueryService};
 use yanpei_proto::{kind_to_pb, semester_from_pb};
+use yanpei_store::audit::AuditFilter;
 use yanpei_store::hub::{HubStore, StatsFilter};
 
+use crate::audit::{AuditSink, Note, Rows};
 use crate::revocation::Revocations;
 use crate::{HubError, auth, scope};
 
@@ -20,14 +22,20 @@ pub(crate) struct Query {
     pub(crate) store: HubStore,
     revoked: Arc<Revocations>,
     pub(crate) policy: yanpei_report::QuotaPolicy,
+    audit: AuditSink,
 }
 
 impl Query {
-    pub(crate) fn new(store: HubStore, revoked: Arc<Revocations>) -> Self {
-        Query { store, revoked, policy: crate::report::default_policy() }
+    pub(crate) fn new(store: HubStore, revoked: Arc<Revocations>, audit: AuditSink) -> Self {
+        Query { store, revoked, policy: crate::report::default_policy(), audit }
     }
 
-    async fn county_stats(&self, who: Identity, r: pb::StatsRequest) -> Result<pb::StatsResponse, HubError> {
+    async fn county_stats(
+        &self,
+        who: Identity,
+        note: &Note,
+        r: pb::StatsRequest,
+    ) -> Result<pb::StatsResponse, HubError> {
         let semester = r
             .semester
             .as_ref()
@@ -53,6 +61,9 @@ impl Query {
                 Some(vec![code])
             }
         };
+        for school in in_scope.iter().flatten() {
+            note.school(school);
+        }
         scope::authorize(&scope::readable(&self.store, &who).await?, in_scope.as_deref())?;
         let counts = self.store.stats(&StatsFilter { semester, schools: in_scope }).await?;
 
@@ -94,6 +105,7 @@ impl Query {
     async fn session_ledger(
         &self,
         who: Identity,
+        note: &Note,
         r: pb::SyncLedgerRequest,
     ) -> Result<pb::SyncLedgerResponse, HubError> {
         let school: Option<SchoolCode> = if r.school_code.is_empty() {
@@ -101,6 +113,9 @@ impl Query {
         } else {
             Some(r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?)
         };
+        if let Some(s) = &school {
+            note.school(s);
+        }
         let requested = school.as_ref().map(std::slice::from_ref);
         scope::authorize(&scope::readable(&self.store, &who).await?, requested)?;
         let limit = match r.limit {
@@ -149,6 +164,7 @@ impl Query {
     async fn list_conflicts(
         &self,
         who: Identity,
+        note: &Note,
         r: pb::ConflictsRequest,
     ) -> Result<pb::ConflictsResponse, HubError> {
         let readable = scope::readable(&self.store, &who).await?;
@@ -161,12 +177,62 @@ impl Query {
             Some(vec![r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
         };
         scope::authorize(&readable, schools.as_deref())?;
+        for s in schools.iter().flatten() {
+            note.school(s);
+        }
         let limit = match r.limit {
             0 => 100,
             n => u64::from(n.min(500)),
         };
         let conflicts = self.store.conflicts(schools.as_deref(), !r.include_resolved, limit).await?;
         Ok(pb::ConflictsResponse { conflicts: conflicts.iter().map(conflict_to_pb).collect() })
+    }
+}
+
+impl Query {
+    /// The audit log, newest first: the county operator's alone (the scope layer
+    /// lets only a caller who reads the whole county ask about it).
+    async fn audit_log(
+        &self,
+        who: Identity,
+        note: &Note,
+        r: pb::AuditRequest,
+    ) -> Result<pb::AuditResponse, HubError> {
+        let school: Option<SchoolCode> = if r.school_code.is_empty() {
+            None
+        } else {
+            Some(r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?)
+        };
+        if let Some(s) = &school {
+            note.school(s);
+        }
+        scope::authorize(&scope::readable(&self.store, &who).await?, None)
+            .map_err(|_| HubError::PermissionDenied("审计日志只有县管理员可以查询".into()))?;
+        // Everything answered before this call is in the log it reads.
+        self.audit.flush().await;
+        let filter = AuditFilter {
+            caller: (!r.caller.is_empty()).then(|| r.caller.trim().to_owned()),
+            school: school.map(|s| s.to_string()),
+            limit: match r.limit {
+                0 => 50,
+                n => u64::from(n),
+            },
+        };
+        let rows = self.store.audit(&filter).await?;
+        Ok(pb::AuditResponse {
+            entries: rows
+                .into_iter()
+                .map(|row| pb::AuditEntry {
+                    id: u64::try_from(row.id).unwrap_or(0),
+                    at: row.entry.at.to_rfc3339(),
+                    caller: row.entry.caller,
+                    rpc: row.entry.rpc,
+                    schools: row.entry.schools,
+                    rows: row.entry.rows,
+                    code: row.entry.code,
+                })
+                .collect(),
+        })
     }
 }
 
@@ -182,54 +248,46 @@ fn serde_json_list(text: &str) -> Vec<String> {
     }
 }
 
+/// Resolves the caller, runs the handler in a span, and notes the answer's rows.
+macro_rules! query {
+    ($self:ident, $req:ident, $name:literal, $method:ident) => {{
+        let note = Note::of(&$req);
+        let who = auth::caller(&$req, &$self.revoked)?;
+        let span = info_span!($name, caller = ?who);
+        let out = $self.$method(who, &note, $req.into_inner()).instrument(span).await?;
+        note.rows(out.rows());
+        Ok(Response::new(out))
+    }};
+}
+
 #[tonic::async_trait]
 impl QueryService for Query {
     async fn stats(&self, req: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
-        let who = auth::caller(&req, &self.revoked)?;
-        let span = info_span!("stats", caller = ?who);
-        self.county_stats(who, req.into_inner())
-            .instrument(span)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        query!(self, req, "stats", county_stats)
     }
 
     async fn sync_ledger(
         &self,
         req: Request<pb::SyncLedgerRequest>,
     ) -> Result<Response<pb::SyncLedgerResponse>, Status> {
-        let who = auth::caller(&req, &self.revoked)?;
-        let span = info_span!("sync_ledger", caller = ?who);
-        self.session_ledger(who, req.into_inner())
-            .instrument(span)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        query!(self, req, "sync_ledger", session_ledger)
+    }
+
+    async fn audit(&self, req: Request<pb::AuditRequest>) -> Result<Response<pb::AuditResponse>, Status> {
+        query!(self, req, "audit", audit_log)
     }
 
     async fn compliance(
         &self,
         req: Request<pb::ComplianceRequest>,
     ) -> Result<Response<pb::ComplianceResponse>, Status> {
-        let who = auth::caller(&req, &self.revoked)?;
-        let span = info_span!("compliance", caller = ?who);
-        self.compliance_report(who, req.into_inner())
-            .instrument(span)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        query!(self, req, "compliance", compliance_report)
     }
 
     async fn conflicts(
         &self,
         req: Request<pb::ConflictsRequest>,
     ) -> Result<Response<pb::ConflictsResponse>, Status> {
-        let who = auth::caller(&req, &self.revoked)?;
-        let span = info_span!("conflicts", caller = ?who);
-        self.list_conflicts(who, req.into_inner())
-            .instrument(span)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        query!(self, req, "conflicts", list_conflicts)
     }
 }

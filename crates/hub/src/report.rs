@@ -10,6 +10,7 @@ use yanpei_proto::pb;
 use yanpei_proto::semester_from_pb;
 use yanpei_report::{QuotaPolicy, RollupRow, compliance};
 
+use crate::audit::Note;
 use crate::query::Query;
 use crate::{HubError, scope};
 
@@ -20,6 +21,7 @@ impl Query {
     pub(crate) async fn compliance_report(
         &self,
         who: Identity,
+        note: &Note,
         r: pb::ComplianceRequest,
     ) -> Result<pb::ComplianceResponse, HubError> {
         let semester =
@@ -34,6 +36,9 @@ impl Query {
             Some(vec![r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
         };
         scope::authorize(&readable, requested.as_deref())?;
+        for s in requested.iter().flatten() {
+            note.school(s);
+        }
         let roster = self.store.current_roster().await?.map(|(_, r)| r).ok_or_else(|| {
             HubError::FailedPrecondition("县名册尚未导入：请先 yanpei roster import".into())
         })?;

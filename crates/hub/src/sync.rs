@@ -11,6 +11,7 @@ use yanpei_proto::pb::{self, sync_service_server::SyncService};
 use yanpei_proto::{MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
 use yanpei_store::hub::{HubStore, IncomingChange, Session};
 
+use crate::audit::{Note, Rows};
 use crate::metrics::{Metrics, Rejection};
 use crate::revocation::Revocations;
 use crate::{HubError, auth};
@@ -244,12 +245,18 @@ fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<I
 }
 
 /// Runs one RPC inside a span that carries the caller's school.
+/// The caller's school, the request's and the answer's rows go to the call's audit note.
 macro_rules! rpc {
     ($self:ident, $req:ident, $name:literal, $method:ident) => {{
+        let note = Note::of(&$req);
         let school = auth::node_school(&$req, &$self.revoked)?;
+        note.school(&school);
         let span = info_span!($name, school_code = %school);
         let inner = $req.into_inner();
-        $self.$method(school, inner).instrument(span).await.map(Response::new).map_err(Status::from)
+        note.rows(inner.rows());
+        let out = $self.$method(school, inner).instrument(span).await?;
+        note.rows(out.rows());
+        Ok(Response::new(out))
     }};
 }
 

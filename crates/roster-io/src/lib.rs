@@ -120,6 +120,12 @@ pub fn sheet_from_csv(name: &str, text: &str) -> Result<Sheet, String> {
     Ok(Sheet { name: name.to_owned(), rows })
 }
 
+/// Parses the bytes of a CSV file (UTF-8 with or without BOM, else GBK) into a sheet:
+/// what reading a roster folder does with each file.
+pub fn sheet_from_csv_bytes(name: &str, bytes: &[u8]) -> Result<Sheet, String> {
+    sheet_from_csv(name, &decode(bytes))
+}
+
 fn decode(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
@@ -138,7 +144,7 @@ fn read_csv_dir(dir: &Path) -> Result<Vec<Sheet>, RosterIoError> {
     for path in entries {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let bytes = std::fs::read(&path).map_err(|e| file_err(&path, e))?;
-        sheets.push(sheet_from_csv(&name, &decode(&bytes)).map_err(|e| file_err(&path, e))?);
+        sheets.push(sheet_from_csv_bytes(&name, &bytes).map_err(|e| file_err(&path, e))?);
     }
     Ok(sheets)
 }

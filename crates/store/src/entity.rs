@@ -3,6 +3,7 @@
 pub mod hub_activity;
 pub mod hub_activity_party;
 pub mod hub_alliance;
+pub mod hub_audit;
 pub mod hub_conflict;
 pub mod hub_counter;
 pub mod hub_node;

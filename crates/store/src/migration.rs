@@ -5,6 +5,7 @@ mod hub_20261122_core;
 mod hub_20261122_roster;
 mod hub_20261123_rollup;
 mod hub_20261123_shared;
+mod hub_20261201_audit;
 mod node_20261122_core;
 mod node_20261123_shared;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for HubMigrator {
             Box::new(hub_20261122_roster::Migration),
             Box::new(hub_20261123_shared::Migration),
             Box::new(hub_20261123_rollup::Migration),
+            Box::new(hub_20261201_audit::Migration),
         ]
     }
 }

@@ -115,6 +115,10 @@ fn set_up_by_hand(cx: Cx) {
     )
     .unwrap();
     ok(&cx, &["hub", "check-config", "--config", "hub.toml"]);
+    // insecure_dev needs no certificates, and the check says loudly what it means.
+    std::fs::write(dir.join("dev.toml"), "[hub]\ninsecure_dev = true\nca = \"nowhere.pem\"\n").unwrap();
+    let dev = ok(&cx, &["hub", "check-config", "--config", "dev.toml"]);
+    assert!(dev.contains("警告") && dev.contains("insecure_dev"), "{dev}");
 
     let mut hub = Hub(cx
         .command()
@@ -261,6 +265,23 @@ fn set_up_by_hand(cx: Cx) {
     let last = &ledger.as_array().unwrap()[0];
     assert_eq!(last["school_code"], "CGZ1");
     assert_eq!(last["received"].as_u64(), Some(4));
+
+    // The audit log has the node's push: who, which RPC, which school, how many rows, the outcome.
+    let audit: serde_json::Value = serde_json::from_str(&ok(
+        &cx,
+        &["query", "audit", "--hub", &url, "--caller", "node:CGZ1", "--limit", "100", "--json"],
+    ))
+    .unwrap();
+    let push = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rpc"] == "/yanpei.v1.SyncService/Push")
+        .unwrap_or_else(|| panic!("no push in {audit:#}"));
+    assert_eq!((push["schools"][0].as_str(), push["rows"].as_u64()), (Some("CGZ1"), Some(4)));
+    assert_eq!(push["outcome"], "成功");
+    let lines = ok(&cx, &["query", "audit", "--hub", &url, "--limit", "5"]);
+    assert!(lines.lines().any(|l| l.contains("operator:") && l.contains("SyncLedger")), "{lines}");
 
     // The quota-compliance report, as JSON and as a workbook with Chinese headers.
     let xlsx = cx.dir.join("考核进度.xlsx");

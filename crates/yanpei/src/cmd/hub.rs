@@ -10,14 +10,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use yanpei_hub::{HubConfig, TlsMaterial};
+use yanpei_hub::{HubConfig, RateLimit, TlsMaterial, Transport};
 
 use super::read_pem;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Serve nodes and queries over mutual TLS until SIGINT or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a config file (and the files it names) without starting.
     CheckConfig {
         /// The config file.
@@ -55,6 +55,16 @@ pub(crate) struct ServeArgs {
     /// Seconds in-flight syncs get to finish after SIGTERM [default: 30].
     #[arg(long, env = "YANPEI_HUB_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Sustained requests per second each certificate identity may make; 0 = no limit [default: 50].
+    #[arg(long, env = "YANPEI_HUB_RATE_LIMIT_PER_SECOND")]
+    rate_limit_per_second: Option<u32>,
+    /// Requests an identity may make at once after being idle [default: 200].
+    #[arg(long, env = "YANPEI_HUB_RATE_LIMIT_BURST")]
+    rate_limit_burst: Option<u32>,
+    /// DEVELOPMENT ONLY: serve plain HTTP/2 without TLS or client certificates; callers
+    /// name themselves with the `x-yanpei-dev-identity` header (node:CODE, staff:ID, operator:NAME).
+    #[arg(long)]
+    insecure_dev: bool,
 }
 
 /// The config file's shape. Unknown keys are errors that name the key.
@@ -76,6 +86,9 @@ struct HubSection {
     key: Option<PathBuf>,
     crl: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
+    rate_limit_per_second: Option<u32>,
+    rate_limit_burst: Option<u32>,
+    insecure_dev: Option<bool>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -93,6 +106,8 @@ struct Resolved {
     key: PathBuf,
     crl: PathBuf,
     shutdown_grace: Duration,
+    rate_limit: RateLimit,
+    insecure_dev: bool,
 }
 
 fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
@@ -109,6 +124,11 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         key: a.key.or(file.key).unwrap_or_else(|| "pki/hub.key".into()),
         crl: a.crl.or(file.crl).unwrap_or_else(|| "pki/crl.pem".into()),
         shutdown_grace: Duration::from_secs(a.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30)),
+        rate_limit: RateLimit {
+            per_second: a.rate_limit_per_second.or(file.rate_limit_per_second).unwrap_or(50),
+            burst: a.rate_limit_burst.or(file.rate_limit_burst).unwrap_or(200),
+        },
+        insecure_dev: a.insecure_dev || file.insecure_dev.unwrap_or(false),
     };
     validate(&r)?;
     Ok(r)
@@ -119,7 +139,16 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
     if yanpei_store::Backend::of_url(&r.db).is_none() {
         bail!("hub.database_url: {:?} is neither sqlite://PATH?mode=rwc nor postgres://USER@HOST/DB", r.db);
     }
-    for (key, path) in [("hub.ca", &r.ca), ("hub.cert", &r.cert), ("hub.key", &r.key)] {
+    if !r.rate_limit.is_unlimited() && r.rate_limit.burst == 0 {
+        bail!("hub.rate_limit_burst: must be at least 1 (or set hub.rate_limit_per_second = 0 for no limit)");
+    }
+    // Under insecure_dev there is no TLS, so no certificate files to find.
+    let tls_files = if r.insecure_dev {
+        vec![]
+    } else {
+        vec![("hub.ca", &r.ca), ("hub.cert", &r.cert), ("hub.key", &r.key)]
+    };
+    for (key, path) in tls_files {
         if !path.is_file() {
             bail!(
                 "{key}: {} does not exist (create it with `yanpei ca init` / `yanpei ca issue-hub`)",
@@ -135,7 +164,7 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
 
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Serve(a) => serve(resolve(a)?).await,
+        Command::Serve(a) => serve(resolve(*a)?).await,
         Command::CheckConfig { config } => {
             let r = resolve(ServeArgs {
                 config: Some(config),
@@ -147,21 +176,51 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 key: None,
                 crl: None,
                 shutdown_grace_secs: None,
+                rate_limit_per_second: None,
+                rate_limit_burst: None,
+                insecure_dev: false,
             })?;
-            println!("配置无误：数据库 {}，监听 {}，证书 {}", r.db, r.listen, r.cert.display());
+            if r.insecure_dev {
+                println!(
+                    "警告：insecure_dev = true —— 中心将以不加密、不验证证书的开发模式运行，任何人都可冒充任何学校；切勿用于真实数据"
+                );
+            }
+            let limit = if r.rate_limit.is_unlimited() {
+                "不限速".to_owned()
+            } else {
+                format!("每个证书每秒 {} 次（可连续 {} 次）", r.rate_limit.per_second, r.rate_limit.burst)
+            };
+            println!(
+                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}",
+                r.db,
+                r.listen,
+                r.cert.display()
+            );
             Ok(())
         }
     }
 }
 
 async fn serve(r: Resolved) -> anyhow::Result<()> {
-    let tls =
-        TlsMaterial { ca_pem: read_pem(&r.ca)?, cert_pem: read_pem(&r.cert)?, key_pem: read_pem(&r.key)? };
+    let transport = if r.insecure_dev {
+        tracing::warn!(
+            "*** --insecure-dev: NO TLS, NO CLIENT CERTIFICATES. Any caller can claim any school \
+             with the x-yanpei-dev-identity header. For development on one machine only. ***"
+        );
+        Transport::InsecureDev
+    } else {
+        Transport::MutualTls(TlsMaterial {
+            ca_pem: read_pem(&r.ca)?,
+            cert_pem: read_pem(&r.cert)?,
+            key_pem: read_pem(&r.key)?,
+        })
+    };
     let listener =
         TcpListener::bind(r.listen).await.with_context(|| format!("hub.listen: bind {}", r.listen))?;
     let config = HubConfig {
         database_url: r.db,
-        tls,
+        transport,
+        rate_limit: r.rate_limit,
         metrics_listen: r.metrics_listen,
         shutdown_grace: r.shutdown_grace,
         crl: Some(r.crl),

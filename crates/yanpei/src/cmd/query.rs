@@ -1,4 +1,4 @@
-//! `yanpei query ...`: county statistics and the sync ledger, as the operator.
+//! `yanpei query ...`: county statistics, the sync ledger and the audit log, as the operator.
 
 use std::path::PathBuf;
 
@@ -84,6 +84,41 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The hub's audit log, newest first: who called which RPC, for which schools, with what outcome.
+    Audit {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only this caller: node:CODE, staff:ID or operator:NAME.
+        #[arg(long)]
+        caller: Option<String>,
+        /// Only calls that concerned this school.
+        #[arg(long)]
+        school: Option<String>,
+        /// How many (at most 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A gRPC status code as the operator reads it.
+fn outcome(code: i32) -> String {
+    match code {
+        0 => "成功".into(),
+        1 => "已取消".into(),
+        3 => "参数无效".into(),
+        4 => "超时".into(),
+        5 => "不存在".into(),
+        7 => "无权限".into(),
+        8 => "超限（限流/过大）".into(),
+        9 => "前提不满足".into(),
+        13 => "内部错误".into(),
+        14 => "暂不可用".into(),
+        16 => "未认证".into(),
+        n => format!("代码 {n}"),
+    }
 }
 
 pub(crate) async fn client(c: &Conn) -> anyhow::Result<QueryServiceClient<tonic::transport::Channel>> {
@@ -229,6 +264,36 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                     for r in &s.rejections {
                         println!("    拒收原因：{r}");
                     }
+                }
+            }
+        }
+        Command::Audit { conn, caller, school, limit, json } => {
+            let reply = client(&conn)
+                .await?
+                .audit(pb::AuditRequest {
+                    limit,
+                    caller: caller.unwrap_or_default(),
+                    school_code: school.unwrap_or_default(),
+                })
+                .await?
+                .into_inner();
+            if json {
+                let rows: Vec<_> = reply
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({
+                            "id": e.id, "at": e.at, "caller": e.caller, "rpc": e.rpc, "schools": e.schools,
+                            "rows": e.rows, "code": e.code, "outcome": outcome(e.code),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for e in &reply.entries {
+                    let rpc = e.rpc.rsplit('/').next().unwrap_or(&e.rpc);
+                    let schools = if e.schools.is_empty() { "—".to_owned() } else { e.schools.join("、") };
+                    println!("{} {} {rpc} 学校 {schools} {} 条 {}", e.at, e.caller, e.rows, outcome(e.code));
                 }
             }
         }

@@ -1,0 +1,163 @@
+//! The gate every request passes through, whatever service or handler serves it:
+//! it names the caller from the client certificate, applies the caller's rate
+//! limit, opens the audit [`Note`] and writes the audit entry once answered.
+//!
+//! Health checks pass untouched (probes would flood the log and the buckets).
+//! Under `--insecure-dev` there is no certificate: the caller is named by the
+//! `x-yanpei-dev-identity` header instead ([`DevIdentity`]); over TLS that header
+//! is ignored.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tonic::codegen::http;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+use tower::{Layer, Service};
+use yanpei_pki::{Identity, identity_of};
+use yanpei_store::audit::AuditEntry;
+
+use crate::audit::{AuditSink, Note, caller_name};
+use crate::ratelimit::Buckets;
+
+/// The header naming the caller when the hub runs with `--insecure-dev`.
+pub const DEV_IDENTITY_HEADER: &str = "x-yanpei-dev-identity";
+
+/// The identity a `--insecure-dev` hub takes from [`DEV_IDENTITY_HEADER`]; only the gate inserts it.
+#[derive(Debug, Clone)]
+pub(crate) struct DevIdentity(pub(crate) Identity);
+
+/// Parses `node:CODE`, `staff:ID` or `operator:NAME`.
+pub(crate) fn parse_identity(text: &str) -> Option<Identity> {
+    let (kind, value) = text.trim().split_once(':')?;
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    match kind.trim() {
+        "node" => value.parse().ok().map(|school| Identity::Node { school }),
+        "staff" => Some(Identity::Staff { id: value.to_owned() }),
+        "operator" => Some(Identity::Operator { name: value.to_owned() }),
+        _ => None,
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    buckets: Buckets,
+    audit: AuditSink,
+    insecure_dev: bool,
+}
+
+/// The layer that puts the gate in front of every service.
+#[derive(Debug, Clone)]
+pub(crate) struct GateLayer(Arc<State>);
+
+impl GateLayer {
+    pub(crate) fn new(buckets: Buckets, audit: AuditSink, insecure_dev: bool) -> Self {
+        GateLayer(Arc::new(State { buckets, audit, insecure_dev }))
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gate<S>;
+
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate { inner, state: self.0.clone() }
+    }
+}
+
+/// The gate in front of one service.
+#[derive(Debug, Clone)]
+pub(crate) struct Gate<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+/// The caller's identity as the certificate (or, in dev mode, the header) names it.
+fn identity<B>(req: &http::Request<B>, insecure_dev: bool) -> Option<Identity> {
+    if insecure_dev {
+        let header = req.headers().get(DEV_IDENTITY_HEADER)?.to_str().ok()?;
+        return parse_identity(header);
+    }
+    let certs = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
+    identity_of(certs.first()?.as_ref()).ok()
+}
+
+fn grpc_code<B>(res: &http::Response<B>) -> i32 {
+    res.headers().get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl<S, B, R> Service<http::Request<B>> for Gate<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        // The service that was polled ready serves this call; a clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let rpc = req.uri().path().to_owned();
+        if rpc.starts_with("/grpc.health.v1.Health/") {
+            return Box::pin(inner.call(req));
+        }
+        let state = self.state.clone();
+        let at = chrono::Utc::now();
+        let who = identity(&req, state.insecure_dev);
+        let caller = who.as_ref().map(caller_name).unwrap_or_else(|| "（无身份）".to_owned());
+        if let (true, Some(who)) = (state.insecure_dev, who) {
+            req.extensions_mut().insert(DevIdentity(who));
+        }
+        let note = Note::default();
+        req.extensions_mut().insert(note.clone());
+        Box::pin(async move {
+            let res = match state.buckets.take(&caller, Instant::now()) {
+                Ok(()) => inner.call(req).await?,
+                Err(wait) => {
+                    let limit = state.buckets.limit();
+                    tracing::warn!(%caller, %rpc, "rate limit exceeded; request shed");
+                    tonic::Status::resource_exhausted(format!(
+                        "请求过于频繁：每个证书每秒最多 {} 次请求（可连续 {} 次）；请 {} 秒后重试，节点会自动稍后重试",
+                        limit.per_second,
+                        limit.burst,
+                        wait.as_secs().max(1)
+                    ))
+                    .into_http()
+                }
+            };
+            let (schools, rows) = note.take();
+            let code = grpc_code(&res);
+            state.audit.record(AuditEntry { at, caller, rpc, schools, rows, code }).await;
+            Ok(res)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_identities_parse() {
+        assert!(matches!(parse_identity("node:CGZ1"), Some(Identity::Node { .. })));
+        assert!(
+            matches!(parse_identity(" operator: dev "), Some(Identity::Operator { name }) if name == "dev")
+        );
+        assert!(matches!(parse_identity("staff:JY01"), Some(Identity::Staff { id }) if id == "JY01"));
+        assert!(parse_identity("node:").is_none());
+        assert!(parse_identity("root:x").is_none());
+        assert!(parse_identity("CGZ1").is_none());
+    }
+}
