@@ -96,5 +96,39 @@ async fn compliance_matches_a_hand_count(db: Option<String>) {
     );
     let err = staff.compliance(request("CGZ2")).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+
+    // Coverage (不留死角), checked by hand for every school.
+    let semester = Some(yanpei_proto::semester_to_pb(DEMO_SEMESTER));
+    let cov =
+        q.coverage(pb::CoverageRequest { semester, school_code: String::new() }).await.unwrap().into_inner();
+    assert_eq!(cov.schools.len(), roster.schools.len());
+    let staff_names: std::collections::BTreeSet<&str> =
+        roster.staff.iter().map(|s| s.name.as_str()).collect();
+    for c in &cov.schools {
+        let here: Vec<&Activity> = everything.iter().filter(|a| a.school.as_str() == c.school_code).collect();
+        let by_staff = here.iter().filter(|a| staff_names.contains(a.body.actor.as_str())).count() as i64;
+        assert_eq!(c.staff_visits, by_staff, "{}", c.school_code);
+        let recorded: std::collections::BTreeSet<&str> =
+            here.iter().filter_map(|a| a.body.subject.as_deref()).collect();
+        let taught: std::collections::BTreeSet<&str> = roster
+            .teachers
+            .iter()
+            .filter(|t| t.school.as_str() == c.school_code)
+            .flat_map(|t| t.subjects.iter().map(String::as_str))
+            .collect();
+        let silent: Vec<&str> = taught.difference(&recorded).copied().collect();
+        assert_eq!(c.silent_subjects, silent, "{}", c.school_code);
+    }
+    assert!(cov.schools.iter().any(|c| c.staff_visits == 0), "some schools had no staff visit");
+    assert!(cov.schools.iter().any(|c| c.staff_visits > 0));
+    let err = staff.coverage(pb::CoverageRequest { semester, school_code: "CGZ2".into() }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    // Sync completeness: every school synced in the last day, none stale.
+    let status = q.sync_status(pb::SyncStatusRequest { days: 2 }).await.unwrap().into_inner();
+    assert_eq!(status.schools.len(), roster.schools.len());
+    assert!(status.schools.iter().all(|s| s.synced_last_day && !s.stale && !s.last_sync.is_empty()));
+    let mine = staff.sync_status(pb::SyncStatusRequest { days: 2 }).await.unwrap().into_inner();
+    assert_eq!(mine.schools.len(), 3, "a 教研员 sees the assigned schools");
 }
 on_both_backends!(compliance_matches_a_hand_count);

@@ -102,6 +102,8 @@ rows! {
     pb::AuditResponse => |m| m.entries.len(),
     pb::ConflictsResponse => |m| m.conflicts.len(),
     pb::ComplianceResponse => |m| m.rows.len(),
+    pb::CoverageResponse => |m| m.schools.len(),
+    pb::SyncStatusResponse => |m| m.schools.len(),
 }
 
 enum Msg {

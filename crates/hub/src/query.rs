@@ -284,6 +284,20 @@ impl QueryService for Query {
         query!(self, req, "compliance", compliance_report)
     }
 
+    async fn coverage(
+        &self,
+        req: Request<pb::CoverageRequest>,
+    ) -> Result<Response<pb::CoverageResponse>, Status> {
+        query!(self, req, "coverage", coverage_report)
+    }
+
+    async fn sync_status(
+        &self,
+        req: Request<pb::SyncStatusRequest>,
+    ) -> Result<Response<pb::SyncStatusResponse>, Status> {
+        query!(self, req, "sync_status", sync_status)
+    }
+
     async fn conflicts(
         &self,
         req: Request<pb::ConflictsRequest>,

@@ -26,22 +26,8 @@ impl Query {
     ) -> Result<pb::ComplianceResponse, HubError> {
         let semester =
             semester_from_pb(r.semester.as_ref()).map_err(|e| HubError::InvalidArgument(e.to_string()))?;
-        let readable = scope::readable(&self.store, &who).await?;
-        let requested: Option<Vec<SchoolCode>> = if r.school_code.is_empty() {
-            match &readable {
-                scope::Readable::All => None,
-                scope::Readable::Schools(s) => Some(s.iter().cloned().collect()),
-            }
-        } else {
-            Some(vec![r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
-        };
-        scope::authorize(&readable, requested.as_deref())?;
-        for s in requested.iter().flatten() {
-            note.school(s);
-        }
-        let roster = self.store.current_roster().await?.map(|(_, r)| r).ok_or_else(|| {
-            HubError::FailedPrecondition("县名册尚未导入：请先 yanpei roster import".into())
-        })?;
+        let schools = self.report_scope(&who, note, &r.school_code).await?;
+        let roster = self.roster().await?;
         let as_of = if r.as_of.is_empty() {
             let (first, last) = semester.dates();
             Utc::now().date_naive().clamp(first, last)
@@ -68,21 +54,12 @@ impl Query {
                 })
             })
             .collect();
-        let schools: Option<BTreeSet<SchoolCode>> = requested.clone().map(|v| v.into_iter().collect());
         // Staff quotas are the county's: the operator sees them (a whole-county report).
-        let include_staff = matches!(who, Identity::Operator { .. }) && requested.is_none();
+        let include_staff = matches!(who, Identity::Operator { .. }) && schools.is_none();
         let report =
             compliance(&roster, &self.policy, semester, as_of, &rows, schools.as_ref(), include_staff);
 
-        let last = self.store.last_sync_by_school().await?;
-        let cutoff = Utc::now() - chrono::TimeDelta::hours(STALE_AFTER_HOURS);
-        let stale_schools = roster
-            .schools
-            .iter()
-            .filter(|s| schools.as_ref().is_none_or(|set| set.contains(&s.code)))
-            .filter(|s| last.get(s.code.as_str()).is_none_or(|t| *t < cutoff))
-            .map(|s| s.code.to_string())
-            .collect();
+        let stale_schools = self.stale(&roster, schools.as_ref(), STALE_AFTER_HOURS).await?;
         Ok(pb::ComplianceResponse {
             semester: report.semester,
             as_of: report.as_of.to_string(),
@@ -119,6 +96,122 @@ impl Query {
                 })
                 .collect(),
             stale_schools,
+        })
+    }
+}
+
+impl Query {
+    /// The schools a report covers: the one asked for, or all the caller may read (`None`: county).
+    async fn report_scope(
+        &self,
+        who: &Identity,
+        note: &Note,
+        school_code: &str,
+    ) -> Result<Option<BTreeSet<SchoolCode>>, HubError> {
+        let readable = scope::readable(&self.store, who).await?;
+        let requested: Option<Vec<SchoolCode>> = if school_code.is_empty() {
+            match &readable {
+                scope::Readable::All => None,
+                scope::Readable::Schools(s) => Some(s.iter().cloned().collect()),
+            }
+        } else {
+            Some(vec![school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
+        };
+        scope::authorize(&readable, requested.as_deref())?;
+        for s in requested.iter().flatten() {
+            note.school(s);
+        }
+        Ok(requested.map(|v| v.into_iter().collect()))
+    }
+
+    async fn roster(&self) -> Result<yanpei_domain::roster::Roster, HubError> {
+        self.store
+            .current_roster()
+            .await?
+            .map(|(_, r)| r)
+            .ok_or_else(|| HubError::FailedPrecondition("县名册尚未导入：请先 yanpei roster import".into()))
+    }
+
+    async fn stale(
+        &self,
+        roster: &yanpei_domain::roster::Roster,
+        schools: Option<&BTreeSet<SchoolCode>>,
+        hours: i64,
+    ) -> Result<Vec<String>, HubError> {
+        let last = self.store.last_sync_by_school().await?;
+        let cutoff = Utc::now() - chrono::TimeDelta::hours(hours);
+        Ok(roster
+            .schools
+            .iter()
+            .filter(|s| schools.is_none_or(|set| set.contains(&s.code)))
+            .filter(|s| last.get(s.code.as_str()).is_none_or(|t| *t < cutoff))
+            .map(|s| s.code.to_string())
+            .collect())
+    }
+
+    pub(crate) async fn coverage_report(
+        &self,
+        who: Identity,
+        note: &Note,
+        r: pb::CoverageRequest,
+    ) -> Result<pb::CoverageResponse, HubError> {
+        let semester =
+            semester_from_pb(r.semester.as_ref()).map_err(|e| HubError::InvalidArgument(e.to_string()))?;
+        let schools = self.report_scope(&who, note, &r.school_code).await?;
+        let roster = self.roster().await?;
+        let mut kinds = std::collections::BTreeMap::new();
+        let filter = yanpei_store::hub::StatsFilter { semester: Some(semester), schools: None };
+        for c in self.store.stats(&filter).await? {
+            *kinds.entry((c.school, c.kind)).or_insert(0) += i64::try_from(c.count).unwrap_or(i64::MAX);
+        }
+        let mut people = std::collections::BTreeMap::new();
+        for p in self.store.person_rollups(semester).await? {
+            *people.entry((p.school, p.actor)).or_insert(0) += p.n;
+        }
+        let subjects = self.store.subject_totals(semester).await?;
+        let rows = yanpei_report::coverage(&roster, schools.as_ref(), &kinds, &people, &subjects);
+        Ok(pb::CoverageResponse {
+            schools: rows
+                .into_iter()
+                .map(|c| pb::SchoolCoverage {
+                    school_code: c.school,
+                    name: c.name,
+                    alliance_code: c.alliance,
+                    staff_visits: c.staff_visits,
+                    silent_subjects: c.silent_subjects,
+                })
+                .collect(),
+            stale_schools: self.stale(&roster, schools.as_ref(), STALE_AFTER_HOURS).await?,
+        })
+    }
+
+    pub(crate) async fn sync_status(
+        &self,
+        who: Identity,
+        note: &Note,
+        r: pb::SyncStatusRequest,
+    ) -> Result<pb::SyncStatusResponse, HubError> {
+        let schools = self.report_scope(&who, note, "").await?;
+        let roster = self.roster().await?;
+        let days = i64::from(if r.days == 0 { 2 } else { r.days.min(365) });
+        let last = self.store.last_sync_by_school().await?;
+        let now = Utc::now();
+        Ok(pb::SyncStatusResponse {
+            schools: roster
+                .schools
+                .iter()
+                .filter(|s| schools.as_ref().is_none_or(|set| set.contains(&s.code)))
+                .map(|s| {
+                    let t = last.get(s.code.as_str());
+                    pb::SchoolSync {
+                        school_code: s.code.to_string(),
+                        name: s.name.clone(),
+                        last_sync: t.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        synced_last_day: t.is_some_and(|t| now - *t < chrono::TimeDelta::hours(24)),
+                        stale: t.is_none_or(|t| now - *t >= chrono::TimeDelta::days(days)),
+                    }
+                })
+                .collect(),
         })
     }
 }

@@ -7,9 +7,11 @@
 //! Chinese headers.
 
 pub mod compliance;
+pub mod coverage;
 pub mod policy;
 pub mod xlsx;
 
 pub use compliance::{Compliance, ComplianceRow, PersonCount, RollupRow, compliance};
+pub use coverage::{SchoolCoverage, coverage};
 pub use policy::{Measure, Period, PolicyError, Quota, QuotaPolicy, Role};
 pub use xlsx::{Cell, Table, to_xlsx};

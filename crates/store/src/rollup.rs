@@ -342,3 +342,28 @@ impl HubStore {
         Ok(rows.into_iter().filter_map(|(s, t)| t.map(|t| (s, t))).collect())
     }
 }
+
+impl HubStore {
+    /// The semester's subject rollups: live records by (school, subject), any kind.
+    pub async fn subject_totals(
+        &self,
+        semester: yanpei_domain::Semester,
+    ) -> Result<BTreeMap<(String, String), i64>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql(
+                    backend,
+                    "SELECT school_code, subject, CAST(SUM(n) AS BIGINT) FROM rollup_subject \
+                     WHERE start_year = ? AND term = ? GROUP BY school_code, subject",
+                ),
+                [i32::from(semester.start_year).into(), i32::from(semester.term.number()).into()],
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|r| Ok(((r.try_get_by_index(0)?, r.try_get_by_index(1)?), r.try_get_by_index(2)?)))
+            .collect()
+    }
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use yanpei_domain::Semester;
 use yanpei_proto::pb;
-use yanpei_report::{Compliance, ComplianceRow, PersonCount, Role};
+use yanpei_report::{Cell, Compliance, ComplianceRow, PersonCount, Role, Table};
 
 use super::query::{Conn, client};
 
@@ -35,6 +35,42 @@ pub(crate) enum Command {
         #[arg(long)]
         xlsx: Option<PathBuf>,
     },
+    /// Coverage (不留死角): schools without a staff visit this semester, subjects without activity.
+    Coverage {
+        #[command(flatten)]
+        conn: Conn,
+        /// 学期, e.g. 2024-2025-1.
+        #[arg(long)]
+        semester: String,
+        /// Only this school.
+        #[arg(long)]
+        school: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Also write an .xlsx workbook.
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+    },
+    /// Sync completeness: which schools synced last night, which have not for N days.
+    Sync {
+        #[command(flatten)]
+        conn: Conn,
+        /// Stale after this many days without a finished sync.
+        #[arg(long, default_value_t = 2)]
+        days: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Also write an .xlsx workbook.
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+    },
+}
+
+fn write_xlsx(path: &std::path::Path, table: Table) -> anyhow::Result<()> {
+    let bytes = yanpei_report::to_xlsx(&[table]).context("build the workbook")?;
+    std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
 }
 
 fn role(r: &str) -> Role {
@@ -162,6 +198,118 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             if let Some(path) = xlsx {
                 println!("已写入 {}", path.display());
+            }
+        }
+        Command::Coverage { conn, semester, school, json, xlsx } => {
+            let semester: Semester = semester.parse()?;
+            let reply = client(&conn)
+                .await?
+                .coverage(pb::CoverageRequest {
+                    semester: Some(yanpei_proto::semester_to_pb(semester)),
+                    school_code: school.unwrap_or_default(),
+                })
+                .await?
+                .into_inner();
+            if let Some(path) = &xlsx {
+                let rows = reply
+                    .schools
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            Cell::from(c.school_code.clone()),
+                            c.name.clone().into(),
+                            c.alliance_code.clone().into(),
+                            c.staff_visits.into(),
+                            c.silent_subjects.join("、").into(),
+                        ]
+                    })
+                    .collect();
+                let headers = ["学校代码", "学校", "联合体", "研培人员到校记录", "无活动的学科"];
+                write_xlsx(
+                    path,
+                    Table { name: "覆盖情况".into(), headers: headers.map(String::from).to_vec(), rows },
+                )?;
+            }
+            if json {
+                let rows: Vec<_> = reply
+                    .schools
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "school_code": c.school_code, "name": c.name, "alliance_code": c.alliance_code,
+                            "staff_visits": c.staff_visits, "silent_subjects": c.silent_subjects,
+                        })
+                    })
+                    .collect();
+                let out = serde_json::json!({ "schools": rows, "stale_schools": reply.stale_schools });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
+            println!("{semester} 覆盖情况（不留死角）");
+            if !reply.stale_schools.is_empty() {
+                println!(
+                    "注意：以下学校超过 48 小时未完成同步，其数据可能不全：{}",
+                    reply.stale_schools.join("、")
+                );
+            }
+            let unvisited: Vec<_> = reply.schools.iter().filter(|c| c.staff_visits == 0).collect();
+            println!("本学期无研培人员到校记录的学校：{} 所", unvisited.len());
+            for c in &unvisited {
+                println!("  {}（{}，{}）", c.name, c.school_code, c.alliance_code);
+            }
+            for c in reply.schools.iter().filter(|c| !c.silent_subjects.is_empty()) {
+                println!("{}（{}）无活动的学科：{}", c.name, c.school_code, c.silent_subjects.join("、"));
+            }
+        }
+        Command::Sync { conn, days, json, xlsx } => {
+            let reply = client(&conn).await?.sync_status(pb::SyncStatusRequest { days }).await?.into_inner();
+            if let Some(path) = &xlsx {
+                let rows = reply
+                    .schools
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            Cell::from(s.school_code.clone()),
+                            s.name.clone().into(),
+                            (if s.last_sync.is_empty() {
+                                "从未同步".to_owned()
+                            } else {
+                                s.last_sync.clone()
+                            })
+                            .into(),
+                            (if s.synced_last_day { "是" } else { "否" }).into(),
+                            (if s.stale { "是" } else { "否" }).into(),
+                        ]
+                    })
+                    .collect();
+                let mut headers: Vec<String> =
+                    ["学校代码", "学校", "最近同步", "昨夜已同步"].map(String::from).to_vec();
+                headers.push(format!("超过 {days} 天未同步"));
+                write_xlsx(path, Table { name: "同步情况".into(), headers, rows })?;
+            }
+            if json {
+                let rows: Vec<_> = reply
+                    .schools
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "school_code": s.school_code, "name": s.name, "last_sync": s.last_sync,
+                            "synced_last_day": s.synced_last_day, "stale": s.stale,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
+            let synced = reply.schools.iter().filter(|s| s.synced_last_day).count();
+            println!("最近 24 小时完成同步：{} / {} 所学校", synced, reply.schools.len());
+            for s in reply.schools.iter().filter(|s| s.stale) {
+                let when = if s.last_sync.is_empty() {
+                    "从未同步".to_owned()
+                } else {
+                    format!("最近一次 {}", s.last_sync)
+                };
+                println!("  超过 {days} 天未同步：{}（{}）{when}", s.name, s.school_code);
             }
         }
     }
