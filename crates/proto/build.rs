@@ -4,8 +4,13 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files =
-        ["yanpei/v1/common.proto", "yanpei/v1/roster.proto", "yanpei/v1/sync.proto"].map(|f| root.join(f));
+    let files = [
+        "yanpei/v1/common.proto",
+        "yanpei/v1/roster.proto",
+        "yanpei/v1/sync.proto",
+        "yanpei/v1/attachment.proto",
+    ]
+    .map(|f| root.join(f));
     println!("cargo:rerun-if-changed={}", root.display());
 
     let descriptors = protox::compile(&files, [&root])?;

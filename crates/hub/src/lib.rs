@@ -5,6 +5,7 @@
 //! [`run`] takes a bound listener, the configuration and a shutdown future,
 //! so tests start a real hub on `127.0.0.1:0`.
 
+mod attach;
 mod auth;
 mod error;
 mod limits;
@@ -24,12 +25,14 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use yanpei_proto::pb::attachment_service_server::AttachmentServiceServer;
 use yanpei_proto::pb::query_service_server::QueryServiceServer;
 use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
 pub use error::HubError;
 pub use metrics::Metrics;
+pub use yanpei_attach::BlobDir;
 
 /// Largest message the hub decodes or sends, after decompression (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -53,6 +56,8 @@ pub struct HubConfig {
     pub shutdown_grace: Duration,
     /// The county CA's revocation list (`yanpei ca revoke` writes it); reloaded when it changes.
     pub crl: Option<PathBuf>,
+    /// Where uploaded attachments are kept (`ab/<sha256>`); `None`: attachments are refused.
+    pub attachments: Option<PathBuf>,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -88,8 +93,12 @@ pub async fn run(
     }
     let grace = config.shutdown_grace;
     let stop = token.clone();
+    let blobs = config.attachments.map(BlobDir::new);
+    if let Some(b) = &blobs {
+        tracing::info!(dir = %b.root().display(), "attachments kept on disk");
+    }
     let server =
-        serve_with_metrics(listener, store, config.tls, config.crl, metrics, token.cancelled_owned());
+        serve_with_metrics(listener, store, config.tls, config.crl, blobs, metrics, token.cancelled_owned());
     tokio::select! {
         r = server => r,
         () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
@@ -100,7 +109,8 @@ pub async fn run(
 }
 
 /// Serves an already opened store (metrics counted but not exposed), refusing
-/// certificates the revocation list at `crl` names.
+/// certificates the revocation list at `crl` names. Attachments are refused (no
+/// directory): see [`serve_with_attachments`].
 pub async fn serve(
     listener: TcpListener,
     store: HubStore,
@@ -108,7 +118,20 @@ pub async fn serve(
     crl: Option<PathBuf>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    serve_with_metrics(listener, store, tls, crl, Arc::new(Metrics::default()), shutdown).await
+    serve_with_metrics(listener, store, tls, crl, None, Arc::new(Metrics::default()), shutdown).await
+}
+
+/// [`serve`], keeping uploaded attachments in `attachments`.
+pub async fn serve_with_attachments(
+    listener: TcpListener,
+    store: HubStore,
+    tls: TlsMaterial,
+    crl: Option<PathBuf>,
+    attachments: BlobDir,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
+    let metrics = Arc::new(Metrics::default());
+    serve_with_metrics(listener, store, tls, crl, Some(attachments), metrics, shutdown).await
 }
 
 async fn serve_with_metrics(
@@ -116,6 +139,7 @@ async fn serve_with_metrics(
     store: HubStore,
     tls: TlsMaterial,
     crl: Option<PathBuf>,
+    blobs: Option<BlobDir>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
@@ -128,12 +152,17 @@ async fn serve_with_metrics(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SyncServiceServer<sync::Sync>>().await;
     health.set_serving::<QueryServiceServer<query::Query>>().await;
+    health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
 
-    let sync = SyncServiceServer::new(sync::Sync::new(store.clone(), metrics, revoked.clone()))
+    // Chunks are not compressed (photos and documents are already); a chunk is far below the limit.
+    let attachments = AttachmentServiceServer::new(attach::Attachments::new(blobs.clone(), revoked.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let sync = SyncServiceServer::new(sync::Sync::new(store.clone(), blobs, metrics, revoked.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -158,6 +187,7 @@ async fn serve_with_metrics(
         .add_service(reflection)
         .add_service(sync)
         .add_service(query)
+        .add_service(attachments)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .map_err(|e| HubError::Startup(format!("server: {e}")))?;

@@ -166,9 +166,9 @@ async fn two_hubs_migrate_one_postgres_together() {
 /// A database made by the first schema version (the core migration only), with
 /// data in it, is upgraded through every later migration at start without losing anything.
 async fn upgrade_keeps_data(url: String) {
+    use sea_orm::EntityTrait;
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     use sea_orm_migration::MigratorTrait;
-    use sea_orm::EntityTrait;
     use yanpei_store::entity::{hub_activity, hub_school};
     use yanpei_store::migration::HubMigrator;
 

@@ -17,7 +17,7 @@ use super::read_pem;
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// Serve nodes and queries over mutual TLS until SIGINT or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a config file (and the files it names) without starting.
     CheckConfig {
         /// The config file.
@@ -55,6 +55,9 @@ pub(crate) struct ServeArgs {
     /// Seconds in-flight syncs get to finish after SIGTERM [default: 30].
     #[arg(long, env = "YANPEI_HUB_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Where uploaded attachments are kept [default: `attachments` beside the SQLite file, or in the working directory].
+    #[arg(long, env = "YANPEI_HUB_ATTACHMENTS")]
+    attachments: Option<PathBuf>,
 }
 
 /// The config file's shape. Unknown keys are errors that name the key.
@@ -76,6 +79,7 @@ struct HubSection {
     key: Option<PathBuf>,
     crl: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
+    attachments: Option<PathBuf>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -93,6 +97,7 @@ struct Resolved {
     key: PathBuf,
     crl: PathBuf,
     shutdown_grace: Duration,
+    attachments: PathBuf,
 }
 
 fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
@@ -100,8 +105,11 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         Some(p) => load_file(p)?.hub,
         None => HubSection::default(),
     };
+    let db = a.db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into());
+    let attachments = a.attachments.or(file.attachments).unwrap_or_else(|| default_attachments(&db));
     let r = Resolved {
-        db: a.db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into()),
+        db,
+        attachments,
         listen: a.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 7443))),
         metrics_listen: a.metrics_listen.or(file.metrics_listen),
         ca: a.ca.or(file.ca).unwrap_or_else(|| "pki/ca.pem".into()),
@@ -112,6 +120,15 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
     };
     validate(&r)?;
     Ok(r)
+}
+
+/// `attachments` beside the SQLite file, or in the working directory for PostgreSQL.
+fn default_attachments(db: &str) -> PathBuf {
+    let file = db.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest));
+    match file.map(Path::new).and_then(Path::parent) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("attachments"),
+        _ => PathBuf::from("attachments"),
+    }
 }
 
 /// Fails fast, naming the key, before anything starts.
@@ -127,6 +144,9 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
             );
         }
     }
+    if r.attachments.exists() && !r.attachments.is_dir() {
+        bail!("hub.attachments: {} exists and is not a directory", r.attachments.display());
+    }
     if r.metrics_listen == Some(r.listen) && r.listen.port() != 0 {
         bail!("hub.metrics_listen: must differ from hub.listen ({})", r.listen);
     }
@@ -135,7 +155,7 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
 
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Serve(a) => serve(resolve(a)?).await,
+        Command::Serve(a) => serve(resolve(*a)?).await,
         Command::CheckConfig { config } => {
             let r = resolve(ServeArgs {
                 config: Some(config),
@@ -147,8 +167,15 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 key: None,
                 crl: None,
                 shutdown_grace_secs: None,
+                attachments: None,
             })?;
-            println!("配置无误：数据库 {}，监听 {}，证书 {}", r.db, r.listen, r.cert.display());
+            println!(
+                "配置无误：数据库 {}，监听 {}，证书 {}，附件目录 {}",
+                r.db,
+                r.listen,
+                r.cert.display(),
+                r.attachments.display()
+            );
             Ok(())
         }
     }
@@ -165,6 +192,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         metrics_listen: r.metrics_listen,
         shutdown_grace: r.shutdown_grace,
         crl: Some(r.crl),
+        attachments: Some(r.attachments),
     };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())
