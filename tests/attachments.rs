@@ -206,7 +206,9 @@ async fn the_same_file_at_two_schools_is_stored_once(db: Option<String>) {
     let copy = write_file(&dir, "合影.jpg", &data);
     attach_files(na.store(), na.attachments().unwrap(), ra.id, std::slice::from_ref(&photo)).await.unwrap();
     // Attaching the same content twice to one record changes nothing.
-    let same = attach_files(na.store(), na.attachments().unwrap(), ra.id, &[copy.clone()]).await.unwrap();
+    let same = attach_files(na.store(), na.attachments().unwrap(), ra.id, std::slice::from_ref(&copy))
+        .await
+        .unwrap();
     assert_eq!((same.version, same.body.details.attachments.len()), (2, 1));
     attach_files(nb.store(), nb.attachments().unwrap(), rb.id, &[copy]).await.unwrap();
 

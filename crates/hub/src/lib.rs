@@ -95,6 +95,9 @@ pub async fn run(
     let stop = token.clone();
     let blobs = config.attachments.map(BlobDir::new);
     if let Some(b) = &blobs {
+        // Fail at start, not at the first upload, if the directory cannot be made.
+        std::fs::create_dir_all(b.root())
+            .map_err(|e| HubError::Startup(format!("attachments {}: {e}", b.root().display())))?;
         tracing::info!(dir = %b.root().display(), "attachments kept on disk");
     }
     let server =
