@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "yanpei/v1/common.proto",
         "yanpei/v1/roster.proto",
+        "yanpei/v1/report.proto",
         "yanpei/v1/sync.proto",
         "yanpei/v1/attachment.proto",
     ]

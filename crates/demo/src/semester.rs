@@ -149,7 +149,87 @@ pub fn semester_of_activity(roster: &Roster, school: &School, seed: u64) -> Vec<
             }
         }
     }
+    out.extend(teachers_writing(&mut rng, roster, school, &teachers));
+    out.extend(staff_on_site(&mut rng, roster, school, &teachers));
     out.sort_by_key(|a| a.date);
+    out
+}
+
+/// Papers and reading notes by some of the school's teachers.
+fn teachers_writing(
+    rng: &mut StdRng,
+    roster: &Roster,
+    school: &School,
+    teachers: &[String],
+) -> Vec<Activity> {
+    let mut out = Vec::new();
+    let plan = [
+        (ActivityKind::Paper, rng.random_range(2..8)),
+        (ActivityKind::ReadingNotes, rng.random_range(8..30)),
+    ];
+    for (kind, n) in plan {
+        for _ in 0..n {
+            let body = ActivityDraft {
+                actor: teachers[rng.random_range(0..teachers.len())].clone(),
+                topic: Some(pick(rng, &TOPICS).to_owned()),
+                ..Default::default()
+            };
+            let date = school_day(rng, roster, DEMO_SEMESTER);
+            out.extend(Activity::create(school.code.clone(), DEMO_SEMESTER, date, kind, body).ok());
+        }
+    }
+    out
+}
+
+/// What the 研培人员 stationed at the school this semester (蹲点) record there: on-site
+/// days, lessons observed and evaluated, research lessons, group meetings, a research
+/// topic and writing, in amounts that leave some of them behind their quotas.
+fn staff_on_site(rng: &mut StdRng, roster: &Roster, school: &School, teachers: &[String]) -> Vec<Activity> {
+    let mut out = Vec::new();
+    let stationed = roster.stationings.iter().filter(|d| {
+        d.semester == DEMO_SEMESTER && (d.rural_school == school.code || d.urban_school == school.code)
+    });
+    for d in stationed {
+        let Some(staff) = roster.staff.iter().find(|s| s.id == d.staff) else { continue };
+        let subject = staff.subjects.first().cloned().unwrap_or_else(|| "语文".to_owned());
+        let plan = [
+            (ActivityKind::OnsiteDays, rng.random_range(2..5)),
+            (ActivityKind::LessonObservation, rng.random_range(12..28)),
+            (ActivityKind::LessonEvaluation, rng.random_range(3..7)),
+            (ActivityKind::ResearchLesson, rng.random_range(0..3)),
+            (ActivityKind::GroupMeeting, rng.random_range(1..4)),
+            (ActivityKind::ResearchProject, rng.random_range(0..2)),
+            (ActivityKind::Paper, rng.random_range(0..2)),
+            (ActivityKind::Lecture, rng.random_range(0..2)),
+        ];
+        for (kind, n) in plan {
+            for _ in 0..n {
+                let mut body = ActivityDraft { actor: staff.name.clone(), ..Default::default() };
+                match kind.family() {
+                    yanpei_domain::Family::Onsite => {
+                        body.details.days = Some(rng.random_range(2..6));
+                        body.subject = Some(subject.clone());
+                    }
+                    yanpei_domain::Family::Observation | yanpei_domain::Family::Evaluation => {
+                        body.subject = Some(subject.clone());
+                        body.teacher = Some(teachers[rng.random_range(0..teachers.len())].clone());
+                        body.topic = Some(pick(rng, &LESSONS).to_owned());
+                    }
+                    yanpei_domain::Family::Lesson => {
+                        body.subject = Some(subject.clone());
+                        body.topic = Some(pick(rng, &LESSONS).to_owned());
+                    }
+                    yanpei_domain::Family::Project => {
+                        body.topic = Some(format!("{subject}{}", pick(rng, &TOPICS)));
+                        body.details.stage = Some(yanpei_domain::ProjectStage::Running);
+                    }
+                    _ => body.topic = Some(pick(rng, &TOPICS).to_owned()),
+                }
+                let date = school_day(rng, roster, DEMO_SEMESTER);
+                out.extend(Activity::create(school.code.clone(), DEMO_SEMESTER, date, kind, body).ok());
+            }
+        }
+    }
     out
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod limits;
 mod metrics;
 mod query;
+mod report;
 mod revocation;
 mod scope;
 mod sync;

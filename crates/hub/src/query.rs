@@ -17,13 +17,14 @@ use crate::revocation::Revocations;
 use crate::{HubError, auth, scope};
 
 pub(crate) struct Query {
-    store: HubStore,
+    pub(crate) store: HubStore,
     revoked: Arc<Revocations>,
+    pub(crate) policy: yanpei_report::QuotaPolicy,
 }
 
 impl Query {
     pub(crate) fn new(store: HubStore, revoked: Arc<Revocations>) -> Self {
-        Query { store, revoked }
+        Query { store, revoked, policy: crate::report::default_policy() }
     }
 
     async fn county_stats(&self, who: Identity, r: pb::StatsRequest) -> Result<pb::StatsResponse, HubError> {
@@ -200,6 +201,19 @@ impl QueryService for Query {
         let who = auth::caller(&req, &self.revoked)?;
         let span = info_span!("sync_ledger", caller = ?who);
         self.session_ledger(who, req.into_inner())
+            .instrument(span)
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
+    }
+
+    async fn compliance(
+        &self,
+        req: Request<pb::ComplianceRequest>,
+    ) -> Result<Response<pb::ComplianceResponse>, Status> {
+        let who = auth::caller(&req, &self.revoked)?;
+        let span = info_span!("compliance", caller = ?who);
+        self.compliance_report(who, req.into_inner())
             .instrument(span)
             .await
             .map(Response::new)

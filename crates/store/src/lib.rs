@@ -12,6 +12,7 @@ mod error;
 pub mod hub;
 pub mod migration;
 pub mod node;
+pub mod rollup;
 mod shared;
 pub mod testing;
 

@@ -3,6 +3,7 @@
 
 mod hub_20261122_core;
 mod hub_20261122_roster;
+mod hub_20261123_rollup;
 mod hub_20261123_shared;
 mod node_20261122_core;
 mod node_20261123_shared;
@@ -18,6 +19,7 @@ impl MigratorTrait for HubMigrator {
             Box::new(hub_20261122_core::Migration),
             Box::new(hub_20261122_roster::Migration),
             Box::new(hub_20261123_shared::Migration),
+            Box::new(hub_20261123_rollup::Migration),
         ]
     }
 }

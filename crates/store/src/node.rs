@@ -381,6 +381,43 @@ impl NodeStore {
             .collect()
     }
 
+    /// Resolves the open conflict of record `id`: its next version takes the losing
+    /// version's content (`take_losing`) or confirms the current one. The new version
+    /// syncs like any edit, and the hub marks the conflict resolved when it applies it.
+    pub async fn resolve_conflict(&self, id: Uuid, take_losing: bool) -> Result<Activity, StoreError> {
+        let conflict = self.conflicts().await?.into_iter().find(|c| c.losing.id == id).ok_or_else(|| {
+            StoreError::NotFound(format!("记录 {id} 没有未处理的冲突（先同步以取得县中心的最新报告）"))
+        })?;
+        let current =
+            self.get(id).await?.ok_or_else(|| StoreError::NotFound(format!("本节点没有记录 {id}")))?;
+        let mut next = if take_losing { conflict.losing } else { current.clone() };
+        if next.deleted && !take_losing {
+            return Err(StoreError::Invalid(format!(
+                "记录 {id} 现已删除；如要恢复未采用的版本，请选择未采用的版本"
+            )));
+        }
+        next.version = current.version + 1;
+        next.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if current.deleted {
+            // A tombstone cannot be edited in place; the losing version comes back as its next version.
+            let txn = self.db.begin().await?;
+            node_row(&next, Utc::now()).update(&txn).await?;
+            enqueue(&txn, &next).await?;
+            node_conflict::Entity::delete_many()
+                .filter(node_conflict::Column::ActivityId.eq(id))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+        } else {
+            self.update(&next).await?;
+            node_conflict::Entity::delete_many()
+                .filter(node_conflict::Column::ActivityId.eq(id))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(next)
+    }
+
     /// Writes a consistent copy of the whole store to `path` (SQLite `VACUUM INTO`),
     /// safe while the store is in use.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {

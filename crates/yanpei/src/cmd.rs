@@ -1,10 +1,12 @@
 //! One module per command family.
 
+pub(crate) mod bench;
 pub(crate) mod ca;
 pub(crate) mod demo;
 pub(crate) mod hub;
 pub(crate) mod node;
 pub(crate) mod query;
+pub(crate) mod report;
 pub(crate) mod roster;
 pub(crate) mod soak;
 

@@ -47,6 +47,13 @@ enum Command {
     /// Ask the hub for county statistics and the sync ledger.
     #[command(subcommand)]
     Query(cmd::query::Command),
+    /// The county's reports (quota compliance), from the hub; --json, --xlsx.
+    #[command(subcommand)]
+    Report(cmd::report::Command),
+    /// Measure ingest, sync, bytes on the wire and memory against their baselines; write BENCHMARKS.md.
+    Bench(cmd::bench::BenchArgs),
+    /// Simulate many nodes syncing a night's batch against one hub process.
+    Load(cmd::bench::LoadArgs),
 }
 
 fn init_tracing(format: LogFormat, default: &str) {
@@ -67,6 +74,7 @@ async fn main() -> std::process::ExitCode {
     let default = match &cli.command {
         Command::Hub(cmd::hub::Command::Serve(_)) => "info",
         Command::Node(c) if matches!(**c, cmd::node::Command::Run(_)) => "info",
+        Command::Bench(_) | Command::Load(_) => "info,sea_orm_migration=warn,yanpei_node=warn",
         _ => "warn",
     };
     init_tracing(cli.log_format, default);
@@ -78,6 +86,9 @@ async fn main() -> std::process::ExitCode {
         Command::Roster(c) => cmd::roster::run(c).await,
         Command::Soak(a) => cmd::soak::run(a).await,
         Command::Query(c) => cmd::query::run(c).await,
+        Command::Report(c) => cmd::report::run(c).await,
+        Command::Bench(a) => cmd::bench::bench(a).await,
+        Command::Load(a) => cmd::bench::load(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -262,6 +262,44 @@ fn set_up_by_hand(cx: Cx) {
     assert_eq!(last["school_code"], "CGZ1");
     assert_eq!(last["received"].as_u64(), Some(4));
 
+    // The quota-compliance report, as JSON and as a workbook with Chinese headers.
+    let xlsx = cx.dir.join("考核进度.xlsx");
+    let report: serde_json::Value = serde_json::from_str(&ok(
+        &cx,
+        &[
+            "report",
+            "compliance",
+            "--hub",
+            &url,
+            "--semester",
+            "2024-2025-1",
+            "--as-of",
+            "2024-11-15",
+            "--json",
+            "--xlsx",
+            xlsx.to_str().unwrap(),
+        ],
+    ))
+    .unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert!(
+        rows.iter().any(|r| r["quota"] == "听课" && r["missing"].as_i64() == Some(15)),
+        "teachers behind"
+    );
+    {
+        use calamine::{Reader, open_workbook_auto};
+        let mut book = open_workbook_auto(&xlsx).unwrap();
+        assert_eq!(book.sheet_names(), ["考核进度", "汇总"]);
+        let sheet = book.worksheet_range("考核进度").unwrap();
+        let headers: Vec<String> = sheet.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+        assert_eq!(&headers[..3], ["角色", "编号", "姓名"]);
+        assert!(headers.contains(&"尚缺".to_owned()) && headers.contains(&"按进度预计".to_owned()));
+        assert_eq!(sheet.rows().count() - 1, rows.len(), "the same rows as the JSON");
+        let first: Vec<String> = sheet.rows().nth(1).unwrap().iter().map(|c| c.to_string()).collect();
+        assert_eq!(first[2], rows[0]["name"].as_str().unwrap());
+        assert_eq!(first[8], rows[0]["missing"].to_string());
+    }
+
     // Prometheus metrics count what happened.
     let metrics = http_get(metrics_addr, "/metrics");
     assert!(metrics.contains("yanpei_records_applied_total 4\n"), "{metrics}");

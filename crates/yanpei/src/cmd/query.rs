@@ -86,7 +86,7 @@ pub(crate) enum Command {
     },
 }
 
-async fn client(c: &Conn) -> anyhow::Result<QueryServiceClient<tonic::transport::Channel>> {
+pub(crate) async fn client(c: &Conn) -> anyhow::Result<QueryServiceClient<tonic::transport::Channel>> {
     let endpoint = HubEndpoint {
         url: c.hub.clone(),
         server_name: c.server_name.clone(),

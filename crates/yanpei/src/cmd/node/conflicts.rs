@@ -1,6 +1,5 @@
 //! `yanpei node conflicts` and `yanpei node resolve`: concurrent edits, never silent.
 
-use anyhow::{anyhow, bail};
 use uuid::Uuid;
 use yanpei_store::node::NodeStore;
 
@@ -57,30 +56,12 @@ pub(crate) async fn list(s: &NodeStore, json: bool) -> anyhow::Result<()> {
 
 #[allow(clippy::print_stdout)]
 pub(crate) async fn resolve(s: &NodeStore, id: Uuid, keep: Keep) -> anyhow::Result<()> {
-    let conflict =
-        s.conflicts().await?.into_iter().find(|c| c.losing.id == id).ok_or_else(|| {
-            anyhow!("记录 {id} 没有未处理的冲突（先 yanpei node sync 取得县中心的最新报告）")
-        })?;
-    let current = s.get(id).await?.ok_or_else(|| anyhow!("本节点没有记录 {id}：请先同步"))?;
-    if current.deleted && matches!(keep, Keep::Current) {
-        bail!("记录 {id} 现已删除；如要恢复未采用的版本，请用 --keep other");
-    }
-    let mut next = match keep {
-        Keep::Current => current.clone(),
-        Keep::Other => conflict.losing.clone(),
+    let next = s.resolve_conflict(id, matches!(keep, Keep::Other)).await?;
+    let which = match keep {
+        Keep::Current => "现行版本",
+        Keep::Other => "未采用的版本",
     };
-    next.version = current.version + 1;
-    next.validate()?;
-    s.update(&next).await?;
-    println!(
-        "已处理：记录 {id} 采用{}，成为第 {} 版：{}",
-        match keep {
-            Keep::Current => "现行版本",
-            Keep::Other => "未采用的版本",
-        },
-        next.version,
-        summary(&next)
-    );
+    println!("已处理：记录 {id} 采用{which}，成为第 {} 版：{}", next.version, summary(&next));
     println!("下次同步时报送县中心，冲突即标记为已解决");
     Ok(())
 }

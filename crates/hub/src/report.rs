@@ -1,0 +1,134 @@
+//! The report RPCs: quota compliance, computed from the person rollups and the
+//! current roster, through the same scope layer as every query.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, Utc};
+use yanpei_domain::{ActivityKind, SchoolCode};
+use yanpei_pki::Identity;
+use yanpei_proto::pb;
+use yanpei_proto::semester_from_pb;
+use yanpei_report::{QuotaPolicy, RollupRow, compliance};
+
+use crate::query::Query;
+use crate::{HubError, scope};
+
+/// A school whose last finished sync is older than this is stale in reports.
+const STALE_AFTER_HOURS: i64 = 48;
+
+impl Query {
+    pub(crate) async fn compliance_report(
+        &self,
+        who: Identity,
+        r: pb::ComplianceRequest,
+    ) -> Result<pb::ComplianceResponse, HubError> {
+        let semester =
+            semester_from_pb(r.semester.as_ref()).map_err(|e| HubError::InvalidArgument(e.to_string()))?;
+        let readable = scope::readable(&self.store, &who).await?;
+        let requested: Option<Vec<SchoolCode>> = if r.school_code.is_empty() {
+            match &readable {
+                scope::Readable::All => None,
+                scope::Readable::Schools(s) => Some(s.iter().cloned().collect()),
+            }
+        } else {
+            Some(vec![r.school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
+        };
+        scope::authorize(&readable, requested.as_deref())?;
+        let roster = self.store.current_roster().await?.map(|(_, r)| r).ok_or_else(|| {
+            HubError::FailedPrecondition("县名册尚未导入：请先 yanpei roster import".into())
+        })?;
+        let as_of = if r.as_of.is_empty() {
+            let (first, last) = semester.dates();
+            Utc::now().date_naive().clamp(first, last)
+        } else {
+            NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d").map_err(|_| {
+                HubError::InvalidArgument(format!(
+                    "字段 as_of（统计截止日）「{}」不是 YYYY-MM-DD 格式",
+                    r.as_of
+                ))
+            })?
+        };
+        let rows: Vec<RollupRow> = self
+            .store
+            .person_rollups(semester)
+            .await?
+            .into_iter()
+            .filter_map(|p| {
+                Some(RollupRow {
+                    school: p.school,
+                    actor: p.actor,
+                    kind: p.kind.parse::<ActivityKind>().ok()?,
+                    n: p.n,
+                    days: p.days,
+                })
+            })
+            .collect();
+        let schools: Option<BTreeSet<SchoolCode>> = requested.clone().map(|v| v.into_iter().collect());
+        // Staff quotas are the county's: the operator sees them (a whole-county report).
+        let include_staff = matches!(who, Identity::Operator { .. }) && requested.is_none();
+        let report =
+            compliance(&roster, &self.policy, semester, as_of, &rows, schools.as_ref(), include_staff);
+
+        let last = self.store.last_sync_by_school().await?;
+        let cutoff = Utc::now() - chrono::TimeDelta::hours(STALE_AFTER_HOURS);
+        let stale_schools = roster
+            .schools
+            .iter()
+            .filter(|s| schools.as_ref().is_none_or(|set| set.contains(&s.code)))
+            .filter(|s| last.get(s.code.as_str()).is_none_or(|t| *t < cutoff))
+            .map(|s| s.code.to_string())
+            .collect();
+        Ok(pb::ComplianceResponse {
+            semester: report.semester,
+            as_of: report.as_of.to_string(),
+            elapsed: report.elapsed,
+            rows: report
+                .rows
+                .into_iter()
+                .map(|c| pb::ComplianceRow {
+                    role: serde_role(c.role),
+                    role_label: c.role.label().to_owned(),
+                    person_id: c.person_id,
+                    name: c.name,
+                    schools: c.schools,
+                    subjects: c.subjects,
+                    quota: c.quota,
+                    target: c.target,
+                    actual: c.actual,
+                    missing: c.missing,
+                    projected: c.projected,
+                    on_pace: c.on_pace,
+                })
+                .collect(),
+            groups: report
+                .rollup
+                .into_iter()
+                .map(|g| pb::ComplianceGroup {
+                    dimension: g.dimension.to_owned(),
+                    code: g.code,
+                    name: g.name,
+                    people: u32::try_from(g.people).unwrap_or(u32::MAX),
+                    behind: u32::try_from(g.behind).unwrap_or(u32::MAX),
+                    checks: u32::try_from(g.checks).unwrap_or(u32::MAX),
+                    checks_behind: u32::try_from(g.checks_behind).unwrap_or(u32::MAX),
+                })
+                .collect(),
+            stale_schools,
+        })
+    }
+}
+
+fn serde_role(r: yanpei_report::Role) -> String {
+    match r {
+        yanpei_report::Role::Staff => "staff",
+        yanpei_report::Role::StationedStaff => "stationed_staff",
+        yanpei_report::Role::Teacher => "teacher",
+        yanpei_report::Role::NewTeacher => "new_teacher",
+    }
+    .to_owned()
+}
+
+/// The policy a hub uses when its configuration names none.
+pub(crate) fn default_policy() -> QuotaPolicy {
+    QuotaPolicy::default_policy()
+}

@@ -1,0 +1,263 @@
+//! Quota compliance: every person's progress against each quota of the policy, what
+//! is missing, and whether the present pace reaches the target by the semester's
+//! end; with a supervisor roll-up by school, alliance and subject.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use yanpei_domain::roster::Roster;
+use yanpei_domain::{ActivityKind, SchoolCode, Semester};
+
+use crate::policy::{Measure, Period, QuotaPolicy, Role};
+
+/// One rollup row of the semester: what one person (the records' 执行人) did at one school.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupRow {
+    /// The school whose records they are.
+    pub school: String,
+    /// The 执行人 as recorded (a name, or an id).
+    pub actor: String,
+    /// The kind.
+    pub kind: ActivityKind,
+    /// Live records.
+    pub n: i64,
+    /// 蹲点 days.
+    pub days: i64,
+}
+
+/// A person's progress against one quota.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComplianceRow {
+    /// The role the quota applies to.
+    pub role: Role,
+    /// Teacher id or staff id.
+    pub person_id: String,
+    /// Name.
+    pub name: String,
+    /// The teacher's school, or the staff member's 蹲点 schools.
+    pub schools: Vec<String>,
+    /// The teacher's subjects or the staff member's.
+    pub subjects: Vec<String>,
+    /// The quota's label.
+    pub quota: String,
+    /// The semester's target.
+    pub target: i64,
+    /// Done so far.
+    pub actual: i64,
+    /// Still missing (0 when met).
+    pub missing: i64,
+    /// What the present pace reaches by the semester's end.
+    pub projected: i64,
+    /// Met, or the pace reaches it.
+    pub on_pace: bool,
+}
+
+/// One line of the supervisor roll-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonCount {
+    /// 学校, 联合体 or 学科.
+    pub dimension: &'static str,
+    /// The group's code (a subject's name for subjects).
+    pub code: String,
+    /// The group's name.
+    pub name: String,
+    /// People with at least one quota.
+    pub people: usize,
+    /// People behind on at least one quota.
+    pub behind: usize,
+    /// Quota checks that are behind.
+    pub checks_behind: usize,
+    /// Quota checks in all.
+    pub checks: usize,
+}
+
+/// The compliance report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compliance {
+    /// The semester, e.g. 2024-2025学年第一学期.
+    pub semester: String,
+    /// The day progress is measured at.
+    pub as_of: NaiveDate,
+    /// The share of the semester elapsed by `as_of`, 0..=1.
+    pub elapsed: f64,
+    /// Every person and quota.
+    pub rows: Vec<ComplianceRow>,
+    /// The roll-up by school, alliance and subject.
+    pub rollup: Vec<PersonCount>,
+}
+
+struct Person<'a> {
+    role: Role,
+    id: &'a str,
+    name: &'a str,
+    /// Where their records count: the teacher's school; any school for staff.
+    home: Option<&'a SchoolCode>,
+    schools: Vec<String>,
+    subjects: Vec<String>,
+}
+
+/// Computes the report. `rows` are the semester's person rollups; `schools` limits
+/// teachers to those schools (a 教研员's scope) and `include_staff` adds the staff quotas.
+pub fn compliance(
+    roster: &Roster,
+    policy: &QuotaPolicy,
+    semester: Semester,
+    as_of: NaiveDate,
+    rows: &[RollupRow],
+    schools: Option<&BTreeSet<SchoolCode>>,
+    include_staff: bool,
+) -> Compliance {
+    let (start, end) = roster
+        .semesters
+        .iter()
+        .find(|s| s.semester == semester)
+        .map(|s| (s.start, s.end))
+        .unwrap_or_else(|| semester.dates());
+    let span = (end - start).num_days() + 1;
+    let elapsed = ((as_of - start).num_days() + 1).clamp(0, span) as f64 / span as f64;
+    let months = ((span as f64) / 30.4).round().max(1.0) as i64;
+
+    // Totals per (actor, school, kind), looked up per person below.
+    let mut done: BTreeMap<(&str, &str, ActivityKind), (i64, i64)> = BTreeMap::new();
+    for r in rows {
+        let e = done.entry((r.actor.as_str(), r.school.as_str(), r.kind)).or_default();
+        e.0 += r.n;
+        e.1 += r.days;
+    }
+    let in_scope = |s: &SchoolCode| schools.is_none_or(|set| set.contains(s));
+
+    let mut people: Vec<Person<'_>> = Vec::new();
+    if include_staff {
+        for st in &roster.staff {
+            let stationed: Vec<String> = roster
+                .stationings
+                .iter()
+                .filter(|d| d.staff == st.id && d.semester == semester)
+                .flat_map(|d| [d.rural_school.to_string(), d.urban_school.to_string()])
+                .collect();
+            let base = Person {
+                role: Role::Staff,
+                id: &st.id,
+                name: &st.name,
+                home: None,
+                schools: stationed.clone(),
+                subjects: st.subjects.clone(),
+            };
+            if !stationed.is_empty() {
+                people.push(Person {
+                    role: Role::StationedStaff,
+                    schools: stationed,
+                    subjects: st.subjects.clone(),
+                    ..base
+                });
+                people.push(Person {
+                    role: Role::Staff,
+                    id: &st.id,
+                    name: &st.name,
+                    home: None,
+                    schools: Vec::new(),
+                    subjects: st.subjects.clone(),
+                });
+            } else {
+                people.push(base);
+            }
+        }
+    }
+    for t in roster.teachers.iter().filter(|t| in_scope(&t.school)) {
+        let mk = |role| Person {
+            role,
+            id: &t.id,
+            name: &t.name,
+            home: Some(&t.school),
+            schools: vec![t.school.to_string()],
+            subjects: t.subjects.clone(),
+        };
+        people.push(mk(Role::Teacher));
+        if t.years_of_service < 3 {
+            people.push(mk(Role::NewTeacher));
+        }
+    }
+
+    let mut out = Vec::new();
+    for p in &people {
+        for q in policy.quotas.iter().filter(|q| q.role == p.role) {
+            let kinds: Vec<ActivityKind> = q.kinds.iter().filter_map(|k| k.parse().ok()).collect();
+            let mut actual = 0;
+            for ((actor, school, kind), (n, days)) in &done {
+                let me = *actor == p.name || *actor == p.id;
+                let here = p.home.is_none_or(|h| h.as_str() == *school);
+                if me && here && kinds.contains(kind) {
+                    actual += match q.measure {
+                        Measure::Records => *n,
+                        Measure::Days => *days,
+                    };
+                }
+            }
+            let target = i64::from(q.target) * if q.period == Period::Month { months } else { 1 };
+            let projected = if elapsed > 0.0 { (actual as f64 / elapsed).floor() as i64 } else { actual };
+            out.push(ComplianceRow {
+                role: p.role,
+                person_id: p.id.to_owned(),
+                name: p.name.to_owned(),
+                schools: p.schools.clone(),
+                subjects: p.subjects.clone(),
+                quota: q.label.clone(),
+                target,
+                actual,
+                missing: (target - actual).max(0),
+                projected,
+                on_pace: actual >= target || projected >= target,
+            });
+        }
+    }
+    let rollup = roll_up(roster, &out);
+    Compliance { semester: semester.to_string(), as_of, elapsed, rows: out, rollup }
+}
+
+fn roll_up(roster: &Roster, rows: &[ComplianceRow]) -> Vec<PersonCount> {
+    // (dimension, code) -> (name, people, people behind, checks behind, checks)
+    type Acc = (String, BTreeSet<String>, BTreeSet<String>, usize, usize);
+    let mut groups: BTreeMap<(&'static str, String), Acc> = BTreeMap::new();
+    let school_name = |c: &str| roster.schools.iter().find(|s| s.code.as_str() == c).map(|s| s.name.clone());
+    let alliance_of =
+        |c: &str| roster.schools.iter().find(|s| s.code.as_str() == c).map(|s| s.alliance.clone());
+    let alliance_name =
+        |a: &str| roster.alliances.iter().find(|x| x.code == a).map(|x| x.name.clone()).unwrap_or_default();
+    for r in rows {
+        let mut keys: Vec<(&'static str, String, String)> = Vec::new();
+        for s in &r.schools {
+            keys.push(("学校", s.clone(), school_name(s).unwrap_or_default()));
+            if let Some(a) = alliance_of(s) {
+                keys.push(("联合体", a.clone(), alliance_name(&a)));
+            }
+        }
+        for sub in &r.subjects {
+            keys.push(("学科", sub.clone(), sub.clone()));
+        }
+        let person = format!("{:?}:{}", r.role, r.person_id);
+        let behind = r.actual < r.target;
+        for (dim, code, name) in keys.into_iter().collect::<BTreeSet<_>>() {
+            let e =
+                groups.entry((dim, code)).or_insert_with(|| (name, BTreeSet::new(), BTreeSet::new(), 0, 0));
+            e.1.insert(person.clone());
+            e.4 += 1;
+            if behind {
+                e.2.insert(person.clone());
+                e.3 += 1;
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((dimension, code), (name, people, behind, checks_behind, checks))| PersonCount {
+            dimension,
+            code,
+            name,
+            people: people.len(),
+            behind: behind.len(),
+            checks_behind,
+            checks,
+        })
+        .collect()
+}
