@@ -20,10 +20,17 @@ async fn every_kind_round_trips(db: Option<String>) {
     let (own, partner) = (school("CGZ1"), school("T08Z1"));
     let node = w.node(&own, "office").await.unwrap();
     let mut recorded = Vec::new();
+    let files = yanpei_tests::test_dir("every_kind_files");
     for (i, &kind) in ActivityKind::ALL.iter().enumerate() {
-        let a =
-            Activity::create(own.clone(), DEMO_SEMESTER, day(i as i64), kind, example_draft(kind, &partner))
-                .unwrap();
+        let mut draft = example_draft(kind, &partner);
+        // The example names an attached file: give the node one to send, since the hub
+        // takes a record only after its attachments.
+        for r in &mut draft.details.attachments {
+            std::fs::write(files.join(&r.name), format!("{kind} 的附件").repeat(100)).unwrap();
+            let got = node.attachments().unwrap().import(&files.join(&r.name)).unwrap();
+            (r.sha256, r.size) = (got.digest.to_string(), got.size);
+        }
+        let a = Activity::create(own.clone(), DEMO_SEMESTER, day(i as i64), kind, draft).unwrap();
         node.store().record(&a).await.unwrap();
         recorded.push(a);
     }

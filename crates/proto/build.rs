@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "yanpei/v1/report.proto",
         "yanpei/v1/audit.proto",
         "yanpei/v1/sync.proto",
+        "yanpei/v1/attachment.proto",
     ]
     .map(|f| root.join(f));
     println!("cargo:rerun-if-changed={}", root.display());

@@ -110,8 +110,17 @@ impl DemoWorld {
         let store = self.hub_store.clone();
         let tls = self.hub_tls.clone();
         let crl = self.crl_path();
+        let files = self.hub_attachments();
         self.hub_task = Some(tokio::spawn(async move {
-            yanpei_hub::serve(listener, store, tls, Some(crl), token.cancelled_owned()).await
+            yanpei_hub::serve_with_attachments(
+                listener,
+                store,
+                tls,
+                Some(crl),
+                files,
+                token.cancelled_owned(),
+            )
+            .await
         }));
         Ok(())
     }
@@ -130,10 +139,17 @@ impl DemoWorld {
         let stop = token.clone();
         let tls = self.hub_tls.clone();
         let crl = self.crl_path();
+        let files = self.hub_attachments();
         let task = tokio::spawn(async move {
-            yanpei_hub::serve(listener, store, tls, Some(crl), stop.cancelled_owned()).await
+            yanpei_hub::serve_with_attachments(listener, store, tls, Some(crl), files, stop.cancelled_owned())
+                .await
         });
         Ok((addr, token, task))
+    }
+
+    /// Where the hub keeps attachments (shared by every hub of this world, as a shared volume would be).
+    pub fn hub_attachments(&self) -> yanpei_hub::BlobDir {
+        yanpei_hub::BlobDir::new(self.dir.join("hub-attachments"))
     }
 
     /// Where the hub reads the CA's revocation list (absent: nothing revoked).
@@ -213,8 +229,10 @@ impl DemoWorld {
         name: &str,
         addr: SocketAddr,
     ) -> Result<Agent, DemoError> {
-        let store = NodeStore::open_or_init(&sqlite_url(&self.node_store_path(school, name)), school).await?;
-        Ok(Agent::new(store, self.node_endpoint_via(school, addr)?))
+        let path = self.node_store_path(school, name);
+        let store = NodeStore::open_or_init(&sqlite_url(&path), school).await?;
+        Ok(Agent::new(store, self.node_endpoint_via(school, addr)?)
+            .with_attachments(yanpei_node::BlobDir::beside_node_store(&path)))
     }
 
     /// County statistics over gRPC as the operator.

@@ -24,6 +24,9 @@ pub enum HubError {
     /// A storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A failure inside the hub (logged; the caller sees a generic message).
+    #[error("{0}")]
+    Internal(String),
     /// The server could not start.
     #[error("hub could not start: {0}")]
     Startup(String),
@@ -50,6 +53,10 @@ impl From<HubError> for Status {
                     Status::internal("中心内部错误，已记录日志；请联系县进修学校")
                 }
             },
+            HubError::Internal(m) => {
+                tracing::error!(error = %m, "internal failure");
+                Status::internal("中心内部错误，已记录日志；请联系县进修学校")
+            }
             HubError::Startup(m) => Status::internal(m),
         }
     }

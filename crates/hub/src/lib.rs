@@ -5,6 +5,7 @@
 //! [`run`] takes a bound listener, the configuration and a shutdown future,
 //! so tests start a real hub on `127.0.0.1:0`.
 
+mod attach;
 mod audit;
 mod auth;
 mod error;
@@ -28,6 +29,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use yanpei_proto::pb::attachment_service_server::AttachmentServiceServer;
 use yanpei_proto::pb::query_service_server::QueryServiceServer;
 use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
@@ -36,6 +38,7 @@ pub use error::HubError;
 pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
 pub use ratelimit::RateLimit;
+pub use yanpei_attach::BlobDir;
 
 /// Largest message the hub decodes or sends, after decompression (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -65,6 +68,8 @@ pub struct ServeOptions {
     pub crl: Option<PathBuf>,
     /// Requests per caller identity.
     pub rate_limit: RateLimit,
+    /// Where uploaded attachments are kept; `None` refuses uploads (and records that reference files).
+    pub attachments: Option<BlobDir>,
 }
 
 /// How the hub runs.
@@ -83,6 +88,8 @@ pub struct HubConfig {
     pub shutdown_grace: Duration,
     /// The county CA's revocation list (`yanpei ca revoke` writes it); reloaded when it changes.
     pub crl: Option<PathBuf>,
+    /// Where uploaded attachments are kept (`ab/<sha256>`); `None`: attachments are refused.
+    pub attachments: Option<PathBuf>,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -118,8 +125,19 @@ pub async fn run(
     }
     let grace = config.shutdown_grace;
     let stop = token.clone();
-    let options =
-        ServeOptions { transport: config.transport, crl: config.crl, rate_limit: config.rate_limit };
+    let blobs = config.attachments.map(BlobDir::new);
+    if let Some(b) = &blobs {
+        // Fail at start, not at the first upload, if the directory cannot be made.
+        std::fs::create_dir_all(b.root())
+            .map_err(|e| HubError::Startup(format!("attachments {}: {e}", b.root().display())))?;
+        tracing::info!(dir = %b.root().display(), "attachments kept on disk");
+    }
+    let options = ServeOptions {
+        transport: config.transport,
+        crl: config.crl,
+        rate_limit: config.rate_limit,
+        attachments: blobs,
+    };
     let server = serve_with_metrics(listener, store, options, metrics, token.cancelled_owned());
     tokio::select! {
         r = server => r,
@@ -132,6 +150,7 @@ pub async fn run(
 
 /// Serves an already opened store over mutual TLS without a rate limit (metrics
 /// counted but not exposed), refusing certificates the revocation list at `crl` names.
+/// Attachments are refused (no directory): see [`serve_with_attachments`].
 pub async fn serve(
     listener: TcpListener,
     store: HubStore,
@@ -139,8 +158,30 @@ pub async fn serve(
     crl: Option<PathBuf>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    let options =
-        ServeOptions { transport: Transport::MutualTls(tls), crl, rate_limit: RateLimit::UNLIMITED };
+    let options = ServeOptions {
+        transport: Transport::MutualTls(tls),
+        crl,
+        rate_limit: RateLimit::UNLIMITED,
+        attachments: None,
+    };
+    serve_with(listener, store, options, shutdown).await
+}
+
+/// [`serve`], keeping uploaded attachments in `attachments`.
+pub async fn serve_with_attachments(
+    listener: TcpListener,
+    store: HubStore,
+    tls: TlsMaterial,
+    crl: Option<PathBuf>,
+    attachments: BlobDir,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
+    let options = ServeOptions {
+        transport: Transport::MutualTls(tls),
+        crl,
+        rate_limit: RateLimit::UNLIMITED,
+        attachments: Some(attachments),
+    };
     serve_with(listener, store, options, shutdown).await
 }
 
@@ -171,16 +212,27 @@ async fn serve_with_metrics(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SyncServiceServer<sync::Sync>>().await;
     health.set_serving::<QueryServiceServer<query::Query>>().await;
+    health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
 
-    let sync = SyncServiceServer::new(sync::Sync::new(store.clone(), metrics, revoked.clone()))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    // Chunks are not compressed (photos and documents are already); a chunk is far below the limit.
+    let attachments =
+        AttachmentServiceServer::new(attach::Attachments::new(options.attachments.clone(), revoked.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let sync = SyncServiceServer::new(sync::Sync::new(
+        store.clone(),
+        options.attachments.clone(),
+        metrics,
+        revoked.clone(),
+    ))
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let query = QueryServiceServer::new(query::Query::new(store, revoked, audit.clone()))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -223,6 +275,7 @@ async fn serve_with_metrics(
         .add_service(reflection)
         .add_service(sync)
         .add_service(query)
+        .add_service(attachments)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .map_err(|e| HubError::Startup(format!("server: {e}")))?;

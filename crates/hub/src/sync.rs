@@ -24,13 +24,19 @@ const DEFAULT_PULL: u64 = 500;
 
 pub(crate) struct Sync {
     store: HubStore,
+    blobs: Option<yanpei_attach::BlobDir>,
     metrics: Arc<Metrics>,
     revoked: Arc<Revocations>,
 }
 
 impl Sync {
-    pub(crate) fn new(store: HubStore, metrics: Arc<Metrics>, revoked: Arc<Revocations>) -> Self {
-        Sync { store, metrics, revoked }
+    pub(crate) fn new(
+        store: HubStore,
+        blobs: Option<yanpei_attach::BlobDir>,
+        metrics: Arc<Metrics>,
+        revoked: Arc<Revocations>,
+    ) -> Self {
+        Sync { store, blobs, metrics, revoked }
     }
 
     /// The open session `id` of the calling school.
@@ -98,6 +104,11 @@ impl Sync {
         let started = Instant::now();
         let checked = match validate_batch(&school, r.changes) {
             Ok(changes) => self.check_partners(changes).await,
+            Err(e) => Err(e),
+        };
+        // A record's attachments reach the hub before the record.
+        let checked = match checked {
+            Ok(changes) => crate::attach::check_batch(self.blobs.as_ref(), &changes).await.map(|()| changes),
             Err(e) => Err(e),
         };
         match checked {

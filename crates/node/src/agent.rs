@@ -5,9 +5,12 @@ use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tracing::{Instrument, info, info_span, warn};
+use yanpei_attach::BlobDir;
 use yanpei_domain::Activity;
 use yanpei_proto::PROTOCOL_VERSION;
-use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
+use yanpei_proto::pb::{
+    self, attachment_service_client::AttachmentServiceClient, sync_service_client::SyncServiceClient,
+};
 use yanpei_store::node::NodeStore;
 
 use crate::NodeError;
@@ -94,6 +97,12 @@ pub struct SyncReport {
     pub replaced: u64,
     /// Open conflicts of records this school is involved in, as the hub reported them.
     pub open_conflicts: u64,
+    /// Attachments uploaded (the hub did not hold them whole).
+    pub attachments_uploaded: u64,
+    /// Attachments the hub already held (sent before, or by another school).
+    pub attachments_present: u64,
+    /// Attachment bytes sent (chunks, a re-sent chunk counts again).
+    pub attachment_bytes: u64,
 }
 
 /// A node agent: its store and its hub.
@@ -101,12 +110,24 @@ pub struct SyncReport {
 pub struct Agent {
     store: NodeStore,
     hub: HubEndpoint,
+    blobs: Option<BlobDir>,
 }
 
 impl Agent {
-    /// An agent over an opened store.
+    /// An agent over an opened store, without local attachments (see [`Agent::with_attachments`]).
     pub fn new(store: NodeStore, hub: HubEndpoint) -> Agent {
-        Agent { store, hub }
+        Agent { store, hub, blobs: None }
+    }
+
+    /// The same agent, finding attached files in `blobs` (`BlobDir::beside_node_store`).
+    pub fn with_attachments(mut self, blobs: BlobDir) -> Agent {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// Where this agent keeps attached files, if anywhere.
+    pub fn attachments(&self) -> Option<&BlobDir> {
+        self.blobs.as_ref()
     }
 
     /// The local store.
@@ -137,6 +158,7 @@ impl Agent {
 
     async fn session(&self, opts: SyncOptions) -> Result<SyncReport, NodeError> {
         let channel = self.hub.connect().await?;
+        let mut files = AttachmentServiceClient::new(channel.clone());
         let mut client = SyncServiceClient::new(channel)
             .max_decoding_message_size(8 * 1024 * 1024)
             .max_encoding_message_size(8 * 1024 * 1024);
@@ -176,6 +198,12 @@ impl Agent {
             if pending.is_empty() {
                 break;
             }
+            // A record's attachments reach the hub before the record.
+            let records: Vec<&Activity> = pending.iter().map(|e| &e.activity).collect();
+            let up = crate::attach::upload_referenced(&mut files, self.blobs.as_ref(), &records).await?;
+            report.attachments_uploaded += up.files;
+            report.attachments_present += up.present;
+            report.attachment_bytes += up.bytes;
             let changes: Vec<pb::Change> = pending
                 .iter()
                 .map(|e| pb::Change { seq: e.seq, activity: Some(pb::Activity::from(&e.activity)) })

@@ -31,6 +31,9 @@ pub enum NodeError {
         /// What this store issued.
         local_last: u64,
     },
+    /// An attachment cannot be stored or sent (too large, missing, unreadable).
+    #[error("附件：{0}")]
+    Attachment(String),
     /// A fault injected on purpose (tests): the agent stopped as if it had crashed.
     #[error("injected fault: {0}")]
     Injected(&'static str),
@@ -61,7 +64,7 @@ impl NodeError {
                     | Code::Unknown
                     | Code::Cancelled
             ),
-            NodeError::Config(_) | NodeError::StoreBehindHub { .. } => false,
+            NodeError::Config(_) | NodeError::StoreBehindHub { .. } | NodeError::Attachment(_) => false,
         }
     }
 }

@@ -7,9 +7,12 @@
 //! apply makes the re-send harmless.
 
 mod agent;
+mod attach;
 mod error;
 mod schedule;
 
 pub use agent::{Agent, Fault, HubEndpoint, SyncOptions, SyncReport, TlsMaterial};
+pub use attach::attach_files;
 pub use error::NodeError;
 pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon};
+pub use yanpei_attach::BlobDir;

@@ -1,4 +1,4 @@
-//! The yanpei wire protocol, generated from `proto/yanpei/v1/sync.proto`.
+//! The yanpei wire protocol, generated from `proto/yanpei/v1/*.proto` (sync, attachments).
 //!
 //! Prost types stop at the edge: the hub and the node convert them into
 //! `yanpei-domain` types (validating on the way in) before anything else sees them.

@@ -378,6 +378,7 @@ fn the_example_config_starts_a_hub() {
         .env("YANPEI_HUB_CA", pki.join("ca.pem"))
         .env("YANPEI_HUB_CERT", pki.join("hub.pem"))
         .env("YANPEI_HUB_KEY", pki.join("hub.key"))
+        .env("YANPEI_HUB_ATTACHMENTS", cx.dir.join("attachments"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -65,6 +65,9 @@ pub(crate) struct ServeArgs {
     /// name themselves with the `x-yanpei-dev-identity` header (node:CODE, staff:ID, operator:NAME).
     #[arg(long)]
     insecure_dev: bool,
+    /// Where uploaded attachments are kept [default: `attachments` beside the SQLite file, or in the working directory].
+    #[arg(long, env = "YANPEI_HUB_ATTACHMENTS")]
+    attachments: Option<PathBuf>,
 }
 
 /// The config file's shape. Unknown keys are errors that name the key.
@@ -89,6 +92,7 @@ struct HubSection {
     rate_limit_per_second: Option<u32>,
     rate_limit_burst: Option<u32>,
     insecure_dev: Option<bool>,
+    attachments: Option<PathBuf>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -108,6 +112,7 @@ struct Resolved {
     shutdown_grace: Duration,
     rate_limit: RateLimit,
     insecure_dev: bool,
+    attachments: PathBuf,
 }
 
 fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
@@ -115,8 +120,11 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         Some(p) => load_file(p)?.hub,
         None => HubSection::default(),
     };
+    let db = a.db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into());
+    let attachments = a.attachments.or(file.attachments).unwrap_or_else(|| default_attachments(&db));
     let r = Resolved {
-        db: a.db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into()),
+        db,
+        attachments,
         listen: a.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 7443))),
         metrics_listen: a.metrics_listen.or(file.metrics_listen),
         ca: a.ca.or(file.ca).unwrap_or_else(|| "pki/ca.pem".into()),
@@ -132,6 +140,15 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
     };
     validate(&r)?;
     Ok(r)
+}
+
+/// `attachments` beside the SQLite file, or in the working directory for PostgreSQL.
+fn default_attachments(db: &str) -> PathBuf {
+    let file = db.strip_prefix("sqlite://").map(|rest| rest.split('?').next().unwrap_or(rest));
+    match file.map(Path::new).and_then(Path::parent) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("attachments"),
+        _ => PathBuf::from("attachments"),
+    }
 }
 
 /// Fails fast, naming the key, before anything starts.
@@ -156,6 +173,9 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
             );
         }
     }
+    if r.attachments.exists() && !r.attachments.is_dir() {
+        bail!("hub.attachments: {} exists and is not a directory", r.attachments.display());
+    }
     if r.metrics_listen == Some(r.listen) && r.listen.port() != 0 {
         bail!("hub.metrics_listen: must differ from hub.listen ({})", r.listen);
     }
@@ -179,6 +199,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 rate_limit_per_second: None,
                 rate_limit_burst: None,
                 insecure_dev: false,
+                attachments: None,
             })?;
             if r.insecure_dev {
                 println!(
@@ -191,10 +212,11 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 format!("每个证书每秒 {} 次（可连续 {} 次）", r.rate_limit.per_second, r.rate_limit.burst)
             };
             println!(
-                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}",
+                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}，附件目录 {}",
                 r.db,
                 r.listen,
-                r.cert.display()
+                r.cert.display(),
+                r.attachments.display()
             );
             Ok(())
         }
@@ -224,6 +246,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         metrics_listen: r.metrics_listen,
         shutdown_grace: r.shutdown_grace,
         crl: Some(r.crl),
+        attachments: Some(r.attachments),
     };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())

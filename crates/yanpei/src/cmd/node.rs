@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode, Semester};
-use yanpei_node::{Agent, Backoff, HubEndpoint, Schedule, SystemClock, TlsMaterial, run_daemon};
+use yanpei_node::{Agent, Backoff, BlobDir, HubEndpoint, Schedule, SystemClock, TlsMaterial, run_daemon};
 use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
 
@@ -92,6 +92,17 @@ pub(crate) enum Command {
         id: String,
         #[command(flatten)]
         fields: Fields,
+    },
+    /// Attach files (照片、教案…) to a record: each is kept once, by content, in
+    /// `<store>.attachments/`, and uploaded to the hub before the record at the next sync.
+    Attach {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The record's id (from `node list`).
+        id: String,
+        /// The files (at most 64 MB each, 20 per record).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Delete a record (kept as a tombstone so the deletion syncs).
     Delete {
@@ -180,7 +191,7 @@ async fn agent(store: &Path) -> anyhow::Result<Agent> {
             key_pem: read_pem(Path::new(&get(key::KEY).await?))?,
         },
     };
-    Ok(Agent::new(s, hub))
+    Ok(Agent::new(s, hub).with_attachments(BlobDir::beside_node_store(store)))
 }
 
 fn absolute(p: &Path) -> anyhow::Result<String> {
@@ -202,6 +213,10 @@ pub(crate) fn summary(a: &Activity) -> String {
     if !b.details.partner_schools.is_empty() {
         let schools: Vec<String> = b.details.partner_schools.iter().map(ToString::to_string).collect();
         parts.push(format!("{} 与 {}", a.school, schools.join("、")));
+    }
+    if !b.details.attachments.is_empty() {
+        let names: Vec<&str> = b.details.attachments.iter().map(|x| x.name.as_str()).collect();
+        parts.push(format!("附件 {} 个（{}）", names.len(), names.join("、")));
     }
     if let Some(missing) = a.meeting_missing() {
         parts.push(if missing.is_empty() {
@@ -276,6 +291,20 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             s.update(&a).await?;
             println!("已修改（第 {} 版）：{}", a.version, summary(&a));
         }
+        Command::Attach { store, id, files } => {
+            let s = open(&store.store).await?;
+            let blobs = BlobDir::beside_node_store(&store.store);
+            let before = s.get(parse_id(&id)?).await?.map(|a| a.version);
+            let a = yanpei_node::attach_files(&s, &blobs, parse_id(&id)?, &files).await?;
+            if before == Some(a.version) {
+                println!("这些文件已是该记录的附件，未改动：{}", summary(&a));
+            } else {
+                println!("已添加附件（第 {} 版，待同步）：{}", a.version, summary(&a));
+            }
+            for x in &a.body.details.attachments {
+                println!("  {}  {} 字节  {}", x.name, x.size, &x.sha256[..16]);
+            }
+        }
         Command::Delete { store, id } => {
             let s = open(&store.store).await?;
             let id = parse_id(&id)?;
@@ -315,6 +344,12 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 "同步完成：推送 {} 条变更（新写入 {}，已存在 {}），拉取 {} 条；中心已确认到序号 {}",
                 r.pushed, r.applied, r.unchanged, r.pulled, r.acked_seq
             );
+            if r.attachments_uploaded + r.attachments_present > 0 {
+                println!(
+                    "附件：上传 {} 个（{} 字节），中心已有 {} 个",
+                    r.attachments_uploaded, r.attachment_bytes, r.attachments_present
+                );
+            }
             if r.open_conflicts > 0 {
                 println!(
                     "注意：有 {} 处修改冲突（两校在同步前改了同一条记录），请运行 yanpei node conflicts 查看并处理",
