@@ -50,6 +50,8 @@ async fn every_kind_round_trips(db: Option<String>) {
     for a in &recorded {
         assert_eq!(w.hub_store.activity(a.id).await.unwrap().as_ref(), Some(a), "{} reached the hub", a.kind);
     }
+    let meetings = stats.rows.iter().find(|r| r.kind == pb::ActivityKind::GroupMeeting as i32).unwrap();
+    assert_eq!((meetings.count, meetings.complete), (1, 1), "五定四有 counted apart");
     let meeting = recorded.iter().find(|a| a.kind == ActivityKind::GroupMeeting).unwrap();
     assert!(w.hub_store.activity(meeting.id).await.unwrap().unwrap().is_complete_meeting(), "五定四有 kept");
 

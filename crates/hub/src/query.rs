@@ -65,7 +65,9 @@ impl Query {
             note.school(school);
         }
         scope::authorize(&scope::readable(&self.store, &who).await?, in_scope.as_deref())?;
-        let counts = self.store.stats(&StatsFilter { semester, schools: in_scope }).await?;
+        let filter = StatsFilter { semester, schools: in_scope };
+        let counts = self.store.stats(&filter).await?;
+        let complete = self.store.complete_meetings(&filter).await?;
 
         let school_alliance: BTreeMap<&str, &str> =
             schools.iter().map(|s| (s.code.as_str(), s.alliance.as_str())).collect();
@@ -75,6 +77,7 @@ impl Query {
             alliances.iter().map(|a| (a.code.as_str(), a.name.as_str())).collect();
         let group_by = pb::GroupBy::try_from(r.group_by).unwrap_or(pb::GroupBy::Unspecified);
         let mut grouped: BTreeMap<(String, ActivityKind), u64> = BTreeMap::new();
+        let mut grouped_complete: BTreeMap<String, u64> = BTreeMap::new();
         let mut total = 0;
         for c in &counts {
             let key = match group_by {
@@ -84,6 +87,10 @@ impl Query {
                     school_alliance.get(c.school.as_str()).copied().unwrap_or("").to_owned()
                 }
             };
+            if c.kind == ActivityKind::GroupMeeting {
+                *grouped_complete.entry(key.clone()).or_insert(0) +=
+                    complete.get(c.school.as_str()).copied().unwrap_or(0);
+            }
             *grouped.entry((key, c.kind)).or_insert(0) += c.count;
             total += c.count;
         }
@@ -96,7 +103,12 @@ impl Query {
                     pb::GroupBy::Alliance => alliance_name.get(group_code.as_str()).copied().unwrap_or(""),
                 }
                 .to_owned();
-                pb::StatsRow { group_code, group_name, kind: kind_to_pb(kind) as i32, count }
+                let complete = if kind == ActivityKind::GroupMeeting {
+                    grouped_complete.get(&group_code).copied().unwrap_or(0)
+                } else {
+                    0
+                };
+                pb::StatsRow { group_code, group_name, kind: kind_to_pb(kind) as i32, count, complete }
             })
             .collect();
         Ok(pb::StatsResponse { rows, total })

@@ -15,6 +15,7 @@ use yanpei_node::{Agent, Fault, SyncOptions};
 use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 use yanpei_store::StoreError;
 use yanpei_store::hub::StatsFilter;
+use yanpei_store::rollup::Rollups;
 
 use crate::CutProxy;
 
@@ -320,8 +321,10 @@ async fn check(world: &DemoWorld, nodes: &[Node]) -> Result<SeedReport, SoakErro
         }
     }
     let counted = world.hub_store.stats(&StatsFilter::default()).await?;
+    let mut all_held: Vec<Activity> = Vec::new();
     for (school, union) in &expected {
         let held = world.hub_store.activities_of(school).await?;
+        all_held.extend(held.values().cloned());
         for (id, a) in union {
             report.records_checked += 1;
             match held.get(id) {
@@ -352,6 +355,11 @@ async fn check(world: &DemoWorld, nodes: &[Node]) -> Result<SeedReport, SoakErro
         if stats > live {
             report.duplicated += stats - live;
         }
+    }
+    // Every rollup (by week, person and subject) equals a recomputation from the hub's rows.
+    if world.hub_store.rollups().await? != Rollups::recompute(&all_held) {
+        report.count_mismatches += 1;
+        report.violations.push("rollups differ from a recomputation of the hub's records".into());
     }
     Ok(report)
 }

@@ -367,3 +367,39 @@ impl HubStore {
             .collect()
     }
 }
+
+impl HubStore {
+    /// Group meetings with all nine items of 五定四有, by school, for the same filter as `stats`.
+    pub async fn complete_meetings(
+        &self,
+        filter: &crate::hub::StatsFilter,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut text =
+            String::from("SELECT school_code, CAST(SUM(complete) AS BIGINT) FROM rollup_week WHERE kind = ?");
+        let mut values: Vec<Value> = vec![ActivityKind::GroupMeeting.code().into()];
+        if let Some(s) = filter.semester {
+            text.push_str(" AND start_year = ? AND term = ?");
+            values.push(i32::from(s.start_year).into());
+            values.push(i32::from(s.term.number()).into());
+        }
+        if let Some(schools) = &filter.schools {
+            if schools.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            text.push_str(&format!(" AND school_code IN ({})", vec!["?"; schools.len()].join(", ")));
+            values.extend(schools.iter().map(|s| s.to_string().into()));
+        }
+        text.push_str(" GROUP BY school_code");
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql(backend, &text), values))
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let n: i64 = r.try_get_by_index(1)?;
+                Ok((r.try_get_by_index(0)?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+}

@@ -170,6 +170,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                             "group_code": r.group_code, "group_name": r.group_name,
                             "kind": yanpei_proto::kind_from_pb(r.kind).map(ActivityKind::code).unwrap_or("unknown"),
                             "kind_label": kind_label(r.kind), "count": r.count,
+                            "complete_meetings": r.complete,
                         })
                     })
                     .collect();
@@ -186,7 +187,16 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                     } else {
                         format!("{} {}  ", r.group_code, r.group_name)
                     };
-                    println!("{group}{:<10}{:>8}", kind_label(r.kind), r.count);
+                    let meetings = if r.kind == pb::ActivityKind::GroupMeeting as i32 {
+                        format!(
+                            "  （五定四有齐全 {}，不全 {}）",
+                            r.complete,
+                            r.count.saturating_sub(r.complete)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    println!("{group}{:<10}{:>8}{meetings}", kind_label(r.kind), r.count);
                 }
                 println!("合计 {}", reply.total);
             }
