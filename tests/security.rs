@@ -195,7 +195,13 @@ async fn hub_with(w: &yanpei_demo::DemoWorld, tls: bool, rate_limit: RateLimit) 
         }
         false => Transport::InsecureDev,
     };
-    let options = ServeOptions { transport, crl: Some(w.crl_path()), rate_limit, attachments: None };
+    let options = ServeOptions {
+        transport,
+        crl: Some(w.crl_path()),
+        rate_limit,
+        attachments: None,
+        quotas: yanpei_hub::QuotaPolicy::default_policy(),
+    };
     let store = w.hub_store.clone();
     tokio::spawn(
         async move { yanpei_hub::serve_with(listener, store, options, std::future::pending()).await },

@@ -39,6 +39,7 @@ pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
 pub use ratelimit::RateLimit;
 pub use yanpei_attach::BlobDir;
+pub use yanpei_report::QuotaPolicy;
 
 /// Largest message the hub decodes or sends, after decompression (a full push batch is far smaller).
 pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -70,6 +71,8 @@ pub struct ServeOptions {
     pub rate_limit: RateLimit,
     /// Where uploaded attachments are kept; `None` refuses uploads (and records that reference files).
     pub attachments: Option<BlobDir>,
+    /// The county's quota policy for the compliance report.
+    pub quotas: QuotaPolicy,
 }
 
 /// How the hub runs.
@@ -90,6 +93,8 @@ pub struct HubConfig {
     pub crl: Option<PathBuf>,
     /// Where uploaded attachments are kept (`ab/<sha256>`); `None`: attachments are refused.
     pub attachments: Option<PathBuf>,
+    /// The county's quota policy (`QuotaPolicy::default_policy()` unless the county has its own).
+    pub quotas: QuotaPolicy,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -137,6 +142,7 @@ pub async fn run(
         crl: config.crl,
         rate_limit: config.rate_limit,
         attachments: blobs,
+        quotas: config.quotas,
     };
     let server = serve_with_metrics(listener, store, options, metrics, token.cancelled_owned());
     tokio::select! {
@@ -163,6 +169,7 @@ pub async fn serve(
         crl,
         rate_limit: RateLimit::UNLIMITED,
         attachments: None,
+        quotas: QuotaPolicy::default_policy(),
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -181,6 +188,7 @@ pub async fn serve_with_attachments(
         crl,
         rate_limit: RateLimit::UNLIMITED,
         attachments: Some(attachments),
+        quotas: QuotaPolicy::default_policy(),
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -233,7 +241,7 @@ async fn serve_with_metrics(
     .send_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let query = QueryServiceServer::new(query::Query::new(store, revoked, audit.clone()))
+    let query = QueryServiceServer::new(query::Query::new(store, revoked, audit.clone(), options.quotas))
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)

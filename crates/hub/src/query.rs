@@ -26,8 +26,13 @@ pub(crate) struct Query {
 }
 
 impl Query {
-    pub(crate) fn new(store: HubStore, revoked: Arc<Revocations>, audit: AuditSink) -> Self {
-        Query { store, revoked, policy: crate::report::default_policy(), audit }
+    pub(crate) fn new(
+        store: HubStore,
+        revoked: Arc<Revocations>,
+        audit: AuditSink,
+        policy: yanpei_report::QuotaPolicy,
+    ) -> Self {
+        Query { store, revoked, policy, audit }
     }
 
     async fn county_stats(

@@ -8,7 +8,7 @@ use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_pki::Identity;
 use yanpei_proto::pb;
 use yanpei_proto::semester_from_pb;
-use yanpei_report::{QuotaPolicy, RollupRow, compliance};
+use yanpei_report::{RollupRow, compliance};
 
 use crate::audit::Note;
 use crate::query::Query;
@@ -224,9 +224,4 @@ fn serde_role(r: yanpei_report::Role) -> String {
         yanpei_report::Role::NewTeacher => "new_teacher",
     }
     .to_owned()
-}
-
-/// The policy a hub uses when its configuration names none.
-pub(crate) fn default_policy() -> QuotaPolicy {
-    QuotaPolicy::default_policy()
 }

@@ -398,3 +398,28 @@ fn the_example_config_starts_a_hub() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(hub.0.wait().unwrap().success());
 }
+
+/// A county's own quota policy: `check-config` reads it and says how many quotas it holds;
+/// a quota naming an unknown kind is refused with the file and the quota named.
+#[test]
+fn a_county_quota_file_is_checked() {
+    let cx = Cx { dir: fresh_dir("quotas"), db: None };
+    ok(&cx, &["ca", "init"]);
+    ok(&cx, &["ca", "issue-hub"]);
+    let quotas = cx.dir.join("quotas.toml");
+    std::fs::write(
+        &quotas,
+        "[[quota]]\nrole = 'teacher'\nlabel = '听课'\nkinds = ['lesson_observation']\ntarget = 20\n",
+    )
+    .unwrap();
+    let config = cx.dir.join("hub.toml");
+    std::fs::write(&config, format!("[hub]\nquotas = {:?}\n", quotas.display().to_string())).unwrap();
+    let out = ok(&cx, &["hub", "check-config", "--config", config.to_str().unwrap()]);
+    assert!(out.contains("考核指标") && out.contains("（1 项）"), "{out}");
+    std::fs::write(&quotas, "[[quota]]\nrole = 'teacher'\nlabel = '听课'\nkinds = ['听评课']\ntarget = 20\n")
+        .unwrap();
+    let bad = yanpei(&cx, &["hub", "check-config", "--config", config.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("hub.quotas") && err.contains("第 1 条指标「听课」"), "{err}");
+}

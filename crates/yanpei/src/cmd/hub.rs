@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use yanpei_hub::{HubConfig, RateLimit, TlsMaterial, Transport};
+use yanpei_hub::{HubConfig, QuotaPolicy, RateLimit, TlsMaterial, Transport};
 
 use super::read_pem;
 
@@ -68,6 +68,9 @@ pub(crate) struct ServeArgs {
     /// Where uploaded attachments are kept [default: `attachments` beside the SQLite file, or in the working directory].
     #[arg(long, env = "YANPEI_HUB_ATTACHMENTS")]
     attachments: Option<PathBuf>,
+    /// The county's quota policy (TOML, see crates/report/quotas.toml) [default: the shipped one].
+    #[arg(long, env = "YANPEI_HUB_QUOTAS")]
+    quotas: Option<PathBuf>,
 }
 
 /// The config file's shape. Unknown keys are errors that name the key.
@@ -93,6 +96,7 @@ struct HubSection {
     rate_limit_burst: Option<u32>,
     insecure_dev: Option<bool>,
     attachments: Option<PathBuf>,
+    quotas: Option<PathBuf>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -113,6 +117,16 @@ struct Resolved {
     rate_limit: RateLimit,
     insecure_dev: bool,
     attachments: PathBuf,
+    /// The policy file, if the county has its own.
+    quotas: Option<PathBuf>,
+    policy: QuotaPolicy,
+}
+
+/// Reads and checks a quota policy file; the error names the file and the quota at fault.
+fn load_policy(path: &Path) -> anyhow::Result<QuotaPolicy> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("hub.quotas: read {}", path.display()))?;
+    QuotaPolicy::parse(&text).map_err(|e| anyhow::anyhow!("hub.quotas {}: {e}", path.display()))
 }
 
 fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
@@ -122,9 +136,16 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
     };
     let db = a.db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into());
     let attachments = a.attachments.or(file.attachments).unwrap_or_else(|| default_attachments(&db));
+    let quotas = a.quotas.or(file.quotas);
+    let policy = match &quotas {
+        Some(p) => load_policy(p)?,
+        None => QuotaPolicy::default_policy(),
+    };
     let r = Resolved {
         db,
         attachments,
+        quotas,
+        policy,
         listen: a.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 7443))),
         metrics_listen: a.metrics_listen.or(file.metrics_listen),
         ca: a.ca.or(file.ca).unwrap_or_else(|| "pki/ca.pem".into()),
@@ -200,6 +221,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 rate_limit_burst: None,
                 insecure_dev: false,
                 attachments: None,
+                quotas: None,
             })?;
             if r.insecure_dev {
                 println!(
@@ -211,8 +233,12 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             } else {
                 format!("每个证书每秒 {} 次（可连续 {} 次）", r.rate_limit.per_second, r.rate_limit.burst)
             };
+            let quotas = match &r.quotas {
+                Some(p) => format!("{}（{} 项）", p.display(), r.policy.quotas.len()),
+                None => format!("内置默认（{} 项）", r.policy.quotas.len()),
+            };
             println!(
-                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}，附件目录 {}",
+                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}，附件目录 {}，考核指标 {quotas}",
                 r.db,
                 r.listen,
                 r.cert.display(),
@@ -247,6 +273,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         shutdown_grace: r.shutdown_grace,
         crl: Some(r.crl),
         attachments: Some(r.attachments),
+        quotas: r.policy,
     };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())
