@@ -201,6 +201,7 @@ async fn hub_with(w: &yanpei_demo::DemoWorld, tls: bool, rate_limit: RateLimit) 
         rate_limit,
         attachments: None,
         quotas: yanpei_hub::QuotaPolicy::default_policy(),
+        token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
     };
     let store = w.hub_store.clone();
     tokio::spawn(

@@ -4,10 +4,12 @@
 //! on SQLite files, a plausible semester recorded at every school, one
 //! nightly sync, and the county's totals beside the nodes' own.
 
+mod accounts;
 mod county;
 mod run;
 mod semester;
 
+pub use accounts::{DemoAccount, create_demo_accounts};
 pub use county::{DEMO_ROSTER_DIR, demo_roster};
 pub use run::{DemoError, DemoReport, DemoWorld, GroupTotal, run_demo, start_world};
 pub use semester::{DEMO_SEMESTER, semester_of_activity};

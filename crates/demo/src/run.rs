@@ -302,6 +302,8 @@ pub struct DemoReport {
     pub by_school: Vec<GroupTotal>,
     /// Wall time of the whole run.
     pub elapsed_ms: u128,
+    /// People's accounts made at the hub (demo passwords), for `yanpei login` and the dashboard.
+    pub accounts: Vec<crate::DemoAccount>,
 }
 
 /// Runs the demo in `dir`: hub, a node per school, a semester recorded, one nightly sync, totals.
@@ -309,6 +311,7 @@ pub async fn run_demo(dir: &Path, county: &Roster) -> Result<DemoReport, DemoErr
     let started = Instant::now();
     let mut world = start_world(dir, county, None).await?;
     tracing::info!(dir = %dir.display(), hub = %world.hub_addr, "demo hub started");
+    let accounts = crate::create_demo_accounts(&world.hub_store, county).await?;
 
     // Record a semester at every school, with a few edits and deletes.
     let mut agents = Vec::new();
@@ -421,6 +424,7 @@ pub async fn run_demo(dir: &Path, county: &Roster) -> Result<DemoReport, DemoErr
         by_alliance,
         by_school,
         elapsed_ms: started.elapsed().as_millis(),
+        accounts,
     })
 }
 

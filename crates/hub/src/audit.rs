@@ -35,6 +35,7 @@ pub(crate) fn caller_name(who: &Identity) -> String {
         Identity::Node { school } => format!("node:{school}"),
         Identity::Staff { id } => format!("staff:{id}"),
         Identity::Operator { name } => format!("operator:{name}"),
+        Identity::Principal { school } => format!("principal:{school}"),
     }
 }
 

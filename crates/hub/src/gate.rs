@@ -2,6 +2,12 @@
 //! it names the caller from the client certificate, applies the caller's rate
 //! limit, opens the audit [`Note`] and writes the audit entry once answered.
 //!
+//! A caller without a certificate may present a login token instead
+//! (`authorization: Bearer <token>`): the gate verifies it ([`Accounts::verify`]),
+//! refuses a bad one (UNAUTHENTICATED) before any handler runs, and puts the
+//! account's identity in the request as [`TokenIdentity`], which only the gate can
+//! do and which `auth::caller` reads. A certificate always wins over a token.
+//!
 //! Health checks pass untouched (probes would flood the log and the buckets).
 //! Under `--insecure-dev` there is no certificate: the caller is named by the
 //! `x-yanpei-dev-identity` header instead ([`DevIdentity`]); over TLS that header
@@ -19,6 +25,7 @@ use tower::{Layer, Service};
 use yanpei_pki::{Identity, identity_of};
 use yanpei_store::audit::AuditEntry;
 
+use crate::accounts::{Accounts, audit_name};
 use crate::audit::{AuditSink, Note, caller_name};
 use crate::ratelimit::Buckets;
 
@@ -29,7 +36,15 @@ pub const DEV_IDENTITY_HEADER: &str = "x-yanpei-dev-identity";
 #[derive(Debug, Clone)]
 pub(crate) struct DevIdentity(pub(crate) Identity);
 
-/// Parses `node:CODE`, `staff:ID` or `operator:NAME`.
+/// The identity of a caller who presented a valid login token and no certificate;
+/// only the gate inserts it. Sync and attachment RPCs refuse it.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenIdentity(pub(crate) Identity);
+
+/// How the log names a caller with no identity.
+const NOBODY: &str = "（无身份）";
+
+/// Parses `node:CODE`, `staff:ID`, `operator:NAME` or `principal:CODE`.
 pub(crate) fn parse_identity(text: &str) -> Option<Identity> {
     let (kind, value) = text.trim().split_once(':')?;
     let value = value.trim();
@@ -40,6 +55,7 @@ pub(crate) fn parse_identity(text: &str) -> Option<Identity> {
         "node" => value.parse().ok().map(|school| Identity::Node { school }),
         "staff" => Some(Identity::Staff { id: value.to_owned() }),
         "operator" => Some(Identity::Operator { name: value.to_owned() }),
+        "principal" => value.parse().ok().map(|school| Identity::Principal { school }),
         _ => None,
     }
 }
@@ -49,6 +65,7 @@ struct State {
     buckets: Buckets,
     audit: AuditSink,
     insecure_dev: bool,
+    accounts: Accounts,
 }
 
 /// The layer that puts the gate in front of every service.
@@ -56,8 +73,8 @@ struct State {
 pub(crate) struct GateLayer(Arc<State>);
 
 impl GateLayer {
-    pub(crate) fn new(buckets: Buckets, audit: AuditSink, insecure_dev: bool) -> Self {
-        GateLayer(Arc::new(State { buckets, audit, insecure_dev }))
+    pub(crate) fn new(buckets: Buckets, audit: AuditSink, insecure_dev: bool, accounts: Accounts) -> Self {
+        GateLayer(Arc::new(State { buckets, audit, insecure_dev, accounts }))
     }
 }
 
@@ -84,6 +101,23 @@ fn identity<B>(req: &http::Request<B>, insecure_dev: bool) -> Option<Identity> {
     }
     let certs = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
     identity_of(certs.first()?.as_ref()).ok()
+}
+
+/// The token of an `authorization: Bearer <token>` header, if any.
+fn bearer<B>(req: &http::Request<B>) -> Option<String> {
+    let value = req.headers().get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// The peer's IP address: callers without an identity share a rate-limit bucket per address.
+fn peer_ip<B>(req: &http::Request<B>) -> String {
+    let ext = req.extensions();
+    let addr = ext
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|t| t.get_ref().remote_addr())
+        .or_else(|| ext.get::<TcpConnectInfo>().and_then(TcpConnectInfo::remote_addr));
+    addr.map(|a| a.ip().to_string()).unwrap_or_default()
 }
 
 fn grpc_code<B>(res: &http::Response<B>) -> i32 {
@@ -116,15 +150,36 @@ where
         let state = self.state.clone();
         let at = chrono::Utc::now();
         let who = identity(&req, state.insecure_dev);
-        let caller = who.as_ref().map(caller_name).unwrap_or_else(|| "（无身份）".to_owned());
+        // A certificate (or, in dev mode, the header) wins; only without one is a token read.
+        let token = if who.is_none() { bearer(&req) } else { None };
+        let mut caller = who.as_ref().map(caller_name);
+        let ip = peer_ip(&req);
         if let (true, Some(who)) = (state.insecure_dev, who) {
             req.extensions_mut().insert(DevIdentity(who));
         }
         let note = Note::default();
         req.extensions_mut().insert(note.clone());
         Box::pin(async move {
-            let res = match state.buckets.take(&caller, Instant::now()) {
-                Ok(()) => inner.call(req).await?,
+            let mut refused = None;
+            if let Some(token) = token {
+                match state.accounts.verify(&token).await {
+                    Ok(c) => {
+                        caller = Some(audit_name(&c.username));
+                        req.extensions_mut().insert(TokenIdentity(c.identity));
+                    }
+                    Err(e) => refused = Some(tonic::Status::from(e)),
+                }
+            }
+            let bucket = caller.clone().unwrap_or_else(|| format!("{NOBODY}@{ip}"));
+            let caller = caller.unwrap_or_else(|| NOBODY.to_owned());
+            let res = match state.buckets.take(&bucket, Instant::now()) {
+                Ok(()) => match refused {
+                    Some(status) => {
+                        tracing::warn!(%rpc, %ip, reason = status.message(), "login token refused");
+                        status.into_http()
+                    }
+                    None => inner.call(req).await?,
+                },
                 Err(wait) => {
                     let limit = state.buckets.limit();
                     tracing::warn!(%caller, %rpc, "rate limit exceeded; request shed");

@@ -5,6 +5,7 @@
 //! [`run`] takes a bound listener, the configuration and a shutdown future,
 //! so tests start a real hub on `127.0.0.1:0`.
 
+pub mod accounts;
 mod attach;
 mod audit;
 mod auth;
@@ -29,11 +30,13 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use yanpei_proto::pb::account_service_server::AccountServiceServer;
 use yanpei_proto::pb::attachment_service_server::AttachmentServiceServer;
 use yanpei_proto::pb::query_service_server::QueryServiceServer;
 use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
+pub use accounts::{Accounts, DEFAULT_TOKEN_TTL};
 pub use error::HubError;
 pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
@@ -52,7 +55,9 @@ pub use yanpei_pki::TlsMaterial;
 /// How callers reach the hub.
 #[derive(Debug, Clone)]
 pub enum Transport {
-    /// Mutual TLS: every caller presents a certificate of the county CA, which names it.
+    /// TLS with client certificates of the county CA, which name their holders. A caller
+    /// without a certificate gets through the handshake, but only `AccountService.Login`
+    /// and, with a valid login token, the read-side RPCs answer it.
     MutualTls(TlsMaterial),
     /// Plain HTTP/2 for development only (`yanpei hub serve --insecure-dev`), logged loudly:
     /// a caller is whoever its `x-yanpei-dev-identity` header says (`node:CODE`,
@@ -73,6 +78,8 @@ pub struct ServeOptions {
     pub attachments: Option<BlobDir>,
     /// The county's quota policy for the compliance report.
     pub quotas: QuotaPolicy,
+    /// How long a login token lives ([`DEFAULT_TOKEN_TTL`] unless configured).
+    pub token_ttl: Duration,
 }
 
 /// How the hub runs.
@@ -95,6 +102,8 @@ pub struct HubConfig {
     pub attachments: Option<PathBuf>,
     /// The county's quota policy (`QuotaPolicy::default_policy()` unless the county has its own).
     pub quotas: QuotaPolicy,
+    /// How long a login token lives (`hub.token_ttl_secs`; [`DEFAULT_TOKEN_TTL`]).
+    pub token_ttl: Duration,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -143,6 +152,7 @@ pub async fn run(
         rate_limit: config.rate_limit,
         attachments: blobs,
         quotas: config.quotas,
+        token_ttl: config.token_ttl,
     };
     let server = serve_with_metrics(listener, store, options, metrics, token.cancelled_owned());
     tokio::select! {
@@ -170,6 +180,7 @@ pub async fn serve(
         rate_limit: RateLimit::UNLIMITED,
         attachments: None,
         quotas: QuotaPolicy::default_policy(),
+        token_ttl: DEFAULT_TOKEN_TTL,
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -189,6 +200,7 @@ pub async fn serve_with_attachments(
         rate_limit: RateLimit::UNLIMITED,
         attachments: Some(attachments),
         quotas: QuotaPolicy::default_policy(),
+        token_ttl: DEFAULT_TOKEN_TTL,
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -216,11 +228,13 @@ async fn serve_with_metrics(
     };
     let revoked = Arc::new(revocation::Revocations::new(options.crl, ca_pem));
     let (audit, audit_writer) = audit::AuditSink::start(store.clone());
+    let accounts = Accounts::open_audited(store.clone(), options.token_ttl, Some(audit.clone())).await?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SyncServiceServer<sync::Sync>>().await;
     health.set_serving::<QueryServiceServer<query::Query>>().await;
     health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
+    health.set_serving::<AccountServiceServer<accounts::AccountGrpc>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -247,6 +261,10 @@ async fn serve_with_metrics(
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
+    let account_service = AccountServiceServer::new(accounts::AccountGrpc(accounts.clone()))
+        .max_decoding_message_size(64 * 1024)
+        .max_encoding_message_size(64 * 1024);
+
     let addr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
     let insecure_dev = matches!(options.transport, Transport::InsecureDev);
     let mut builder = Server::builder()
@@ -259,6 +277,10 @@ async fn serve_with_metrics(
             let tls_config = ServerTlsConfig::new()
                 .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
                 .client_ca_root(Certificate::from_pem(&tls.ca_pem))
+                // People log in without a certificate; a certificate presented is still
+                // verified against the county CA in the handshake, and a call with neither
+                // a certificate nor a valid token is refused by `auth::caller`.
+                .client_auth_optional(true)
                 .timeout(Duration::from_secs(10));
             builder = builder
                 .tls_config(tls_config)
@@ -274,7 +296,8 @@ async fn serve_with_metrics(
         }
     }
     let audit_sink = audit.clone();
-    let gate = gate::GateLayer::new(ratelimit::Buckets::new(options.rate_limit), audit, insecure_dev);
+    let gate =
+        gate::GateLayer::new(ratelimit::Buckets::new(options.rate_limit), audit, insecure_dev, accounts);
     builder
         // The gate is outermost: it logs the code the caller finally gets.
         .layer(gate)
@@ -284,6 +307,7 @@ async fn serve_with_metrics(
         .add_service(sync)
         .add_service(query)
         .add_service(attachments)
+        .add_service(account_service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .map_err(|e| HubError::Startup(format!("server: {e}")))?;

@@ -1,6 +1,7 @@
 //! Who may read which schools: the one place every query asks.
 //!
-//! The county operator reads everything; a school's node reads its own school;
+//! The county operator reads everything; a school's node and its principal (校长)
+//! read their own school;
 //! a 教研员 reads the schools the current roster assigns to them (分工包校), so
 //! their scope follows the roster when it changes. Asking about anything else is
 //! PERMISSION_DENIED, never an empty answer.
@@ -26,7 +27,9 @@ pub(crate) enum Readable {
 pub(crate) async fn readable(store: &HubStore, who: &Identity) -> Result<Readable, HubError> {
     match who {
         Identity::Operator { .. } => Ok(Readable::All),
-        Identity::Node { school } => Ok(Readable::Schools(BTreeSet::from([school.clone()]))),
+        Identity::Node { school } | Identity::Principal { school } => {
+            Ok(Readable::Schools(BTreeSet::from([school.clone()])))
+        }
         Identity::Staff { id } => {
             let roster = store.current_roster().await?.map(|(_, r)| r).unwrap_or_default();
             let staff = roster

@@ -24,6 +24,7 @@ pub const HUB_DNS_NAME: &str = "hub.yanpei.internal";
 const NODE_URN: &str = "urn:yanpei:node:";
 const OPERATOR_URN: &str = "urn:yanpei:operator:";
 const STAFF_URN: &str = "urn:yanpei:staff:";
+const PRINCIPAL_URN: &str = "urn:yanpei:principal:";
 
 /// Who a verified client certificate says its holder is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,13 @@ pub enum Identity {
     Operator {
         /// The operator's name.
         name: String,
+    },
+    /// A school's principal (校长): reads their own school, never writes (a node
+    /// certificate does). Today only a login token names one (`urn:yanpei:principal:<code>`
+    /// is read for a certificate issued elsewhere).
+    Principal {
+        /// The school.
+        school: SchoolCode,
     },
 }
 
@@ -286,6 +294,10 @@ pub fn identity_of(der: &[u8]) -> Result<Identity, PkiError> {
             }
             if let Some(name) = uri.strip_prefix(OPERATOR_URN) {
                 return Ok(Identity::Operator { name: name.to_owned() });
+            }
+            if let Some(code) = uri.strip_prefix(PRINCIPAL_URN) {
+                let school = code.parse().map_err(|e| PkiError::NoIdentity(format!("{e}")))?;
+                return Ok(Identity::Principal { school });
             }
         }
     }

@@ -1,5 +1,6 @@
 //! sea-orm entities. Hub tables and node tables live in different databases.
 
+pub mod hub_account;
 pub mod hub_activity;
 pub mod hub_activity_party;
 pub mod hub_alliance;
@@ -9,6 +10,7 @@ pub mod hub_counter;
 pub mod hub_node;
 pub mod hub_roster_version;
 pub mod hub_school;
+pub mod hub_secret;
 pub mod hub_sync_session;
 pub mod node_activity;
 pub mod node_conflict;

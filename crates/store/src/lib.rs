@@ -5,6 +5,7 @@
 //! operation that sync relies on is one transaction here, so a cut
 //! connection or a crash leaves either all of it or none of it.
 
+pub mod account;
 pub mod audit;
 mod convert;
 mod db;

@@ -1,9 +1,11 @@
 //! One module per command family.
 
+pub(crate) mod account;
 pub(crate) mod bench;
 pub(crate) mod ca;
 pub(crate) mod demo;
 pub(crate) mod hub;
+pub(crate) mod login;
 pub(crate) mod node;
 pub(crate) mod query;
 pub(crate) mod report;

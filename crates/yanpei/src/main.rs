@@ -44,6 +44,11 @@ enum Command {
     /// The county certificate authority.
     #[command(subcommand)]
     Ca(cmd::ca::Command),
+    /// People's accounts (管理员, 教研员, 校长), on the hub machine against the hub's database.
+    #[command(subcommand)]
+    Account(cmd::account::Command),
+    /// Log in to the hub with a username and password; saves a short-lived token for query/report.
+    Login(cmd::login::Args),
     /// Ask the hub for county statistics and the sync ledger.
     #[command(subcommand)]
     Query(cmd::query::Command),
@@ -83,6 +88,8 @@ async fn main() -> std::process::ExitCode {
         Command::Hub(c) => cmd::hub::run(c).await,
         Command::Node(c) => cmd::node::run(*c).await,
         Command::Ca(c) => cmd::ca::run(c),
+        Command::Account(c) => cmd::account::run(c).await,
+        Command::Login(a) => cmd::login::run(a).await,
         Command::Roster(c) => cmd::roster::run(c).await,
         Command::Soak(a) => cmd::soak::run(a).await,
         Command::Query(c) => cmd::query::run(c).await,

@@ -40,6 +40,20 @@ fn ok(cx: &Cx, args: &[&str]) -> String {
     stdout
 }
 
+fn with_stdin(cx: &Cx, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cx
+        .command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn fresh_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join("yanpei-tests").join(format!("cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -59,6 +73,9 @@ fn demo_json_reports_equal_nonzero_totals() {
     assert_eq!(nodes, hub);
     assert_eq!(report["schools"].as_u64(), Some(43));
     assert_eq!(report["by_alliance"].as_array().unwrap().len(), 5);
+    let accounts: Vec<&str> =
+        report["accounts"].as_array().unwrap().iter().map(|a| a["username"].as_str().unwrap()).collect();
+    assert_eq!(accounts, ["admin", "jy01", "xz-cgz1"]);
     let by_school_hub: u64 =
         report["by_school"].as_array().unwrap().iter().map(|s| s["hub_counted"].as_u64().unwrap()).sum();
     assert_eq!(by_school_hub, hub);
@@ -282,6 +299,57 @@ fn set_up_by_hand(cx: Cx) {
     assert_eq!(push["outcome"], "成功");
     let lines = ok(&cx, &["query", "audit", "--hub", &url, "--limit", "5"]);
     assert!(lines.lines().any(|l| l.contains("operator:") && l.contains("SyncLedger")), "{lines}");
+
+    // People's accounts, made on the hub machine against its database; a weak password is refused.
+    let add = ["account", "add", "--config", "hub.toml", "--username", "xz-cgz1", "--name", "城关一中校长"];
+    let principal = [&add[..], &["--role", "principal", "--school", "CGZ1", "--password-stdin"]].concat();
+    let weak = with_stdin(&cx, &principal, "short\n");
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("密码太短"),
+        "{}",
+        String::from_utf8_lossy(&weak.stderr)
+    );
+    let made = String::from_utf8_lossy(&with_stdin(&cx, &principal, "xz-secret-1\n").stdout).into_owned();
+    assert!(made.contains("已创建账号") && made.contains("校长"), "{made}");
+    let listed = ok(&cx, &["account", "list", "--config", "hub.toml", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["username"], "xz-cgz1");
+    assert_eq!(
+        (listed[0]["role"].as_str(), listed[0]["subject"].as_str()),
+        (Some("principal"), Some("CGZ1"))
+    );
+    // The principal logs in without a certificate; the token file is theirs alone.
+    let login = ["login", "--hub", &url, "--ca", "pki/ca.pem", "--user", "xz-cgz1", "--password-stdin"];
+    let login = [&login[..], &["--token-file", "xz.token"]].concat();
+    let bad = with_stdin(&cx, &login, "wrong-password\n");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("用户名或密码错误"));
+    let out = with_stdin(&cx, &login, "xz-secret-1\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("xz.token")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mine: serde_json::Value = serde_json::from_str(&ok(
+        &cx,
+        &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "CGZ1", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(mine["total"].as_u64(), Some(1));
+    let theirs =
+        yanpei(&cx, &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "T03Z2"]);
+    assert!(!theirs.status.success());
+    assert!(
+        String::from_utf8_lossy(&theirs.stderr).contains("无权查询"),
+        "{}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    ok(&cx, &["account", "disable", "--config", "hub.toml", "xz-cgz1"]);
+    let disabled =
+        yanpei(&cx, &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "CGZ1"]);
+    assert!(!disabled.status.success());
 
     // The quota-compliance report, as JSON and as a workbook with Chinese headers.
     let xlsx = cx.dir.join("考核进度.xlsx");

@@ -133,6 +133,7 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
                     Ok(Identity::Node { school }) => format!("学校节点 {school}"),
                     Ok(Identity::Operator { name }) => format!("管理员 {name}"),
                     Ok(Identity::Staff { id }) => format!("研培人员 {id}"),
+                    Ok(Identity::Principal { school }) => format!("校长 {school}"),
                     Err(_) => "中心".to_owned(),
                 };
                 let state = if revoked.contains(&serial) { "已吊销" } else { "有效" };

@@ -64,6 +64,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         println!("{:<8}{:<16}{:>10}{:>10}", g.code, g.name, g.nodes_recorded, g.hub_counted);
     }
     println!();
+    println!("演示账号（yanpei login --user 用户名；仅供演示）");
+    for a in &report.accounts {
+        let link = if a.subject.is_empty() { String::new() } else { format!("（{}）", a.subject) };
+        println!("  {:<10} {:<6}{link} {}  密码 {}", a.username, a.role, a.display_name, a.password);
+    }
+    println!();
     if report.nodes_recorded == report.hub_counted {
         println!("核对：各节点合计 {} 条 = 中心统计 {} 条 ✔", report.nodes_recorded, report.hub_counted);
     } else {

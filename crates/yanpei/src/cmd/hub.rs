@@ -71,6 +71,9 @@ pub(crate) struct ServeArgs {
     /// The county's quota policy (TOML, see crates/report/quotas.toml) [default: the shipped one].
     #[arg(long, env = "YANPEI_HUB_QUOTAS")]
     quotas: Option<PathBuf>,
+    /// Seconds a login token (yanpei login, the dashboard) stays valid [default: 28800, 8 hours].
+    #[arg(long, env = "YANPEI_HUB_TOKEN_TTL_SECS")]
+    token_ttl_secs: Option<u64>,
 }
 
 /// The config file's shape. Unknown keys are errors that name the key.
@@ -97,6 +100,7 @@ struct HubSection {
     insecure_dev: Option<bool>,
     attachments: Option<PathBuf>,
     quotas: Option<PathBuf>,
+    token_ttl_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -120,6 +124,7 @@ struct Resolved {
     /// The policy file, if the county has its own.
     quotas: Option<PathBuf>,
     policy: QuotaPolicy,
+    token_ttl: Duration,
 }
 
 /// Reads and checks a quota policy file; the error names the file and the quota at fault.
@@ -158,6 +163,11 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
             burst: a.rate_limit_burst.or(file.rate_limit_burst).unwrap_or(200),
         },
         insecure_dev: a.insecure_dev || file.insecure_dev.unwrap_or(false),
+        token_ttl: a
+            .token_ttl_secs
+            .or(file.token_ttl_secs)
+            .map(Duration::from_secs)
+            .unwrap_or(yanpei_hub::DEFAULT_TOKEN_TTL),
     };
     validate(&r)?;
     Ok(r)
@@ -170,6 +180,29 @@ fn default_attachments(db: &str) -> PathBuf {
         Some(dir) if !dir.as_os_str().is_empty() => dir.join("attachments"),
         _ => PathBuf::from("attachments"),
     }
+}
+
+fn check_token_ttl(ttl: Duration) -> anyhow::Result<()> {
+    if !(60..=7 * 24 * 3600).contains(&ttl.as_secs()) {
+        bail!("hub.token_ttl_secs: {} is outside 60..=604800 (one minute to one week)", ttl.as_secs());
+    }
+    Ok(())
+}
+
+/// The hub database and token lifetime for `yanpei account`: `--db`, then the config
+/// file (the one `yanpei hub serve` reads), then the default, like `hub serve`.
+pub(crate) fn database_of(config: Option<&Path>, db: Option<String>) -> anyhow::Result<(String, Duration)> {
+    let file = match config {
+        Some(p) => load_file(p)?.hub,
+        None => HubSection::default(),
+    };
+    let db = db.or(file.database_url).unwrap_or_else(|| "sqlite://yanpei-hub.sqlite?mode=rwc".into());
+    if yanpei_store::Backend::of_url(&db).is_none() {
+        bail!("hub.database_url: {db:?} is neither sqlite://PATH?mode=rwc nor postgres://USER@HOST/DB");
+    }
+    let ttl = file.token_ttl_secs.map(Duration::from_secs).unwrap_or(yanpei_hub::DEFAULT_TOKEN_TTL);
+    check_token_ttl(ttl)?;
+    Ok((db, ttl))
 }
 
 /// Fails fast, naming the key, before anything starts.
@@ -197,6 +230,7 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
     if r.attachments.exists() && !r.attachments.is_dir() {
         bail!("hub.attachments: {} exists and is not a directory", r.attachments.display());
     }
+    check_token_ttl(r.token_ttl)?;
     if r.metrics_listen == Some(r.listen) && r.listen.port() != 0 {
         bail!("hub.metrics_listen: must differ from hub.listen ({})", r.listen);
     }
@@ -222,6 +256,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 insecure_dev: false,
                 attachments: None,
                 quotas: None,
+                token_ttl_secs: None,
             })?;
             if r.insecure_dev {
                 println!(
@@ -238,11 +273,12 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 None => format!("内置默认（{} 项）", r.policy.quotas.len()),
             };
             println!(
-                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}，附件目录 {}，考核指标 {quotas}",
+                "配置无误：数据库 {}，监听 {}，证书 {}，请求限速 {limit}，附件目录 {}，考核指标 {quotas}，登录有效期 {} 分钟",
                 r.db,
                 r.listen,
                 r.cert.display(),
-                r.attachments.display()
+                r.attachments.display(),
+                r.token_ttl.as_secs() / 60
             );
             Ok(())
         }
@@ -274,6 +310,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         crl: Some(r.crl),
         attachments: Some(r.attachments),
         quotas: r.policy,
+        token_ttl: r.token_ttl,
     };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())

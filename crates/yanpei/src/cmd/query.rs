@@ -1,12 +1,17 @@
-//! `yanpei query ...`: county statistics, the sync ledger and the audit log, as the operator.
+//! `yanpei query ...`: county statistics, the sync ledger and the audit log, as the
+//! operator (or whoever the certificate or login token names).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 use yanpei_domain::{ActivityKind, Semester};
-use yanpei_node::{HubEndpoint, TlsMaterial};
 use yanpei_proto::pb::{self, query_service_client::QueryServiceClient};
 
+use super::login::{channel, default_token_file, load_token};
 use super::read_pem;
 
 #[derive(Debug, clap::Args)]
@@ -26,7 +31,28 @@ pub(crate) struct Conn {
     /// The name in the hub's certificate.
     #[arg(long, default_value = yanpei_pki::HUB_DNS_NAME)]
     server_name: String,
+    /// Present the login token saved by `yanpei login` instead of a certificate. Without
+    /// this flag the certificate is used if its file exists, else the default token file
+    /// ($YANPEI_TOKEN_FILE, else ~/.config/yanpei/token).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
 }
+
+/// Sends `authorization: Bearer <token>` with every call (or nothing, with a certificate).
+#[derive(Debug, Clone)]
+pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A query client, authenticated by certificate or by login token.
+pub(crate) type Client = QueryServiceClient<InterceptedService<Channel, Bearer>>;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(crate) enum By {
@@ -121,17 +147,34 @@ fn outcome(code: i32) -> String {
     }
 }
 
-pub(crate) async fn client(c: &Conn) -> anyhow::Result<QueryServiceClient<tonic::transport::Channel>> {
-    let endpoint = HubEndpoint {
-        url: c.hub.clone(),
-        server_name: c.server_name.clone(),
-        tls: TlsMaterial {
-            ca_pem: read_pem(&c.ca)?,
-            cert_pem: read_pem(&c.cert)?,
-            key_pem: read_pem(&c.key)?,
-        },
+pub(crate) async fn client(c: &Conn) -> anyhow::Result<Client> {
+    let token_file = match &c.token_file {
+        Some(p) => Some(p.clone()),
+        None if c.cert.is_file() => None,
+        None => {
+            let default = default_token_file();
+            if !default.is_file() {
+                anyhow::bail!(
+                    "找不到客户端证书 {}，也没有登录凭据 {}：请用 --cert/--key 指定证书，或先 yanpei login 登录",
+                    c.cert.display(),
+                    default.display()
+                );
+            }
+            Some(default)
+        }
     };
-    Ok(QueryServiceClient::new(endpoint.connect().await.context("connect to the hub")?))
+    let (identity, bearer) = match token_file {
+        Some(path) => {
+            let token = load_token(&path)?;
+            let value = format!("Bearer {token}")
+                .parse::<MetadataValue<Ascii>>()
+                .with_context(|| format!("{} does not hold a token", path.display()))?;
+            (None, Bearer(Some(value)))
+        }
+        None => (Some((read_pem(&c.cert)?, read_pem(&c.key)?)), Bearer(None)),
+    };
+    let channel = channel(&c.hub, &c.ca, &c.server_name, identity).await?;
+    Ok(QueryServiceClient::with_interceptor(channel, bearer))
 }
 
 fn kind_label(raw: i32) -> String {
