@@ -191,7 +191,7 @@ on_both_backends!(a_principal_reads_only_their_school);
 
 /// Expired, tampered and foreign tokens, and a call with neither certificate nor token,
 /// are UNAUTHENTICATED; a token never opens the sync or attachment RPCs.
-async fn bad_tokens_and_no_credentials_are_refused_and_tokens_never_sync(db: Option<String>) {
+async fn refused_credentials(db: Option<String>) {
     let w = world("acct_refused", db).await;
     with_accounts(&w).await;
     let s = school("CGZ1");
@@ -246,7 +246,7 @@ async fn bad_tokens_and_no_credentials_are_refused_and_tokens_never_sync(db: Opt
     assert_eq!(yanpei_tests::hub_count(&w, &s).await, 0);
     assert!(w.hub_store.ledger(None, 10).await.unwrap().is_empty(), "a token opened a sync session");
 }
-on_both_backends!(bad_tokens_and_no_credentials_are_refused_and_tokens_never_sync);
+on_both_backends!(refused_credentials);
 
 /// A new password ends the tokens issued before it; repeated wrong passwords lock the
 /// username for a while (even the right password is refused then), other users unaffected.

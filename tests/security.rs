@@ -86,7 +86,15 @@ async fn wrong_ca_expired_and_missing_certificates_are_refused() {
         .ca_certificate(Certificate::from_pem(w.ca.cert_pem()))
         .domain_name(HUB_DNS_NAME);
     let channel = Endpoint::from_shared(format!("https://{}", w.hub_addr)).unwrap().tls_config(tls).unwrap();
-    assert!(refused(channel.connect().await).await, "a connection without a client certificate got through");
+    let channel = channel.connect().await;
+    // With client certificates optional (people log in with tokens), a connection without
+    // one completes TLS, and its calls get no identity: UNAUTHENTICATED, never a session.
+    if let Ok(c) = &channel {
+        let mut client = pb::sync_service_client::SyncServiceClient::new(c.clone());
+        let status = client.handshake(hello("CGZ1")).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+    assert!(refused(channel).await, "a connection without a client certificate got through");
     // None of them opened a session.
     assert!(w.hub_store.ledger(None, 10).await.unwrap().is_empty());
 
