@@ -152,6 +152,42 @@ impl DemoWorld {
         yanpei_hub::BlobDir::new(self.dir.join("hub-attachments"))
     }
 
+    /// Starts the dashboard on `listener` beside the hub, over the same database and with
+    /// the hub's certificate; it stops with the hub. Its address.
+    pub fn start_dashboard(&self, listener: TcpListener) -> Result<SocketAddr, DemoError> {
+        let addr = listener.local_addr().map_err(|e| DemoError::Io("dashboard".into(), e))?;
+        let store = self.hub_store.clone();
+        let options = yanpei_hub::ServeOptions {
+            transport: yanpei_hub::Transport::MutualTls(self.hub_tls.clone()),
+            crl: Some(self.crl_path()),
+            rate_limit: yanpei_hub::RateLimit::UNLIMITED,
+            attachments: Some(self.hub_attachments()),
+            quotas: yanpei_hub::QuotaPolicy::default_policy(),
+            token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
+        };
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                yanpei_hub::serve_dashboard(listener, store, &options, stop.cancelled_owned()).await
+            {
+                tracing::error!(error = %e, "dashboard stopped");
+            }
+        });
+        Ok(addr)
+    }
+
+    /// Writes the county CA's certificate and an operator certificate where `yanpei query`
+    /// and `yanpei report` look by default (`pki/ca.pem`, `pki/operator-admin.pem`/`.key`
+    /// under the working directory), so the CLI can query the running demo hub.
+    pub fn write_operator_pki(&self) -> Result<PathBuf, DemoError> {
+        let pki = self.dir.join("pki");
+        std::fs::create_dir_all(&pki).map_err(|e| DemoError::Io(pki.display().to_string(), e))?;
+        let ca = pki.join("ca.pem");
+        std::fs::write(&ca, self.ca.cert_pem()).map_err(|e| DemoError::Io(ca.display().to_string(), e))?;
+        self.ca.issue_operator("admin")?.write(&pki, "operator-admin")?;
+        Ok(pki)
+    }
+
     /// Where the hub reads the CA's revocation list (absent: nothing revoked).
     pub fn crl_path(&self) -> PathBuf {
         self.dir.join("crl.pem")
@@ -308,8 +344,16 @@ pub struct DemoReport {
 
 /// Runs the demo in `dir`: hub, a node per school, a semester recorded, one nightly sync, totals.
 pub async fn run_demo(dir: &Path, county: &Roster) -> Result<DemoReport, DemoError> {
+    let (report, mut world) = run_demo_kept(dir, county).await?;
+    world.stop_hub().await?;
+    Ok(report)
+}
+
+/// [`run_demo`], leaving the hub running (`yanpei demo --serve`): the world is returned
+/// so its hub can be queried and the dashboard started beside it.
+pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, DemoWorld), DemoError> {
     let started = Instant::now();
-    let mut world = start_world(dir, county, None).await?;
+    let world = start_world(dir, county, None).await?;
     tracing::info!(dir = %dir.display(), hub = %world.hub_addr, "demo hub started");
     let accounts = crate::create_demo_accounts(&world.hub_store, county).await?;
 
@@ -409,8 +453,7 @@ pub async fn run_demo(dir: &Path, county: &Roster) -> Result<DemoReport, DemoErr
             hub_counted: sum_by(&school_rows, s.code.as_str()),
         })
         .collect();
-    world.stop_hub().await?;
-    Ok(DemoReport {
+    let report = DemoReport {
         dir: dir.display().to_string(),
         county: county.county.clone(),
         semester: DEMO_SEMESTER.to_string(),
@@ -425,7 +468,8 @@ pub async fn run_demo(dir: &Path, county: &Roster) -> Result<DemoReport, DemoErr
         by_school,
         elapsed_ms: started.elapsed().as_millis(),
         accounts,
-    })
+    };
+    Ok((report, world))
 }
 
 fn joined(r: Result<Result<SyncReport, NodeError>, tokio::task::JoinError>) -> Result<SyncReport, DemoError> {

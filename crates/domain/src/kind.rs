@@ -160,6 +160,44 @@ const COMMON: &[Field] = &[
 ];
 
 impl Family {
+    /// Every family, in the order reports list them.
+    pub const ALL: [Family; 14] = [
+        Family::Observation,
+        Family::Evaluation,
+        Family::Lesson,
+        Family::SameTopic,
+        Family::Talk,
+        Family::Prep,
+        Family::Meeting,
+        Family::Project,
+        Family::Writing,
+        Family::Onsite,
+        Family::Visit,
+        Family::SiteMeeting,
+        Family::Training,
+        Family::Delivery,
+    ];
+
+    /// The label a user sees in reports and charts.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Observation => "听课",
+            Family::Evaluation => "评课",
+            Family::Lesson => "上课",
+            Family::SameTopic => "同课异构",
+            Family::Talk => "讲座",
+            Family::Prep => "备课说课",
+            Family::Meeting => "教研组活动",
+            Family::Project => "课题研究",
+            Family::Writing => "撰写",
+            Family::Onsite => "蹲点",
+            Family::Visit => "视导",
+            Family::SiteMeeting => "现场会",
+            Family::Training => "培训",
+            Family::Delivery => "送课下乡",
+        }
+    }
+
     /// Fields a record of this family must fill in (besides the 执行人).
     pub fn required(self) -> &'static [Field] {
         match self {
@@ -268,6 +306,15 @@ mod tests {
         }
         let err = "听评课".parse::<ActivityKind>().unwrap_err().to_string();
         assert!(err.contains("送课下乡") && err.contains("读书笔记"), "{err}");
+    }
+
+    #[test]
+    fn every_kind_has_a_family_in_all_and_family_labels_are_unique() {
+        let labels: BTreeSet<_> = Family::ALL.iter().map(|f| f.label()).collect();
+        assert_eq!(labels.len(), Family::ALL.len());
+        for k in ActivityKind::ALL {
+            assert!(Family::ALL.contains(&k.family()), "{k:?}");
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@ mod report;
 mod revocation;
 mod scope;
 mod sync;
+pub mod tables;
+mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -41,6 +43,7 @@ pub use error::HubError;
 pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
 pub use ratelimit::RateLimit;
+pub use web::serve_dashboard;
 pub use yanpei_attach::BlobDir;
 pub use yanpei_report::QuotaPolicy;
 
@@ -93,6 +96,8 @@ pub struct HubConfig {
     pub rate_limit: RateLimit,
     /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Where to serve the web dashboard (HTTPS with the hub's certificate), if anywhere.
+    pub web_listen: Option<std::net::SocketAddr>,
     /// After shutdown is asked for, how long in-flight requests may take to
     /// finish before they are dropped (their transactions roll back).
     pub shutdown_grace: Duration,
@@ -154,6 +159,17 @@ pub async fn run(
         quotas: config.quotas,
         token_ttl: config.token_ttl,
     };
+    if let Some(addr) = config.web_listen {
+        let web_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| HubError::Startup(format!("web_listen {addr}: {e}")))?;
+        let (st, opts, stop) = (store.clone(), options.clone(), token.clone());
+        tokio::spawn(async move {
+            if let Err(e) = serve_dashboard(web_listener, st, &opts, stop.cancelled_owned()).await {
+                tracing::error!(error = %e, "dashboard failed");
+            }
+        });
+    }
     let server = serve_with_metrics(listener, store, options, metrics, token.cancelled_owned());
     tokio::select! {
         r = server => r,

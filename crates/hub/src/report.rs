@@ -102,7 +102,7 @@ impl Query {
 
 impl Query {
     /// The schools a report covers: the one asked for, or all the caller may read (`None`: county).
-    async fn report_scope(
+    pub(crate) async fn report_scope(
         &self,
         who: &Identity,
         note: &Note,
@@ -124,7 +124,7 @@ impl Query {
         Ok(requested.map(|v| v.into_iter().collect()))
     }
 
-    async fn roster(&self) -> Result<yanpei_domain::roster::Roster, HubError> {
+    pub(crate) async fn roster(&self) -> Result<yanpei_domain::roster::Roster, HubError> {
         self.store
             .current_roster()
             .await?

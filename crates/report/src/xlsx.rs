@@ -4,7 +4,7 @@
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 /// One sheet: a name, headers and rows of cells.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Table {
     /// The sheet's name.
     pub name: String,
@@ -14,8 +14,9 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-/// A cell.
-#[derive(Debug, Clone, PartialEq)]
+/// A cell; in JSON a string or a number, so a web page shows exactly what the workbook holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
 pub enum Cell {
     /// Text.
     Text(String),
@@ -38,6 +39,18 @@ impl From<String> for Cell {
 impl From<i64> for Cell {
     fn from(n: i64) -> Self {
         Cell::Number(n as f64)
+    }
+}
+
+impl From<u64> for Cell {
+    fn from(n: u64) -> Self {
+        Cell::Number(n as f64)
+    }
+}
+
+impl From<u32> for Cell {
+    fn from(n: u32) -> Self {
+        Cell::Number(f64::from(n))
     }
 }
 

@@ -293,6 +293,32 @@ pub struct PersonRow {
 }
 
 impl HubStore {
+    /// Semesters with at least one live record, newest first (from the week rollup).
+    pub async fn semesters_with_records(&self) -> Result<Vec<yanpei_domain::Semester>, StoreError> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT DISTINCT start_year, term FROM rollup_week WHERE n <> 0".to_owned(),
+            ))
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (year, term): (i32, i32) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+            let semester = u16::try_from(year)
+                .ok()
+                .zip(u32::try_from(term).ok().and_then(yanpei_domain::Term::from_number))
+                .and_then(|(y, t)| yanpei_domain::Semester::new(y, t))
+                .ok_or_else(|| StoreError::Corrupt(format!("rollup_week holds semester {year}-{term}")))?;
+            out.push(semester);
+        }
+        out.sort_by(|a, b| b.cmp(a));
+        Ok(out)
+    }
+}
+
+impl HubStore {
     /// The semester's person rollups (rows that sum to nothing left out).
     pub async fn person_rollups(
         &self,

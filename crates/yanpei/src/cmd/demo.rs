@@ -1,9 +1,10 @@
 //! `yanpei demo`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use yanpei_demo::{demo_roster, run_demo};
+use yanpei_demo::{DemoReport, DemoWorld, demo_roster, run_demo, run_demo_kept};
 
 /// Arguments of `yanpei demo`.
 #[derive(Debug, clap::Args)]
@@ -14,6 +15,12 @@ pub(crate) struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    /// Leave the demo hub running with the web dashboard, and print its address and logins.
+    #[arg(long)]
+    serve: bool,
+    /// Where the dashboard listens with --serve.
+    #[arg(long, default_value = "127.0.0.1:0", requires = "serve")]
+    web: SocketAddr,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -31,8 +38,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the demo roster in crates/demo/roster is invalid:\n{}", lines.join("\n"))
     })?;
+    if args.serve {
+        let (report, world) = run_demo_kept(&dir, &roster).await.context("run the demo")?;
+        print_report(&report, args.json)?;
+        return serve(world, &report, args.web).await;
+    }
     let report = run_demo(&dir, &roster).await.context("run the demo")?;
-    if args.json {
+    print_report(&report, args.json)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_report(report: &DemoReport, json: bool) -> anyhow::Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
@@ -79,5 +96,37 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             report.nodes_recorded
         );
     }
+    Ok(())
+}
+
+/// `--serve`: the dashboard beside the demo hub, until Ctrl-C.
+#[allow(clippy::print_stdout)]
+async fn serve(mut world: DemoWorld, report: &DemoReport, web: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(web).await.with_context(|| format!("listen on {web}"))?;
+    let dashboard = world.start_dashboard(listener).context("start the dashboard")?;
+    let pki = world.write_operator_pki().context("write the operator's certificate")?;
+    println!();
+    println!("看板：https://{dashboard}/");
+    println!(
+        "中心：https://{} （gRPC；在 {} 目录下可直接运行 yanpei query / yanpei report，证书在 {}）",
+        world.hub_addr,
+        world.dir.display(),
+        pki.display()
+    );
+    println!(
+        "浏览器会提示证书不受信任：这是演示用的县 CA（{}），可导入该证书或选择继续访问。",
+        pki.join("ca.pem").display()
+    );
+    for a in &report.accounts {
+        let about = if a.subject.is_empty() {
+            "全县".to_owned()
+        } else {
+            format!("{}，{}", a.display_name, a.subject)
+        };
+        println!("登录 {} {} 密码 {} （{about}）", a.role, a.username, a.password);
+    }
+    println!("按 Ctrl-C 停止。");
+    tokio::signal::ctrl_c().await.context("wait for Ctrl-C")?;
+    world.stop_hub().await.context("stop the demo hub")?;
     Ok(())
 }

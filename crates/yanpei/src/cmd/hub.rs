@@ -40,6 +40,9 @@ pub(crate) struct ServeArgs {
     /// Where to serve Prometheus metrics (GET /metrics) [default: not served].
     #[arg(long, env = "YANPEI_HUB_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Where to serve the web dashboard (HTTPS with the hub's certificate) [default: not served].
+    #[arg(long, env = "YANPEI_HUB_WEB_LISTEN")]
+    web_listen: Option<SocketAddr>,
     /// The county CA certificate [default: pki/ca.pem].
     #[arg(long, env = "YANPEI_HUB_CA")]
     ca: Option<PathBuf>,
@@ -90,6 +93,7 @@ struct HubSection {
     database_url: Option<String>,
     listen: Option<SocketAddr>,
     metrics_listen: Option<SocketAddr>,
+    web_listen: Option<SocketAddr>,
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
@@ -113,6 +117,7 @@ struct Resolved {
     db: String,
     listen: SocketAddr,
     metrics_listen: Option<SocketAddr>,
+    web_listen: Option<SocketAddr>,
     ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
@@ -153,6 +158,7 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         policy,
         listen: a.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 7443))),
         metrics_listen: a.metrics_listen.or(file.metrics_listen),
+        web_listen: a.web_listen.or(file.web_listen),
         ca: a.ca.or(file.ca).unwrap_or_else(|| "pki/ca.pem".into()),
         cert: a.cert.or(file.cert).unwrap_or_else(|| "pki/hub.pem".into()),
         key: a.key.or(file.key).unwrap_or_else(|| "pki/hub.key".into()),
@@ -234,6 +240,9 @@ fn validate(r: &Resolved) -> anyhow::Result<()> {
     if r.metrics_listen == Some(r.listen) && r.listen.port() != 0 {
         bail!("hub.metrics_listen: must differ from hub.listen ({})", r.listen);
     }
+    if r.web_listen.is_some_and(|w| w.port() != 0 && (w == r.listen || Some(w) == r.metrics_listen)) {
+        bail!("hub.web_listen: must differ from hub.listen and hub.metrics_listen");
+    }
     Ok(())
 }
 
@@ -246,6 +255,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 db: None,
                 listen: None,
                 metrics_listen: None,
+                web_listen: None,
                 ca: None,
                 cert: None,
                 key: None,
@@ -306,6 +316,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         transport,
         rate_limit: r.rate_limit,
         metrics_listen: r.metrics_listen,
+        web_listen: r.web_listen,
         shutdown_grace: r.shutdown_grace,
         crl: Some(r.crl),
         attachments: Some(r.attachments),

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use yanpei_domain::Semester;
+use yanpei_hub::tables;
 use yanpei_proto::pb;
-use yanpei_report::{Cell, Compliance, ComplianceRow, PersonCount, Role, Table};
+use yanpei_report::Table;
 
 use super::query::{Conn, client};
 
@@ -73,57 +74,6 @@ fn write_xlsx(path: &std::path::Path, table: Table) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))
 }
 
-fn role(r: &str) -> Role {
-    match r {
-        "staff" => Role::Staff,
-        "stationed_staff" => Role::StationedStaff,
-        "new_teacher" => Role::NewTeacher,
-        _ => Role::Teacher,
-    }
-}
-
-fn to_report(r: &pb::ComplianceResponse) -> anyhow::Result<Compliance> {
-    Ok(Compliance {
-        semester: r.semester.clone(),
-        as_of: chrono::NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d").context("read the report's date")?,
-        elapsed: r.elapsed,
-        rows: r
-            .rows
-            .iter()
-            .map(|c| ComplianceRow {
-                role: role(&c.role),
-                person_id: c.person_id.clone(),
-                name: c.name.clone(),
-                schools: c.schools.clone(),
-                subjects: c.subjects.clone(),
-                quota: c.quota.clone(),
-                target: c.target,
-                actual: c.actual,
-                missing: c.missing,
-                projected: c.projected,
-                on_pace: c.on_pace,
-            })
-            .collect(),
-        rollup: r
-            .groups
-            .iter()
-            .map(|g| PersonCount {
-                dimension: match g.dimension.as_str() {
-                    "学校" => "学校",
-                    "联合体" => "联合体",
-                    _ => "学科",
-                },
-                code: g.code.clone(),
-                name: g.name.clone(),
-                people: g.people as usize,
-                behind: g.behind as usize,
-                checks_behind: g.checks_behind as usize,
-                checks: g.checks as usize,
-            })
-            .collect(),
-    })
-}
-
 #[allow(clippy::print_stdout)]
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
@@ -138,7 +88,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 })
                 .await?
                 .into_inner();
-            let report = to_report(&reply)?;
+            let report = tables::compliance(&reply).map_err(anyhow::Error::msg)?;
             if let Some(path) = &xlsx {
                 let bytes = yanpei_report::to_xlsx(&report.tables()).context("build the workbook")?;
                 std::fs::write(path, bytes).with_context(|| format!("write {}", path.display()))?;
@@ -211,24 +161,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             if let Some(path) = &xlsx {
-                let rows = reply
-                    .schools
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            Cell::from(c.school_code.clone()),
-                            c.name.clone().into(),
-                            c.alliance_code.clone().into(),
-                            c.staff_visits.into(),
-                            c.silent_subjects.join("、").into(),
-                        ]
-                    })
-                    .collect();
-                let headers = ["学校代码", "学校", "联合体", "研培人员到校记录", "无活动的学科"];
-                write_xlsx(
-                    path,
-                    Table { name: "覆盖情况".into(), headers: headers.map(String::from).to_vec(), rows },
-                )?;
+                write_xlsx(path, tables::coverage(&reply))?;
             }
             if json {
                 let rows: Vec<_> = reply
@@ -264,28 +197,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Sync { conn, days, json, xlsx } => {
             let reply = client(&conn).await?.sync_status(pb::SyncStatusRequest { days }).await?.into_inner();
             if let Some(path) = &xlsx {
-                let rows = reply
-                    .schools
-                    .iter()
-                    .map(|s| {
-                        vec![
-                            Cell::from(s.school_code.clone()),
-                            s.name.clone().into(),
-                            (if s.last_sync.is_empty() {
-                                "从未同步".to_owned()
-                            } else {
-                                s.last_sync.clone()
-                            })
-                            .into(),
-                            (if s.synced_last_day { "是" } else { "否" }).into(),
-                            (if s.stale { "是" } else { "否" }).into(),
-                        ]
-                    })
-                    .collect();
-                let mut headers: Vec<String> =
-                    ["学校代码", "学校", "最近同步", "昨夜已同步"].map(String::from).to_vec();
-                headers.push(format!("超过 {days} 天未同步"));
-                write_xlsx(path, Table { name: "同步情况".into(), headers, rows })?;
+                write_xlsx(path, tables::sync_status(&reply, days))?;
             }
             if json {
                 let rows: Vec<_> = reply
@@ -307,7 +219,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 let when = if s.last_sync.is_empty() {
                     "从未同步".to_owned()
                 } else {
-                    format!("最近一次 {}", s.last_sync)
+                    format!("最近一次 {}", tables::local_time(&s.last_sync))
                 };
                 println!("  超过 {days} 天未同步：{}（{}）{when}", s.name, s.school_code);
             }
