@@ -12,12 +12,14 @@ mod error;
 mod gate;
 mod limits;
 mod metrics;
+mod pairs;
 mod query;
 mod ratelimit;
 mod report;
 mod revocation;
 mod scope;
 mod sync;
+pub mod tables;
 
 use std::future::Future;
 use std::path::PathBuf;
