@@ -304,7 +304,7 @@ async fn pairings_and_gaps_match_hand_counts(db: Option<String>) {
         .collect();
     let mean =
         |ws: &[NaiveDate]| ws.iter().map(|w| per_week(p0.partner.as_str(), *w)).sum::<i64>() as f64 / 4.0;
-    let t = r0.trend.clone().unwrap();
+    let t = r0.trend.unwrap();
     let n = whole.len();
     assert_eq!(t.weeks, 4);
     assert_eq!((t.weak_recent, t.weak_previous), (mean(&whole[n - 4..]), mean(&whole[n - 8..n - 4])));
