@@ -245,3 +245,42 @@ async fn rollups_equal_a_recomputation_postgres() {
         random_histories(url, 100..112).await;
     }
 }
+
+/// A database from before the pair and subject-by-week rollups (their tables made by the
+/// migration, still empty, beside records with partner schools) gets them built at open.
+async fn newer_rollups_are_built_on_upgrade(url: String) {
+    use sea_orm::ConnectionTrait;
+    let store = HubStore::open(&url).await.unwrap();
+    setup(&store).await;
+    let (sid, _) = store.open_session(uuid::Uuid::now_v7(), &code("S1"), 2, "test").await.unwrap();
+    let session = store.session(sid).await.unwrap().unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let records: Vec<Activity> = (0..40).map(|_| new_record(&mut rng, &code("S1"))).collect();
+    assert!(records.iter().any(|a| !a.body.details.partner_schools.is_empty()));
+    let batch: Vec<IncomingChange> = records
+        .iter()
+        .enumerate()
+        .map(|(i, a)| IncomingChange { seq: i as u64 + 1, activity: a.clone() })
+        .collect();
+    store.apply_batch(&session, &batch).await.unwrap();
+    let expected = Rollups::recompute(&records);
+    assert!(!expected.pair.is_empty());
+    for table in ["rollup_pair", "rollup_subject_week"] {
+        store.connection().execute_unprepared(&format!("DELETE FROM {table}")).await.unwrap();
+    }
+    drop(store);
+    let store = HubStore::open(&url).await.unwrap();
+    assert_eq!(store.rollups().await.unwrap(), expected);
+}
+
+#[tokio::test]
+async fn newer_rollups_are_built_on_upgrade_sqlite() {
+    newer_rollups_are_built_on_upgrade(testing::fresh_sqlite("rollup_upgrade")).await;
+}
+
+#[tokio::test]
+async fn newer_rollups_are_built_on_upgrade_postgres() {
+    if let Some(url) = testing::fresh_postgres("rollup_upgrade").await {
+        newer_rollups_are_built_on_upgrade(url).await;
+    }
+}
