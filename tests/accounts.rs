@@ -50,11 +50,12 @@ fn stats_of(code: &SchoolCode) -> pb::StatsRequest {
         semester: None,
         scope: Some(pb::Scope { target: Some(pb::scope::Target::SchoolCode(code.to_string())) }),
         group_by: 0,
+        ..Default::default()
     }
 }
 
 fn county() -> pb::StatsRequest {
-    pb::StatsRequest { semester: None, scope: None, group_by: 0 }
+    pb::StatsRequest { semester: None, scope: None, group_by: 0, ..Default::default() }
 }
 
 /// The demo accounts (admin, jy01, the principal of the first school) in the world's hub.

@@ -90,8 +90,7 @@ async fn another_schools_records_are_permission_denied(db: Option<String>) {
     // And a school node may not read the county's statistics.
     let channel = w.node_endpoint_via(&mine, w.hub_addr).unwrap().connect().await.unwrap();
     let mut query = pb::query_service_client::QueryServiceClient::new(channel);
-    let status =
-        query.stats(pb::StatsRequest { semester: None, scope: None, group_by: 0 }).await.unwrap_err();
+    let status = query.stats(pb::StatsRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     // ...but may read its own school's.
     let own = query
@@ -99,6 +98,7 @@ async fn another_schools_records_are_permission_denied(db: Option<String>) {
             semester: None,
             scope: Some(pb::Scope { target: Some(pb::scope::Target::SchoolCode(mine.to_string())) }),
             group_by: 0,
+            ..Default::default()
         })
         .await
         .unwrap();

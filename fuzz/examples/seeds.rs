@@ -103,6 +103,7 @@ fn main() {
                 semester,
                 scope: Some(pb::Scope { target: Some(target.clone()) }),
                 group_by: pb::GroupBy::Alliance as i32,
+                ..Default::default()
             }
             .encode_to_vec()
         });

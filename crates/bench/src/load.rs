@@ -299,6 +299,7 @@ pub(crate) async fn count_at_hub(world: &World, hub: &HubProcess) -> Result<u64,
             semester: Some(yanpei_proto::semester_to_pb(DEMO_SEMESTER)),
             scope: None,
             group_by: pb::GroupBy::Unspecified as i32,
+            ..Default::default()
         })
         .await?
         .into_inner();

@@ -284,6 +284,7 @@ impl DemoWorld {
                 semester: Some(yanpei_proto::semester_to_pb(DEMO_SEMESTER)),
                 scope: scope.map(|t| pb::Scope { target: Some(t) }),
                 group_by: group_by as i32,
+                ..Default::default()
             })
             .await?
             .into_inner())

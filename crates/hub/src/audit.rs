@@ -105,6 +105,8 @@ rows! {
     pb::ComplianceResponse => |m| m.rows.len(),
     pb::CoverageResponse => |m| m.schools.len(),
     pb::SyncStatusResponse => |m| m.schools.len(),
+    pb::PairingsResponse => |m| m.pairings.len(),
+    pb::GapsResponse => |m| m.groups.len(),
 }
 
 enum Msg {

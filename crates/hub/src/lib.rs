@@ -13,6 +13,7 @@ mod error;
 mod gate;
 mod limits;
 mod metrics;
+mod pairs;
 mod query;
 mod ratelimit;
 mod report;

@@ -1,13 +1,15 @@
-//! The query RPCs: county statistics and the sync ledger.
+//! The query RPCs: county statistics (by county, alliance, township, urban/rural or
+//! school, optionally one subject and a range of ISO weeks) and the sync ledger.
 //!
 //! The county operator sees everything; a school's node sees its own school only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{NaiveDate, Weekday};
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info_span};
-use yanpei_domain::{ActivityKind, SchoolCode};
+use yanpei_domain::{ActivityKind, Area, SchoolCode};
 use yanpei_pki::Identity;
 use yanpei_proto::pb::{self, query_service_server::QueryService};
 use yanpei_proto::{kind_to_pb, semester_from_pb};
@@ -65,12 +67,45 @@ impl Query {
                 }
                 Some(vec![code])
             }
+            pb::scope::Target::Township(name) => {
+                let name = name.trim();
+                if !schools.iter().any(|s| s.township == name) {
+                    return Err(HubError::NotFound(format!("名册中没有乡镇「{name}」的学校")));
+                }
+                Some(schools.iter().filter(|s| s.township == name).map(|s| s.code.clone()).collect())
+            }
+            pb::scope::Target::Area(code) => {
+                let area = Area::from_code(code.trim()).ok_or_else(|| {
+                    HubError::InvalidArgument(format!(
+                        "字段 scope.area（城乡）「{code}」无效：可选 urban（城镇）或 rural（乡镇）"
+                    ))
+                })?;
+                Some(schools.iter().filter(|s| s.area == area).map(|s| s.code.clone()).collect())
+            }
         };
+        let subject = match r.subject.trim() {
+            "" => None,
+            s if s.chars().count() > 50 => {
+                return Err(HubError::InvalidArgument("字段 subject（学科）过长：最多 50 个字".into()));
+            }
+            s => Some(s.to_owned()),
+        };
+        let from = week_start("from_week（起始周）", &r.from_week)?;
+        let to = week_start("to_week（截止周）", &r.to_week)?;
+        if let (Some(a), Some(b)) = (from, to)
+            && a > b
+        {
+            return Err(HubError::InvalidArgument(format!(
+                "字段 from_week（起始周）{} 晚于 to_week（截止周）{}",
+                r.from_week, r.to_week
+            )));
+        }
+
         for school in in_scope.iter().flatten() {
             note.school(school);
         }
         scope::authorize(&scope::readable(&self.store, &who).await?, in_scope.as_deref())?;
-        let filter = StatsFilter { semester, schools: in_scope };
+        let filter = StatsFilter { semester, schools: in_scope, subject, from_week: from, to_week: to };
         let counts = self.store.stats(&filter).await?;
         let complete = self.store.complete_meetings(&filter).await?;
 
@@ -161,6 +196,26 @@ impl Query {
                 .collect(),
         })
     }
+}
+
+/// The Monday of the ISO week `text` names (`2024-W37`, or any day of it as YYYY-MM-DD);
+/// `None` when empty.
+pub(crate) fn week_start(field: &str, text: &str) -> Result<Option<NaiveDate>, HubError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad =
+        || HubError::InvalidArgument(format!("字段 {field}「{text}」不是 2024-W37 或 YYYY-MM-DD 格式的周"));
+    let day = match text.split_once(['W', 'w']) {
+        Some((year, week)) => {
+            let year: i32 = year.trim_end_matches('-').parse().map_err(|_| bad())?;
+            let week: u32 = week.parse().map_err(|_| bad())?;
+            NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(bad)?
+        }
+        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?,
+    };
+    Ok(Some(yanpei_store::rollup::week_of(day)))
 }
 
 /// A conflict as the wire carries it.
@@ -320,5 +375,16 @@ impl QueryService for Query {
         req: Request<pb::ConflictsRequest>,
     ) -> Result<Response<pb::ConflictsResponse>, Status> {
         query!(self, req, "conflicts", list_conflicts)
+    }
+
+    async fn pairings(
+        &self,
+        req: Request<pb::PairingsRequest>,
+    ) -> Result<Response<pb::PairingsResponse>, Status> {
+        query!(self, req, "pairings", pairings_report)
+    }
+
+    async fn gaps(&self, req: Request<pb::GapsRequest>) -> Result<Response<pb::GapsResponse>, Status> {
+        query!(self, req, "gaps", gaps_report)
     }
 }

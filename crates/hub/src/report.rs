@@ -15,7 +15,7 @@ use crate::query::Query;
 use crate::{HubError, scope};
 
 /// A school whose last finished sync is older than this is stale in reports.
-const STALE_AFTER_HOURS: i64 = 48;
+pub(crate) const STALE_AFTER_HOURS: i64 = 48;
 
 impl Query {
     pub(crate) async fn compliance_report(
@@ -132,7 +132,7 @@ impl Query {
             .ok_or_else(|| HubError::FailedPrecondition("县名册尚未导入：请先 yanpei roster import".into()))
     }
 
-    async fn stale(
+    pub(crate) async fn stale(
         &self,
         roster: &yanpei_domain::roster::Roster,
         schools: Option<&BTreeSet<SchoolCode>>,
@@ -160,7 +160,7 @@ impl Query {
         let schools = self.report_scope(&who, note, &r.school_code).await?;
         let roster = self.roster().await?;
         let mut kinds = std::collections::BTreeMap::new();
-        let filter = yanpei_store::hub::StatsFilter { semester: Some(semester), schools: None };
+        let filter = yanpei_store::hub::StatsFilter { semester: Some(semester), ..Default::default() };
         for c in self.store.stats(&filter).await? {
             *kinds.entry((c.school, c.kind)).or_insert(0) += i64::try_from(c.count).unwrap_or(i64::MAX);
         }

@@ -66,6 +66,47 @@ pub struct StatsFilter {
     pub semester: Option<Semester>,
     /// Only these schools; `None`: the whole county.
     pub schools: Option<Vec<SchoolCode>>,
+    /// Only records of this subject; `None`: any (records without a subject included).
+    pub subject: Option<String>,
+    /// Only records of this ISO week (its Monday) and later; `None`: from the first.
+    pub from_week: Option<chrono::NaiveDate>,
+    /// Only records of this ISO week (its Monday) and earlier; `None`: to the last.
+    pub to_week: Option<chrono::NaiveDate>,
+}
+
+impl StatsFilter {
+    /// The rollup that answers this filter, and its `WHERE` clause and values;
+    /// `None` when the filter selects no school at all.
+    pub(crate) fn rollup_where(&self) -> Option<(&'static str, String, Vec<sea_orm::Value>)> {
+        let table = if self.subject.is_some() { "rollup_subject_week" } else { "rollup_week" };
+        let mut text = String::from(" WHERE 1 = 1");
+        let mut values: Vec<sea_orm::Value> = Vec::new();
+        if let Some(s) = self.semester {
+            text.push_str(" AND start_year = ? AND term = ?");
+            values.push(i32::from(s.start_year).into());
+            values.push(i32::from(s.term.number()).into());
+        }
+        if let Some(schools) = &self.schools {
+            if schools.is_empty() {
+                return None;
+            }
+            text.push_str(&format!(" AND school_code IN ({})", vec!["?"; schools.len()].join(", ")));
+            values.extend(schools.iter().map(|s| s.to_string().into()));
+        }
+        if let Some(subject) = &self.subject {
+            text.push_str(" AND subject = ?");
+            values.push(subject.clone().into());
+        }
+        if let Some(first) = self.from_week {
+            text.push_str(" AND week >= ?");
+            values.push(first.into());
+        }
+        if let Some(last) = self.to_week {
+            text.push_str(" AND week <= ?");
+            values.push(last.into());
+        }
+        Some((table, text, values))
+    }
 }
 
 /// A count of live activities of one kind at one school.
@@ -122,11 +163,13 @@ impl HubStore {
         Ok(store)
     }
 
-    /// A database upgraded from a version without rollups gets them built once.
+    /// A database upgraded from a version without rollups (or without the newest
+    /// ones: every live record has a `rollup_subject_week` row) gets them built once.
     async fn build_rollups_if_missing(&self) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         let one = |t: &str| Statement::from_string(backend, format!("SELECT 1 FROM {t} LIMIT 1"));
-        let has_rollups = self.db.query_one_raw(one("rollup_week")).await?.is_some();
+        let has_rollups = self.db.query_one_raw(one("rollup_week")).await?.is_some()
+            && self.db.query_one_raw(one("rollup_subject_week")).await?.is_some();
         if !has_rollups && self.db.query_one_raw(one("activity")).await?.is_some() {
             tracing::info!("building rollups from existing records");
             self.rebuild_rollups().await?;
@@ -584,23 +627,12 @@ impl HubStore {
     }
 
     /// Counts of live activities by school and kind.
+    /// Reads `rollup_week`, or `rollup_subject_week` when the filter names a subject.
     pub async fn stats(&self, filter: &StatsFilter) -> Result<Vec<SchoolKindCount>, StoreError> {
-        let mut text =
-            String::from("SELECT school_code, kind, CAST(SUM(n) AS BIGINT) FROM rollup_week WHERE 1 = 1");
-        let mut values: Vec<sea_orm::Value> = Vec::new();
-        if let Some(s) = filter.semester {
-            text.push_str(" AND start_year = ? AND term = ?");
-            values.push(i32::from(s.start_year).into());
-            values.push(i32::from(s.term.number()).into());
-        }
-        if let Some(schools) = &filter.schools {
-            if schools.is_empty() {
-                return Ok(Vec::new());
-            }
-            text.push_str(&format!(" AND school_code IN ({})", vec!["?"; schools.len()].join(", ")));
-            values.extend(schools.iter().map(|s| s.to_string().into()));
-        }
-        text.push_str(" GROUP BY school_code, kind");
+        let Some((table, clause, values)) = filter.rollup_where() else { return Ok(Vec::new()) };
+        let text = format!(
+            "SELECT school_code, kind, CAST(SUM(n) AS BIGINT) FROM {table}{clause} GROUP BY school_code, kind"
+        );
         let backend = self.db.get_database_backend();
         let rows = self
             .db
@@ -641,6 +673,18 @@ impl HubStore {
         }
         if let Some(schools) = &filter.schools {
             q = q.filter(hub_activity::Column::SchoolCode.is_in(schools.iter().map(|s| s.to_string())));
+        }
+        match filter.subject.as_deref() {
+            None => {}
+            Some("") => q = q.filter(hub_activity::Column::Subject.is_null()),
+            Some(s) => q = q.filter(hub_activity::Column::Subject.eq(s)),
+        }
+        if let Some(first) = filter.from_week {
+            q = q.filter(hub_activity::Column::Date.gte(first));
+        }
+        if let Some(last) = filter.to_week {
+            // A week's records run from its Monday to its Sunday.
+            q = q.filter(hub_activity::Column::Date.lte(last + chrono::TimeDelta::days(6)));
         }
         let rows: Vec<(String, String, i64)> = q.into_tuple().all(&self.db).await?;
         rows.into_iter()

@@ -17,6 +17,7 @@ pub mod node;
 pub mod rollup;
 mod shared;
 pub mod testing;
+pub mod weekly;
 
 pub use db::{Backend, connect, sqlite_url};
 pub use error::StoreError;

@@ -6,6 +6,7 @@ mod hub_20261122_roster;
 mod hub_20261123_rollup;
 mod hub_20261123_shared;
 mod hub_20261201_audit;
+mod hub_20261205_pair_rollup;
 mod hub_20261210_accounts;
 mod node_20261122_core;
 mod node_20261123_shared;
@@ -23,6 +24,7 @@ impl MigratorTrait for HubMigrator {
             Box::new(hub_20261123_shared::Migration),
             Box::new(hub_20261123_rollup::Migration),
             Box::new(hub_20261201_audit::Migration),
+            Box::new(hub_20261205_pair_rollup::Migration),
             Box::new(hub_20261210_accounts::Migration),
         ]
     }

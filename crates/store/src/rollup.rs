@@ -1,4 +1,5 @@
-//! Rollups: live-record counts by school, kind and week, by person, and by subject,
+//! Rollups: live-record counts by school, kind and week, by person, by subject, by
+//! subject and week, and between an owner school and each partner school it names,
 //! changed in the same transaction that applies a batch (a new version adds its
 //! contribution and takes away its predecessor's), so statistics and reports read
 //! a few thousand rollup rows instead of scanning every record.
@@ -18,6 +19,10 @@ pub type WeekKey = (i32, i32, String, String, NaiveDate);
 pub type PersonKey = (i32, i32, String, String, String);
 /// (start_year, term, school, subject or "", kind).
 pub type SubjectKey = (i32, i32, String, String, String);
+/// (start_year, term, owner school, partner school, kind, Monday of the ISO week).
+pub type PairKey = (i32, i32, String, String, String, NaiveDate);
+/// (start_year, term, school, subject or "", kind, Monday of the ISO week).
+pub type SubjectWeekKey = (i32, i32, String, String, String, NaiveDate);
 
 /// Counts per week: live records, 蹲点 days, complete (五定四有) group meetings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +44,15 @@ pub struct PersonCounts {
     pub days: i64,
 }
 
+/// Counts per subject and week: live records, complete (五定四有) group meetings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubjectWeekCounts {
+    /// Live records.
+    pub n: i64,
+    /// Group meetings with all nine items of 五定四有.
+    pub complete: i64,
+}
+
 /// Every rollup, or the changes to them one batch makes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rollups {
@@ -48,6 +62,11 @@ pub struct Rollups {
     pub person: BTreeMap<PersonKey, PersonCounts>,
     /// By school, subject and kind.
     pub subject: BTreeMap<SubjectKey, i64>,
+    /// By owner school, partner school, kind and week: live shared records, counted
+    /// once per partner school the version names.
+    pub pair: BTreeMap<PairKey, i64>,
+    /// By school, subject, kind and week.
+    pub subject_week: BTreeMap<SubjectWeekKey, SubjectWeekCounts>,
 }
 
 /// The Monday of the ISO week `d` falls in.
@@ -75,15 +94,25 @@ impl Rollups {
         let kind = a.kind.code().to_owned();
         let days =
             if a.kind == ActivityKind::OnsiteDays { i64::from(a.body.details.days.unwrap_or(0)) } else { 0 };
-        let w = self.week.entry((y, t, school.clone(), kind.clone(), week_of(a.date))).or_default();
+        let week = week_of(a.date);
+        let complete = sign * i64::from(a.is_complete_meeting());
+        let subject = a.body.subject.clone().unwrap_or_default();
+        let w = self.week.entry((y, t, school.clone(), kind.clone(), week)).or_default();
         w.n += sign;
         w.days += sign * days;
-        w.complete += sign * i64::from(a.is_complete_meeting());
+        w.complete += complete;
         let p = self.person.entry((y, t, school.clone(), a.body.actor.clone(), kind.clone())).or_default();
         p.n += sign;
         p.days += sign * days;
-        *self.subject.entry((y, t, school, a.body.subject.clone().unwrap_or_default(), kind)).or_default() +=
-            sign;
+        *self.subject.entry((y, t, school.clone(), subject.clone(), kind.clone())).or_default() += sign;
+        let sw = self.subject_week.entry((y, t, school.clone(), subject, kind.clone(), week)).or_default();
+        sw.n += sign;
+        sw.complete += complete;
+        // Validation keeps partner schools distinct and apart from the owner.
+        for partner in &a.body.details.partner_schools {
+            *self.pair.entry((y, t, school.clone(), partner.to_string(), kind.clone(), week)).or_default() +=
+                sign;
+        }
     }
 
     /// Drops entries that sum to nothing (a delta that cancelled out, an emptied row).
@@ -91,16 +120,26 @@ impl Rollups {
         self.week.retain(|_, c| *c != WeekCounts::default());
         self.person.retain(|_, c| *c != PersonCounts::default());
         self.subject.retain(|_, n| *n != 0);
+        self.pair.retain(|_, n| *n != 0);
+        self.subject_week.retain(|_, c| *c != SubjectWeekCounts::default());
         self
     }
 
     /// Nothing to change.
     pub fn is_empty(&self) -> bool {
-        self.week.is_empty() && self.person.is_empty() && self.subject.is_empty()
+        self.week.is_empty()
+            && self.person.is_empty()
+            && self.subject.is_empty()
+            && self.pair.is_empty()
+            && self.subject_week.is_empty()
     }
 }
 
 const ROWS_PER_STATEMENT: usize = 100;
+
+/// Every rollup table, as `rebuild_rollups` empties them.
+const ROLLUP_TABLES: [&str; 5] =
+    ["rollup_week", "rollup_person", "rollup_subject", "rollup_pair", "rollup_subject_week"];
 
 /// Adds `delta` to the stored rollups with multi-row `INSERT .. ON CONFLICT DO UPDATE`
 /// (both engines), inside the caller's transaction.
@@ -165,6 +204,40 @@ pub(crate) async fn apply_delta(txn: &impl ConnectionTrait, delta: Rollups) -> R
         "n = rollup_subject.n + excluded.n",
         subject,
     )
+    .await?;
+    let pair: Vec<Vec<Value>> = delta
+        .pair
+        .into_iter()
+        .map(|((y, t, s, p, k, w), n)| {
+            vec![y.into(), t.into(), s.into(), p.into(), k.into(), w.into(), n.into()]
+        })
+        .collect();
+    upsert(
+        txn,
+        backend,
+        "rollup_pair",
+        "start_year, term, school_code, partner_code, kind, week, n",
+        "start_year, term, school_code, partner_code, kind, week",
+        "n = rollup_pair.n + excluded.n",
+        pair,
+    )
+    .await?;
+    let subject_week: Vec<Vec<Value>> = delta
+        .subject_week
+        .into_iter()
+        .map(|((y, t, s, sub, k, w), c)| {
+            vec![y.into(), t.into(), s.into(), sub.into(), k.into(), w.into(), c.n.into(), c.complete.into()]
+        })
+        .collect();
+    upsert(
+        txn,
+        backend,
+        "rollup_subject_week",
+        "start_year, term, school_code, subject, kind, week, n, complete",
+        "start_year, term, school_code, subject, kind, week",
+        "n = rollup_subject_week.n + excluded.n, complete = rollup_subject_week.complete + excluded.complete",
+        subject_week,
+    )
     .await
 }
 
@@ -200,7 +273,7 @@ impl HubStore {
     /// from a version without rollups, or as a repair.
     pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
-        for table in ["rollup_week", "rollup_person", "rollup_subject"] {
+        for table in ROLLUP_TABLES {
             txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
         }
         let mut all = Rollups::default();
@@ -272,6 +345,42 @@ async fn read_rollups(db: &impl ConnectionTrait) -> Result<Rollups, StoreError> 
                 row.try_get_by_index(4)?,
             ),
             row.try_get_by_index(5)?,
+        );
+    }
+    for row in db
+        .query_all_raw(q(
+            "SELECT start_year, term, school_code, partner_code, kind, week, n FROM rollup_pair",
+        ))
+        .await?
+    {
+        out.pair.insert(
+            (
+                row.try_get_by_index(0)?,
+                row.try_get_by_index(1)?,
+                row.try_get_by_index(2)?,
+                row.try_get_by_index(3)?,
+                row.try_get_by_index(4)?,
+                row.try_get_by_index(5)?,
+            ),
+            row.try_get_by_index(6)?,
+        );
+    }
+    for row in db
+        .query_all_raw(q(
+            "SELECT start_year, term, school_code, subject, kind, week, n, complete FROM rollup_subject_week",
+        ))
+        .await?
+    {
+        out.subject_week.insert(
+            (
+                row.try_get_by_index(0)?,
+                row.try_get_by_index(1)?,
+                row.try_get_by_index(2)?,
+                row.try_get_by_index(3)?,
+                row.try_get_by_index(4)?,
+                row.try_get_by_index(5)?,
+            ),
+            SubjectWeekCounts { n: row.try_get_by_index(6)?, complete: row.try_get_by_index(7)? },
         );
     }
     Ok(out.without_zeros())
@@ -400,22 +509,12 @@ impl HubStore {
         &self,
         filter: &crate::hub::StatsFilter,
     ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let mut text =
-            String::from("SELECT school_code, CAST(SUM(complete) AS BIGINT) FROM rollup_week WHERE kind = ?");
-        let mut values: Vec<Value> = vec![ActivityKind::GroupMeeting.code().into()];
-        if let Some(s) = filter.semester {
-            text.push_str(" AND start_year = ? AND term = ?");
-            values.push(i32::from(s.start_year).into());
-            values.push(i32::from(s.term.number()).into());
-        }
-        if let Some(schools) = &filter.schools {
-            if schools.is_empty() {
-                return Ok(BTreeMap::new());
-            }
-            text.push_str(&format!(" AND school_code IN ({})", vec!["?"; schools.len()].join(", ")));
-            values.extend(schools.iter().map(|s| s.to_string().into()));
-        }
-        text.push_str(" GROUP BY school_code");
+        let Some((table, clause, mut values)) = filter.rollup_where() else { return Ok(BTreeMap::new()) };
+        let text = format!(
+            "SELECT school_code, CAST(SUM(complete) AS BIGINT) FROM {table}{clause} AND kind = ? \
+             GROUP BY school_code"
+        );
+        values.push(ActivityKind::GroupMeeting.code().into());
         let backend = self.db.get_database_backend();
         let rows = self
             .db

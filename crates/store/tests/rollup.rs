@@ -1,5 +1,6 @@
-//! Property: over random histories of records, edits, deletes, concurrent edits and
-//! re-sent batches, every rollup equals a recomputation from the raw records, and the
+//! Property: over random histories of records, edits (partner schools added, removed
+//! and replaced, by the owner's nodes and by a partner school's), deletes, concurrent
+//! edits and re-sent batches, every rollup (the pair rollup included) equals a recomputation from the raw records, and the
 //! statistics read from rollups equal the same statistics computed from the raw table.
 //! On SQLite and on PostgreSQL; each history replays from its seed.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
@@ -16,6 +17,8 @@ use yanpei_store::rollup::Rollups;
 use yanpei_store::testing;
 
 const SCHOOLS: [&str; 2] = ["S1", "S2"];
+/// Schools a record may name as partners: both node schools and one without a node.
+const PARTNERS: [&str; 3] = ["S1", "S2", "S3"];
 const PEOPLE: [&str; 5] = ["张老师", "李老师", "王老师", "赵教研员", "钱教研员"];
 const SUBJECTS: [&str; 3] = ["语文", "数学", "英语"];
 
@@ -36,7 +39,7 @@ async fn setup(store: &HubStore) {
     let roster = Roster {
         county: "测试县".into(),
         alliances: vec![Alliance { code: "A1".into(), name: "一".into(), base_school: code("S1") }],
-        schools: SCHOOLS.iter().map(|c| school(c)).collect(),
+        schools: PARTNERS.iter().map(|c| school(c)).collect(),
         ..Roster::default()
     };
     store.replace_roster(&roster, "测试").await.unwrap();
@@ -80,8 +83,20 @@ fn new_record(rng: &mut StdRng, school: &SchoolCode) -> Activity {
 fn edit(rng: &mut StdRng, a: &Activity) -> Activity {
     let mut n = a.clone();
     n.version += 1;
-    match rng.random_range(0..5) {
+    let others: Vec<SchoolCode> = PARTNERS
+        .iter()
+        .map(|c| code(c))
+        .filter(|c| *c != a.school && !a.body.details.partner_schools.contains(c))
+        .collect();
+    match rng.random_range(0..8) {
         0 => n.deleted = true,
+        5 if !others.is_empty() => {
+            n.body.details.partner_schools.push(others[rng.random_range(0..others.len())].clone())
+        }
+        6 => n.body.details.partner_schools.clear(),
+        7 if !others.is_empty() => {
+            n.body.details.partner_schools = vec![others[rng.random_range(0..others.len())].clone()]
+        }
         1 => n.body.actor = PEOPLE[rng.random_range(0..PEOPLE.len())].into(),
         2 => n.date += TimeDelta::days(rng.random_range(-20..20)),
         3 if n.body.subject.is_some() => n.body.subject = Some(SUBJECTS[rng.random_range(0..3)].into()),
@@ -104,11 +119,19 @@ async fn check(store: &HubStore, seed: u64, step: usize) {
     let expected = Rollups::recompute(&all);
     let stored = store.rollups().await.unwrap();
     assert!(stored == expected, "seed {seed} step {step}: rollups differ from a recomputation");
+    let first = Semester::new(2024, Term::First).unwrap();
+    let (from_week, to_week) = (NaiveDate::from_ymd_opt(2024, 9, 16), NaiveDate::from_ymd_opt(2024, 11, 4));
     for filter in [
         StatsFilter::default(),
+        StatsFilter { semester: Some(first), schools: Some(vec![code("S2")]), ..StatsFilter::default() },
+        StatsFilter { subject: Some("数学".into()), ..StatsFilter::default() },
+        StatsFilter { semester: Some(first), from_week, to_week, ..StatsFilter::default() },
+        StatsFilter { from_week, ..StatsFilter::default() },
         StatsFilter {
-            semester: Some(Semester::new(2024, Term::First).unwrap()),
-            schools: Some(vec![code("S2")]),
+            schools: Some(vec![code("S1")]),
+            subject: Some("语文".into()),
+            to_week,
+            ..StatsFilter::default()
         },
     ] {
         let mut a = store.stats(&filter).await.unwrap();
@@ -116,6 +139,28 @@ async fn check(store: &HubStore, seed: u64, step: usize) {
         a.sort_by(|x, y| (&x.school, x.kind).cmp(&(&y.school, y.kind)));
         b.sort_by(|x, y| (&x.school, x.kind).cmp(&(&y.school, y.kind)));
         assert_eq!(a, b, "seed {seed} step {step}: stats from rollups differ from the raw table");
+    }
+    // The pair rollup as the pairings report reads it: every live shared record, once per partner.
+    let mut by_pair = std::collections::BTreeMap::new();
+    for a in all.iter().filter(|a| !a.deleted && a.semester == first) {
+        for p in &a.body.details.partner_schools {
+            *by_pair.entry((a.school.to_string(), p.to_string())).or_insert(0i64) += 1;
+        }
+    }
+    let mut read = std::collections::BTreeMap::new();
+    for r in store.pair_rollups(first).await.unwrap() {
+        *read.entry((r.school, r.partner)).or_insert(0i64) += r.n;
+    }
+    read.retain(|_, n| *n != 0);
+    assert_eq!(read, by_pair, "seed {seed} step {step}: pair rollups differ from the raw records");
+}
+
+/// Applies a batch; one a partner school sends for a record that no longer names it is
+/// refused whole (and changes nothing), as the hub refuses it.
+async fn apply(store: &HubStore, session: &Session, batch: &[IncomingChange]) {
+    match store.apply_batch(session, batch).await {
+        Ok(_) | Err(yanpei_store::StoreError::PermissionDenied(_)) => {}
+        Err(e) => panic!("apply_batch: {e}"),
     }
 }
 
@@ -154,16 +199,27 @@ async fn random_histories(url: String, seeds: std::ops::Range<u64>) {
                 let twin = (i + 2) % nodes.len();
                 if rng.random_bool(0.6) {
                     nodes[twin].known.retain(|a| a.id != next.id);
-                    nodes[twin].known.push(next);
+                    nodes[twin].known.push(next.clone());
+                }
+                // A partner school's node pulls a record naming it, and may edit it later.
+                let partner = (0..nodes.len()).find(|j| {
+                    nodes[*j].session.school != next.school
+                        && next.body.details.partner_schools.contains(&nodes[*j].session.school)
+                });
+                if let Some(j) = partner
+                    && rng.random_bool(0.5)
+                {
+                    nodes[j].known.retain(|a| a.id != next.id);
+                    nodes[j].known.push(next);
                 }
             }
             if rng.random_bool(0.2) && !nodes[i].last_batch.is_empty() {
                 // A re-sent batch (a lost acknowledgement): changes nothing.
                 let again = nodes[i].last_batch.clone();
-                store.apply_batch(&nodes[i].session, &again).await.unwrap();
+                apply(&store, &nodes[i].session, &again).await;
             }
             if !batch.is_empty() {
-                store.apply_batch(&nodes[i].session, &batch).await.unwrap();
+                apply(&store, &nodes[i].session, &batch).await;
                 nodes[i].last_batch = batch;
             }
             if step % 8 == 7 {
@@ -187,5 +243,44 @@ async fn rollups_equal_a_recomputation_sqlite() {
 async fn rollups_equal_a_recomputation_postgres() {
     if let Some(url) = testing::fresh_postgres("rollup").await {
         random_histories(url, 100..112).await;
+    }
+}
+
+/// A database from before the pair and subject-by-week rollups (their tables made by the
+/// migration, still empty, beside records with partner schools) gets them built at open.
+async fn newer_rollups_are_built_on_upgrade(url: String) {
+    use sea_orm::ConnectionTrait;
+    let store = HubStore::open(&url).await.unwrap();
+    setup(&store).await;
+    let (sid, _) = store.open_session(uuid::Uuid::now_v7(), &code("S1"), 2, "test").await.unwrap();
+    let session = store.session(sid).await.unwrap().unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let records: Vec<Activity> = (0..40).map(|_| new_record(&mut rng, &code("S1"))).collect();
+    assert!(records.iter().any(|a| !a.body.details.partner_schools.is_empty()));
+    let batch: Vec<IncomingChange> = records
+        .iter()
+        .enumerate()
+        .map(|(i, a)| IncomingChange { seq: i as u64 + 1, activity: a.clone() })
+        .collect();
+    store.apply_batch(&session, &batch).await.unwrap();
+    let expected = Rollups::recompute(&records);
+    assert!(!expected.pair.is_empty());
+    for table in ["rollup_pair", "rollup_subject_week"] {
+        store.connection().execute_unprepared(&format!("DELETE FROM {table}")).await.unwrap();
+    }
+    drop(store);
+    let store = HubStore::open(&url).await.unwrap();
+    assert_eq!(store.rollups().await.unwrap(), expected);
+}
+
+#[tokio::test]
+async fn newer_rollups_are_built_on_upgrade_sqlite() {
+    newer_rollups_are_built_on_upgrade(testing::fresh_sqlite("rollup_upgrade")).await;
+}
+
+#[tokio::test]
+async fn newer_rollups_are_built_on_upgrade_postgres() {
+    if let Some(url) = testing::fresh_postgres("rollup_upgrade").await {
+        newer_rollups_are_built_on_upgrade(url).await;
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod demo;
 pub(crate) mod hub;
 pub(crate) mod login;
 pub(crate) mod node;
+pub(crate) mod pairs;
 pub(crate) mod query;
 pub(crate) mod report;
 pub(crate) mod roster;

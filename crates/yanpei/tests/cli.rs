@@ -389,6 +389,30 @@ fn set_up_by_hand(cx: Cx) {
         assert_eq!(first[8], rows[0]["missing"].to_string());
     }
 
+    // The new scopes and reports from the command line: the one record is CGZ1's (城镇, 城关镇).
+    let sem = ["--hub", url.as_str(), "--semester", "2024-2025-1"];
+    let stats: serde_json::Value = serde_json::from_str(&ok(
+        &cx,
+        &[&["query", "stats"], &sem[..], &["--area", "城镇", "--json"]].concat(),
+    ))
+    .unwrap();
+    assert_eq!(stats["total"].as_u64(), Some(1));
+    let args =
+        [&["query", "stats"], &sem[..], &["--township", "城关镇", "--subject", "语文", "--json"]].concat();
+    let stats: serde_json::Value = serde_json::from_str(&ok(&cx, &args)).unwrap();
+    assert_eq!(stats["total"].as_u64(), Some(1));
+    let gaps: serde_json::Value = serde_json::from_str(&ok(
+        &cx,
+        &[&["report", "gaps"], &sem[..], &["--by", "area", "--json"]].concat(),
+    ))
+    .unwrap();
+    let groups = gaps["groups"].as_array().unwrap();
+    let urban = groups.iter().find(|g| g["code"] == "urban").unwrap();
+    assert_eq!((urban["total"].as_i64(), groups.len()), (Some(1), 2));
+    let pairs = ok(&cx, &[&["report", "pairings"], &sem[..], &["--school", "CGZ1"]].concat());
+    assert!(pairs.contains("城关第一中学（CGZ1）") && pairs.contains("强弱帮扶"), "{pairs}");
+    assert!(pairs.contains("共 2 对结对学校"), "{pairs}");
+
     // Prometheus metrics count what happened.
     let metrics = http_get(metrics_addr, "/metrics");
     assert!(metrics.contains("yanpei_records_applied_total 4\n"), "{metrics}");

@@ -2,6 +2,8 @@
 //! report's columns, so `yanpei report --xlsx`, the dashboard's tables and the
 //! dashboard's .xlsx downloads all show the same numbers under the same headers.
 
+pub mod pairs;
+
 use yanpei_domain::ActivityKind;
 use yanpei_proto::pb;
 use yanpei_report::{Cell, Compliance, ComplianceRow, PersonCount, Role, Table};

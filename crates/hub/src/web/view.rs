@@ -163,8 +163,11 @@ async fn counts(
     schools: Option<&BTreeSet<SchoolCode>>,
     semester: Semester,
 ) -> Result<Vec<yanpei_store::hub::SchoolKindCount>, HubError> {
-    let filter =
-        StatsFilter { semester: Some(semester), schools: schools.map(|s| s.iter().cloned().collect()) };
+    let filter = StatsFilter {
+        semester: Some(semester),
+        schools: schools.map(|s| s.iter().cloned().collect()),
+        ..Default::default()
+    };
     Ok(q.store.stats(&filter).await?)
 }
 

@@ -62,7 +62,8 @@ pub(crate) enum By {
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
-    /// Counts of live activities by kind, for the county, an alliance or a school.
+    /// Counts of live activities by kind, for the county, an alliance, a township, the
+    /// urban or the rural schools, or a school; optionally one subject and a range of weeks.
     Stats {
         #[command(flatten)]
         conn: Conn,
@@ -70,11 +71,26 @@ pub(crate) enum Command {
         #[arg(long)]
         semester: Option<String>,
         /// Only this school.
-        #[arg(long, conflicts_with = "alliance")]
+        #[arg(long, conflicts_with_all = ["alliance", "township", "area"])]
         school: Option<String>,
         /// Only this alliance.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["township", "area"])]
         alliance: Option<String>,
+        /// Only this township's schools (乡镇, by its name on the roster).
+        #[arg(long, conflicts_with = "area")]
+        township: Option<String>,
+        /// Only urban (城镇) or only rural (乡镇) schools: urban or rural.
+        #[arg(long)]
+        area: Option<String>,
+        /// Only this subject, e.g. 语文.
+        #[arg(long)]
+        subject: Option<String>,
+        /// From this ISO week on: 2024-W37, or any day of it (YYYY-MM-DD).
+        #[arg(long)]
+        from_week: Option<String>,
+        /// Up to this ISO week, inclusive (same forms).
+        #[arg(long)]
+        to_week: Option<String>,
         /// Break down by alliance or school.
         #[arg(long)]
         by: Option<By>,
@@ -183,12 +199,28 @@ fn kind_label(raw: i32) -> String {
 
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Stats { conn, semester, school, alliance, by, json } => {
+        Command::Stats {
+            conn,
+            semester,
+            school,
+            alliance,
+            township,
+            area,
+            subject,
+            from_week,
+            to_week,
+            by,
+            json,
+        } => {
             let semester = semester.map(|s| s.parse::<Semester>()).transpose()?;
-            let target = match (school, alliance) {
-                (Some(s), _) => pb::scope::Target::SchoolCode(s),
-                (None, Some(a)) => pb::scope::Target::AllianceCode(a),
-                (None, None) => pb::scope::Target::County(true),
+            let target = match (school, alliance, township, area) {
+                (Some(s), ..) => pb::scope::Target::SchoolCode(s),
+                (None, Some(a), ..) => pb::scope::Target::AllianceCode(a),
+                (None, None, Some(t), _) => pb::scope::Target::Township(t),
+                (None, None, None, Some(a)) => pb::scope::Target::Area(
+                    yanpei_domain::Area::from_code(a.trim()).map(|a| a.code().to_owned()).unwrap_or(a),
+                ),
+                (None, None, None, None) => pb::scope::Target::County(true),
             };
             let group_by = match by {
                 None => pb::GroupBy::Unspecified,
@@ -201,6 +233,9 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                     semester: semester.map(yanpei_proto::semester_to_pb),
                     scope: Some(pb::Scope { target: Some(target) }),
                     group_by: group_by as i32,
+                    subject: subject.unwrap_or_default(),
+                    from_week: from_week.unwrap_or_default(),
+                    to_week: to_week.unwrap_or_default(),
                 })
                 .await?
                 .into_inner();

@@ -1,4 +1,5 @@
-//! `yanpei report ...`: the reports the county sends to the education bureau, from the hub.
+//! `yanpei report ...`: the reports the county sends to the education bureau, from the hub
+//! (pairings and gaps in `pairs`).
 
 use std::path::PathBuf;
 
@@ -53,6 +54,11 @@ pub(crate) enum Command {
         #[arg(long)]
         xlsx: Option<PathBuf>,
     },
+    /// Pairings (结对子): cross-school activity per pair; for 强弱帮扶 pairs the weak
+    /// school's weekly activity beside the strong school's, and whether it is rising.
+    Pairings(super::pairs::PairingsArgs),
+    /// Gaps: urban against rural, township against township, alliance against alliance, week by week.
+    Gaps(super::pairs::GapsArgs),
     /// Sync completeness: which schools synced last night, which have not for N days.
     Sync {
         #[command(flatten)]
@@ -77,6 +83,8 @@ fn write_xlsx(path: &std::path::Path, table: Table) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout)]
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
+        Command::Pairings(a) => super::pairs::pairings(a).await?,
+        Command::Gaps(a) => super::pairs::gaps(a).await?,
         Command::Compliance { conn, semester, as_of, school, all, json, xlsx } => {
             let semester: Semester = semester.parse()?;
             let reply = client(&conn)
