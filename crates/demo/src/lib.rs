@@ -12,4 +12,4 @@ mod semester;
 pub use accounts::{DemoAccount, create_demo_accounts};
 pub use county::{DEMO_ROSTER_DIR, demo_roster};
 pub use run::{DemoError, DemoReport, DemoWorld, GroupTotal, run_demo, run_demo_kept, start_world};
-pub use semester::{DEMO_SEMESTER, semester_of_activity};
+pub use semester::{DEMO_SEMESTER, pairing_activity, semester_of_activity};

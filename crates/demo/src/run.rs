@@ -20,7 +20,7 @@ use yanpei_store::{StoreError, sqlite_url};
 
 use yanpei_domain::roster::Roster;
 
-use crate::{DEMO_SEMESTER, semester_of_activity};
+use crate::{DEMO_SEMESTER, pairing_activity, semester_of_activity};
 
 /// What can stop the demo.
 #[derive(Debug, thiserror::Error)]
@@ -358,7 +358,9 @@ pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, D
     tracing::info!(dir = %dir.display(), hub = %world.hub_addr, "demo hub started");
     let accounts = crate::create_demo_accounts(&world.hub_store, county).await?;
 
-    // Record a semester at every school, with a few edits and deletes.
+    // Record a semester at every school, with a few edits and deletes, and the pairs'
+    // cross-school activity at the school that recorded it.
+    let shared = pairing_activity(county, 9001);
     let mut agents = Vec::new();
     let (mut edited, mut deleted) = (0u64, 0u64);
     for (i, school) in county.schools.iter().enumerate() {
@@ -380,6 +382,8 @@ pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, D
                 deleted += 1;
             }
         }
+        let ours: Vec<_> = shared.iter().filter(|a| a.school == school.code).cloned().collect();
+        agent.store().record_all(&ours).await?;
         agents.push(agent);
     }
 
@@ -399,13 +403,15 @@ pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, D
         pushed += joined(done)?.pushed;
     }
 
-    // Totals: nodes' own stores beside the hub's answer over gRPC.
+    // Totals: nodes' own records beside the hub's answer over gRPC (a shared record also
+    // reaches its partner school's node, but is the recording school's: counted there once).
     let mut node_kind: BTreeMap<ActivityKind, u64> = BTreeMap::new();
     let mut node_school: BTreeMap<String, u64> = BTreeMap::new();
     for a in &agents {
-        for (k, n) in a.store().counts_by_kind(Some(DEMO_SEMESTER)).await? {
-            *node_kind.entry(k).or_default() += n;
-            *node_school.entry(a.store().school().to_string()).or_default() += n;
+        let own = a.store().school().clone();
+        for r in a.store().list(Some(DEMO_SEMESTER), None).await?.into_iter().filter(|r| r.school == own) {
+            *node_kind.entry(r.kind).or_default() += 1;
+            *node_school.entry(own.to_string()).or_default() += 1;
         }
     }
     let county_rows = world.query_stats(None, pb::GroupBy::Unspecified).await?;

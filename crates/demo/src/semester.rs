@@ -233,6 +233,46 @@ fn staff_on_site(rng: &mut StdRng, roster: &Roster, school: &School, teachers: &
     out
 }
 
+/// The semester's cross-school activity of every pairing (结对子): the helping school's
+/// teachers deliver lessons (送课下乡), lecture and prepare lessons together with the school
+/// helped, which now and then returns the visit. Each record is owned by the school that
+/// recorded it and names the other as a partner school. A reproducible function of `seed`.
+pub fn pairing_activity(roster: &Roster, seed: u64) -> Vec<Activity> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    let teacher_of = |rng: &mut StdRng, school: &yanpei_domain::SchoolCode| {
+        let names: Vec<&str> =
+            roster.teachers.iter().filter(|t| &t.school == school).map(|t| t.name.as_str()).collect();
+        if names.is_empty() { person(rng) } else { pick(rng, &names).to_owned() }
+    };
+    for p in &roster.pairings {
+        let visits = [
+            (&p.helper, &p.partner, rng.random_range(6..12)),
+            (&p.partner, &p.helper, rng.random_range(2..5)),
+        ];
+        for (owner, partner, n) in visits {
+            for i in 0..n {
+                let kind =
+                    [ActivityKind::LessonDelivery, ActivityKind::CollectivePrep, ActivityKind::Lecture]
+                        [i % 3];
+                let mut body = ActivityDraft {
+                    actor: teacher_of(&mut rng, owner),
+                    subject: (kind != ActivityKind::Lecture)
+                        .then(|| pick(&mut rng, &JUNIOR_SUBJECTS).to_owned()),
+                    topic: Some(pick(&mut rng, &TOPICS).to_owned()),
+                    ..Default::default()
+                };
+                body.details.partner_schools = vec![partner.clone()];
+                let date = school_day(&mut rng, roster, DEMO_SEMESTER);
+                if let Ok(a) = Activity::create(owner.clone(), DEMO_SEMESTER, date, kind, body) {
+                    out.push(a);
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +290,31 @@ mod tests {
                 assert_eq!(r.school, school.code);
             }
         }
+    }
+
+    #[test]
+    fn every_pair_has_cross_school_activity_in_both_directions() {
+        let roster = demo_roster().unwrap();
+        let records = pairing_activity(&roster, 9001);
+        for p in &roster.pairings {
+            let from = |a: &yanpei_domain::SchoolCode, b: &yanpei_domain::SchoolCode| {
+                records
+                    .iter()
+                    .filter(|r| &r.school == a && r.body.details.partner_schools == [b.clone()])
+                    .count()
+            };
+            assert!(from(&p.helper, &p.partner) >= 6, "{} -> {}", p.helper, p.partner);
+            assert!(from(&p.partner, &p.helper) >= 2, "{} -> {}", p.partner, p.helper);
+        }
+        for r in &records {
+            r.validate().unwrap();
+            roster.check_activity(r).unwrap();
+            assert!(DEMO_SEMESTER.contains(r.date));
+        }
+        // Ids are UUIDv7 (time-ordered); everything else is a function of the seed.
+        let shape = |rs: &[Activity]| -> Vec<_> {
+            rs.iter().map(|r| (r.school.clone(), r.date, r.kind, r.body.clone())).collect()
+        };
+        assert_eq!(shape(&records), shape(&pairing_activity(&roster, 9001)), "reproducible");
     }
 }

@@ -146,7 +146,7 @@ function drawChart(c, i) {
     grid: { left: 50, right: 20, top: 40, bottom: c.categories.length > 8 ? 90 : 50 },
     xAxis: { type: "category", data: c.categories, axisLabel: { rotate: c.categories.length > 8 ? 40 : 0, interval: 0 } },
     yAxis: { type: "value", minInterval: 1 },
-    series: c.series.map((s) => ({ name: s.name, type: c.kind, data: s.data, smooth: c.kind === "line" })),
+    series: c.series.map((s) => ({ name: s.name, type: c.kind, data: s.data, smooth: false })),
     animation: false,
   });
   state.charts.push(chart);

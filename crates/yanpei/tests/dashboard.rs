@@ -223,6 +223,12 @@ fn the_dashboard_in_a_real_browser() {
         );
         return;
     };
+    // Screenshots of this run only.
+    for old in std::fs::read_dir(artifacts()).into_iter().flatten().flatten() {
+        if old.path().extension().is_some_and(|e| e == "png") {
+            let _ = std::fs::remove_file(old.path());
+        }
+    }
     let demo = start_demo();
     let b = Browser::start(&chromium, &driver).expect("start headless chromium");
     let origin = demo.dashboard.trim_end_matches('/').to_owned();
@@ -259,14 +265,25 @@ fn the_dashboard_in_a_real_browser() {
         (2, "alliances", "#/alliances"),
         (3, "compliance", "#/compliance"),
         (4, "coverage", "#/coverage"),
-        (5, "sync", "#/sync"),
-        (6, "school", "#/school/CGZ2"),
+        (5, "pairings", "#/pairings"),
+        (6, "gaps", "#/gaps"),
+        (7, "sync", "#/sync"),
+        (8, "school", "#/school/CGZ2"),
     ] {
         b.js("location.hash = arguments[0];", json!([hash])).expect("navigate");
         let title = wait_page(&b, page);
         assert!(!title.is_empty() && title != "无权查看" && title != "无法显示", "{page}: {title}");
-        save(&b, &format!("0{n}-{page}-operator"));
+        save(&b, &format!("{n:02}-{page}-operator"));
     }
+    b.js("location.hash = '#/pairings';", json!([])).expect("navigate");
+    wait_page(&b, "pairings");
+    let charts =
+        b.js("return document.querySelectorAll('#charts .chart canvas').length;", json!([])).expect("charts");
+    assert!(
+        charts.as_u64().unwrap_or(0) >= 2,
+        "cross-school activity and at least one strong-weak trend chart"
+    );
+    assert_ne!(card(&b, "cross"), "0", "the demo's pairs have cross-school activity");
     let compliance_rows = {
         b.js("location.hash = '#/compliance';", json!([])).expect("navigate");
         wait_page(&b, "compliance");
@@ -305,7 +322,7 @@ fn the_dashboard_in_a_real_browser() {
     .expect("codes");
     // crates/demo/roster/研培人员.csv: JY01 (jy01) is assigned CGZ1, T04Z1 and T08Z2.
     assert_eq!(listed, ["CGZ1", "T04Z1", "T08Z2"], "the 教研员's school list");
-    save(&b, "07-overview-staff");
+    save(&b, "10-overview-staff");
     b.js("location.hash = '#/alliances';", json!([])).expect("navigate");
     wait_page(&b, "alliances");
     let schools_table = table(&b, 1);
@@ -313,12 +330,12 @@ fn the_dashboard_in_a_real_browser() {
         schools_table[1..].iter().all(|r| listed.contains(&r[0])),
         "only assigned schools listed: {schools_table:?}"
     );
-    save(&b, "08-alliances-staff");
+    save(&b, "11-alliances-staff");
     b.js("location.hash = '#/school/CGZ2';", json!([])).expect("navigate");
     assert_eq!(wait_page(&b, "school"), "无权查看");
     let err = b.js("return document.getElementById('error').textContent;", json!([])).expect("error text");
     assert!(err.as_str().unwrap_or("").contains("CGZ2"), "the refusal names the school: {err}");
-    save(&b, "09-unassigned-school-staff");
+    save(&b, "12-unassigned-school-staff");
     let (status, _) = fetch(&b, "/api/view/school?school=CGZ2");
     assert_eq!(status, 403, "an unassigned school is refused by URL");
     let (status, _) = fetch(&b, "/api/view/school?school=CGZ1");

@@ -79,7 +79,8 @@ pub(crate) struct Params {
 }
 
 /// The pages, by the name in `/api/view/{page}`.
-pub(crate) const PAGES: [&str; 6] = ["overview", "alliances", "school", "compliance", "coverage", "sync"];
+pub(crate) const PAGES: [&str; 8] =
+    ["overview", "alliances", "school", "compliance", "coverage", "pairings", "gaps", "sync"];
 
 /// The semester a page shows unless one is asked for: the newest with records (a county
 /// looks at the term it is recording), else the roster's latest that has begun, else today's.
@@ -121,6 +122,8 @@ pub(crate) async fn build(
         }
         "compliance" => compliance(q, who, note, semester, p.school).await?,
         "coverage" => coverage(q, who, note, semester, p.school).await?,
+        "pairings" => pairings(q, who, note, semester, p.school).await?,
+        "gaps" => gaps(q, who, note, semester).await?,
         "sync" => sync(q, who, note).await?,
         other => return Err(HubError::NotFound(format!("没有名为「{other}」的页面"))),
     };
@@ -243,11 +246,34 @@ async fn overview(
         Card { id: "kinds", label: "涉及活动类型".into(), value: totals.len().to_string() },
     ];
     v.charts.push(kind_chart("各类活动次数", &totals));
+    v.charts.push(trend_chart(q, scope.as_ref(), semester).await?);
     v.tables.push(ViewTable::plain(kind_table("按活动类型", &totals)));
     let sync_table = tables::sync_status(&sync, 2);
     let highlight = sync.schools.iter().enumerate().filter(|(_, s)| s.stale).map(|(i, _)| i).collect();
     v.tables.push(ViewTable { table: sync_table, link_column: Some(0), highlight });
     Ok(v)
+}
+
+/// Live records per ISO week over the schools in scope, from the week rollup.
+async fn trend_chart(
+    q: &Query,
+    scope: Option<&BTreeSet<SchoolCode>>,
+    semester: Semester,
+) -> Result<Chart, HubError> {
+    let mut weeks: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
+    for ((school, week), n) in q.store.weekly_totals(semester).await? {
+        if scope.is_none_or(|set| set.iter().any(|s| s.as_str() == school)) {
+            *weeks.entry(week).or_insert(0) += n;
+        }
+    }
+    Ok(Chart {
+        title: "逐周活动记录".into(),
+        kind: "line",
+        categories: weeks.keys().map(|w| w.format("%m-%d").to_string()).collect(),
+        series: vec![Series {
+            name: "活动记录".into(), data: weeks.values().map(|n| *n as f64).collect()
+        }],
+    })
 }
 
 async fn alliances(
@@ -544,6 +570,148 @@ async fn coverage(
         Card { id: "silent", label: "无活动的学科（校×学科）".into(), value: silent.to_string() },
     ];
     v.tables.push(ViewTable { table: tables::coverage(&reply), link_column: Some(0), highlight: unvisited });
+    Ok(v)
+}
+
+async fn pairings(
+    q: &Query,
+    who: &Identity,
+    note: &Note,
+    semester: Semester,
+    school: Option<SchoolCode>,
+) -> Result<View, HubError> {
+    let reply = q
+        .pairings_report(
+            who.clone(),
+            note,
+            pb::PairingsRequest {
+                semester: Some(yanpei_proto::semester_to_pb(semester)),
+                school_code: school.map(|s| s.to_string()).unwrap_or_default(),
+                as_of: String::new(),
+            },
+        )
+        .await?;
+    let mut v = empty("结对帮扶");
+    if !reply.stale_schools.is_empty() {
+        v.notes.push(format!(
+            "注意：以下学校超过 48 小时未完成同步，本页数字可能不全：{}",
+            reply.stale_schools.join("、")
+        ));
+    }
+    if reply.pairings.is_empty() {
+        v.notes.push("没有两所学校都在查看范围内的结对".into());
+    }
+    let strong_weak: Vec<&pb::PairingReport> = reply.pairings.iter().filter(|p| p.trend.is_some()).collect();
+    v.cards = vec![
+        Card { id: "pairs", label: "结对".into(), value: reply.pairings.len().to_string() },
+        Card {
+            id: "cross",
+            label: "跨校活动".into(),
+            value: reply.pairings.iter().map(|p| p.total).sum::<i64>().to_string(),
+        },
+        Card {
+            id: "rising",
+            label: "受助校活动上升的强弱帮扶".into(),
+            value: format!(
+                "{} / {}",
+                strong_weak.iter().filter(|p| p.trend.as_ref().is_some_and(|t| t.weak_rising)).count(),
+                strong_weak.len()
+            ),
+        },
+    ];
+    v.charts.push(Chart {
+        title: "各结对跨校活动".into(),
+        kind: "bar",
+        categories: reply.pairings.iter().map(|p| format!("{}—{}", p.helper_name, p.partner_name)).collect(),
+        series: vec![
+            Series {
+                name: "帮扶校发起".into(),
+                data: reply.pairings.iter().map(|p| p.from_helper as f64).collect(),
+            },
+            Series {
+                name: "结对校发起".into(),
+                data: reply.pairings.iter().map(|p| p.from_partner as f64).collect(),
+            },
+        ],
+    });
+    for p in &strong_weak {
+        v.charts.push(Chart {
+            title: format!("{}（帮扶）与 {}（受助）逐周活动", p.helper_name, p.partner_name),
+            kind: "line",
+            categories: p.weeks.iter().map(|w| w.iso_week.clone()).collect(),
+            series: vec![
+                Series {
+                    name: p.helper_name.clone(),
+                    data: p.weeks.iter().map(|w| w.helper as f64).collect(),
+                },
+                Series {
+                    name: p.partner_name.clone(),
+                    data: p.weeks.iter().map(|w| w.partner as f64).collect(),
+                },
+                Series {
+                    name: "跨校活动".into(), data: p.weeks.iter().map(|w| w.cross as f64).collect()
+                },
+            ],
+        });
+    }
+    let mut t = crate::tables::pairs::pairings_tables(&reply).into_iter();
+    if let Some(summary) = t.next() {
+        let falling = reply
+            .pairings
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.trend.as_ref().is_some_and(|t| t.weeks > 0 && !t.weak_rising))
+            .map(|(i, _)| i)
+            .collect();
+        v.tables.push(ViewTable { table: summary, link_column: Some(0), highlight: falling });
+    }
+    v.tables.extend(t.map(ViewTable::plain));
+    Ok(v)
+}
+
+async fn gaps(q: &Query, who: &Identity, note: &Note, semester: Semester) -> Result<View, HubError> {
+    let reply = q
+        .gaps_report(
+            who.clone(),
+            note,
+            pb::GapsRequest {
+                semester: Some(yanpei_proto::semester_to_pb(semester)),
+                dimension: String::new(),
+                school_codes: Vec::new(),
+            },
+        )
+        .await?;
+    let mut v = empty("城乡与区域差距");
+    if !reply.stale_schools.is_empty() {
+        v.notes.push(format!(
+            "注意：以下学校超过 48 小时未完成同步，本页数字可能不全：{}",
+            reply.stale_schools.join("、")
+        ));
+    }
+    let mut dimensions: Vec<(&str, &str)> = Vec::new();
+    for g in &reply.groups {
+        if !dimensions.iter().any(|(d, _)| *d == g.dimension) {
+            dimensions.push((&g.dimension, &g.dimension_label));
+        }
+    }
+    for (dim, label) in dimensions {
+        let groups: Vec<&pb::GapGroup> = reply.groups.iter().filter(|g| g.dimension == dim).collect();
+        let weeks: Vec<String> =
+            groups.first().map(|g| g.weeks.iter().map(|w| w.iso_week.clone()).collect()).unwrap_or_default();
+        v.charts.push(Chart {
+            title: format!("按{label}：逐周校均活动"),
+            kind: "line",
+            categories: weeks,
+            series: groups
+                .iter()
+                .map(|g| Series {
+                    name: g.name.clone(),
+                    data: g.weeks.iter().map(|w| (w.per_school * 100.0).round() / 100.0).collect(),
+                })
+                .collect(),
+        });
+    }
+    v.tables.extend(crate::tables::pairs::gaps_tables(&reply).into_iter().map(ViewTable::plain));
     Ok(v)
 }
 
