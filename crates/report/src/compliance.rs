@@ -118,10 +118,11 @@ pub fn compliance(
     let elapsed = ((as_of - start).num_days() + 1).clamp(0, span) as f64 / span as f64;
     let months = ((span as f64) / 30.4).round().max(1.0) as i64;
 
-    // Totals per (actor, school, kind), looked up per person below.
-    let mut done: BTreeMap<(&str, &str, ActivityKind), (i64, i64)> = BTreeMap::new();
+    // Totals per actor, then (school, kind): looked up per person below by name and
+    // by id, so the report costs one lookup per person, not a pass over every row.
+    let mut done: BTreeMap<&str, BTreeMap<(&str, ActivityKind), (i64, i64)>> = BTreeMap::new();
     for r in rows {
-        let e = done.entry((r.actor.as_str(), r.school.as_str(), r.kind)).or_default();
+        let e = done.entry(r.actor.as_str()).or_default().entry((r.school.as_str(), r.kind)).or_default();
         e.0 += r.n;
         e.1 += r.days;
     }
@@ -184,10 +185,11 @@ pub fn compliance(
         for q in policy.quotas.iter().filter(|q| q.role == p.role) {
             let kinds: Vec<ActivityKind> = q.kinds.iter().filter_map(|k| k.parse().ok()).collect();
             let mut actual = 0;
-            for ((actor, school, kind), (n, days)) in &done {
-                let me = *actor == p.name || *actor == p.id;
+            // Records whose 执行人 is the person's name or id (once where they are the same).
+            let mine = done.get(p.name).into_iter().chain((p.id != p.name).then(|| done.get(p.id)).flatten());
+            for ((school, kind), (n, days)) in mine.flatten() {
                 let here = p.home.is_none_or(|h| h.as_str() == *school);
-                if me && here && kinds.contains(kind) {
+                if here && kinds.contains(kind) {
                     actual += match q.measure {
                         Measure::Records => *n,
                         Measure::Days => *days,
