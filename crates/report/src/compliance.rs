@@ -180,10 +180,12 @@ pub fn compliance(
         }
     }
 
+    // Each quota's kinds, parsed once.
+    let quotas: Vec<(&crate::policy::Quota, Vec<ActivityKind>)> =
+        policy.quotas.iter().map(|q| (q, q.kinds.iter().filter_map(|k| k.parse().ok()).collect())).collect();
     let mut out = Vec::new();
     for p in &people {
-        for q in policy.quotas.iter().filter(|q| q.role == p.role) {
-            let kinds: Vec<ActivityKind> = q.kinds.iter().filter_map(|k| k.parse().ok()).collect();
+        for (q, kinds) in quotas.iter().filter(|(q, _)| q.role == p.role) {
             let mut actual = 0;
             // Records whose 执行人 is the person's name or id (once where they are the same).
             let mine = done.get(p.name).into_iter().chain((p.id != p.name).then(|| done.get(p.id)).flatten());
@@ -221,11 +223,13 @@ fn roll_up(roster: &Roster, rows: &[ComplianceRow]) -> Vec<PersonCount> {
     // (dimension, code) -> (name, people, people behind, checks behind, checks)
     type Acc = (String, BTreeSet<String>, BTreeSet<String>, usize, usize);
     let mut groups: BTreeMap<(&'static str, String), Acc> = BTreeMap::new();
-    let school_name = |c: &str| roster.schools.iter().find(|s| s.code.as_str() == c).map(|s| s.name.clone());
-    let alliance_of =
-        |c: &str| roster.schools.iter().find(|s| s.code.as_str() == c).map(|s| s.alliance.clone());
-    let alliance_name =
-        |a: &str| roster.alliances.iter().find(|x| x.code == a).map(|x| x.name.clone()).unwrap_or_default();
+    let schools: BTreeMap<&str, &yanpei_domain::School> =
+        roster.schools.iter().map(|s| (s.code.as_str(), s)).collect();
+    let alliances: BTreeMap<&str, &str> =
+        roster.alliances.iter().map(|a| (a.code.as_str(), a.name.as_str())).collect();
+    let school_name = |c: &str| schools.get(c).map(|s| s.name.clone());
+    let alliance_of = |c: &str| schools.get(c).map(|s| s.alliance.clone());
+    let alliance_name = |a: &str| alliances.get(a).map(|n| (*n).to_owned()).unwrap_or_default();
     for r in rows {
         let mut keys: Vec<(&'static str, String, String)> = Vec::new();
         for s in &r.schools {
