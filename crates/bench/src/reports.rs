@@ -257,7 +257,9 @@ async fn measure(
     store.rebuild_rollups().await?;
     let rollup_secs = t.elapsed().as_secs_f64();
     let db_bytes = match engine {
-        Engine::Sqlite(path) => sqlite_files(path).iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum(),
+        Engine::Sqlite(path) => {
+            sqlite_files(path).iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
+        }
         Engine::Postgres => {
             let row = store
                 .connection()
@@ -287,7 +289,9 @@ async fn measure(
     tracing::info!(backend, "timing the compliance report");
     let compliance = time_pair(
         opts,
-        || async { Ok(compliance_report(&store, policy, semester, as_of, Source::Rollups).await?.rows.len()) },
+        || async {
+            Ok(compliance_report(&store, policy, semester, as_of, Source::Rollups).await?.rows.len())
+        },
         || async { Ok(compliance_report(&store, policy, semester, as_of, Source::Raw).await?.rows.len()) },
     )
     .await?;
@@ -597,7 +601,9 @@ pub async fn check(
         )));
     }
     if !fast.rows.values().any(|(_, complete)| *complete > 0) {
-        return Err(BenchError::Check("no complete 教研组活动 counted: the check would miss a wrong count".into()));
+        return Err(BenchError::Check(
+            "no complete 教研组活动 counted: the check would miss a wrong count".into(),
+        ));
     }
     let sum = |rows: Vec<RollupRow>| -> BTreeMap<(String, String, ActivityKind), (i64, i64)> {
         let mut m: BTreeMap<_, (i64, i64)> = BTreeMap::new();
@@ -624,7 +630,9 @@ pub async fn check(
     let report = compliance_report(store, policy, semester, as_of, Source::Rollups).await?;
     let report_raw = compliance_report(store, policy, semester, as_of, Source::Raw).await?;
     if report != report_raw {
-        return Err(BenchError::Check("the compliance report from the rollups differs from the raw one".into()));
+        return Err(BenchError::Check(
+            "the compliance report from the rollups differs from the raw one".into(),
+        ));
     }
     if report.rows.len() < roster.teachers.len() || !report.rows.iter().any(|r| r.actual > 0) {
         return Err(BenchError::Check(format!(
@@ -641,10 +649,7 @@ const CHUNK: usize = 100_000;
 
 /// Generates the records, in chunks, on a thread of its own; the receiver writes them.
 /// Returns the channel and a handle answering how many of them are live.
-fn generate(
-    roster: &Roster,
-    n: u64,
-) -> (mpsc::Receiver<Vec<Activity>>, tokio::task::JoinHandle<u64>) {
+fn generate(roster: &Roster, n: u64) -> (mpsc::Receiver<Vec<Activity>>, tokio::task::JoinHandle<u64>) {
     let (tx, rx) = mpsc::channel::<Vec<Activity>>(2);
     let roster = roster.clone();
     let handle = tokio::task::spawn_blocking(move || {
@@ -685,7 +690,7 @@ fn generate(
 /// Makes the `k`-th record one of the variants the hub holds: a third of the group
 /// meetings complete (all nine items of 五定四有), one in 89 edited, one in 97 deleted.
 fn vary(a: &mut Activity, k: u64) {
-    if a.kind == ActivityKind::GroupMeeting && k % 3 == 0 {
+    if a.kind == ActivityKind::GroupMeeting && k.is_multiple_of(3) {
         let d = &mut a.body.details;
         d.participants = vec!["组长".into(), "组员".into()];
         d.content = Some("集体备课".into());
@@ -696,10 +701,10 @@ fn vary(a: &mut Activity, k: u64) {
         d.evaluation = Some("良好".into());
         d.next_plan = Some("下周同一时间".into());
     }
-    if k % 89 == 0 {
+    if k.is_multiple_of(89) {
         a.version = 2;
     }
-    if k % 97 == 0 {
+    if k.is_multiple_of(97) {
         a.version = 2;
         a.deleted = true;
     }
@@ -811,7 +816,11 @@ async fn set_counter(store: &HubStore, n: u64) -> Result<(), BenchError> {
     let backend = db.get_database_backend();
     db.execute_raw(Statement::from_sql_and_values(
         backend,
-        format!("UPDATE counter SET value = {} WHERE name = {}", placeholder(backend, 1), placeholder(backend, 2)),
+        format!(
+            "UPDATE counter SET value = {} WHERE name = {}",
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        ),
         [i64::try_from(n).unwrap_or(i64::MAX).into(), "change_seq".into()],
     ))
     .await
@@ -862,7 +871,8 @@ pub fn table(r: &ReportsReport) -> String {
          |---|---|---|---|---|---|---|---|---|\n",
     );
     for b in &r.backends {
-        for (what, p) in [("全县概况（按联合体×类别）", &b.overview), ("考核进度报表（全县）", &b.compliance)] {
+        for (what, p) in [("全县概况（按联合体×类别）", &b.overview), ("考核进度报表（全县）", &b.compliance)]
+        {
             out.push_str(&format!(
                 "| {} | {}，{} 行 | {}（{} 次） | {} | {}（{} 次） | {} | {:.0}× | < 50 ms 且 ≥ 100× | {} |\n",
                 b.backend,

@@ -28,9 +28,17 @@ fn options(dir: &std::path::Path, postgres: Option<String>) -> ReportsOptions {
 async fn raw_and_rollup_answers_agree_on_both_backends() {
     let dir = std::env::temp_dir().join("yanpei-tests").join(format!("reports-{}", std::process::id()));
     // The benchmark makes and drops its own PostgreSQL database; it needs the server only.
-    let postgres = match yanpei_store::testing::fresh_postgres("reports_probe").await {
-        Some(_) => Some(yanpei_store::testing::postgres_admin_url()),
-        None => None,
+    let admin = yanpei_store::testing::postgres_admin_url();
+    let postgres = match sea_orm::Database::connect(&admin).await {
+        Ok(db) => {
+            db.close().await.unwrap();
+            Some(admin)
+        }
+        Err(e) if std::env::var_os("CI").is_some() => panic!("CI requires PostgreSQL at {admin}: {e}"),
+        Err(e) => {
+            eprintln!("\n!!! SKIPPING the PostgreSQL half: no server at {admin} ({e}).\n");
+            None
+        }
     };
     let r = run_reports(&options(&dir, postgres.clone())).await.unwrap();
     assert_eq!(r.backends.len(), if postgres.is_some() { 2 } else { 1 });
@@ -115,7 +123,9 @@ async fn a_wrong_rollup_fails_the_check() {
     // One person's count off by one in the rollups: the check says so.
     store
         .connection()
-        .execute_unprepared("UPDATE rollup_person SET n = n + 1 WHERE rowid = (SELECT MIN(rowid) FROM rollup_person)")
+        .execute_unprepared(
+            "UPDATE rollup_person SET n = n + 1 WHERE rowid = (SELECT MIN(rowid) FROM rollup_person)",
+        )
         .await
         .unwrap();
     let err = check(&store, &roster, &policy, semester, as_of, live).await.unwrap_err();

@@ -87,6 +87,9 @@ pub struct Compliance {
     pub rollup: Vec<PersonCount>,
 }
 
+/// One actor's totals by (school, kind): (records, 蹲点 days).
+type Done<'a> = BTreeMap<(&'a str, ActivityKind), (i64, i64)>;
+
 struct Person<'a> {
     role: Role,
     id: &'a str,
@@ -120,7 +123,7 @@ pub fn compliance(
 
     // Totals per actor, then (school, kind): looked up per person below by name and
     // by id, so the report costs one lookup per person, not a pass over every row.
-    let mut done: BTreeMap<&str, BTreeMap<(&str, ActivityKind), (i64, i64)>> = BTreeMap::new();
+    let mut done: BTreeMap<&str, Done<'_>> = BTreeMap::new();
     for r in rows {
         let e = done.entry(r.actor.as_str()).or_default().entry((r.school.as_str(), r.kind)).or_default();
         e.0 += r.n;
