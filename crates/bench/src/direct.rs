@@ -57,7 +57,7 @@ fn unsupported(v: &Value) -> BenchError {
     BenchError::Check(format!("a hub column has a type the baseline does not encode: {v:?}"))
 }
 
-fn sqlite_value(v: &Value) -> Result<rusqlite::types::Value, BenchError> {
+pub(crate) fn sqlite_value(v: &Value) -> Result<rusqlite::types::Value, BenchError> {
     use rusqlite::types::Value as S;
     Ok(match v {
         Value::Bool(b) => b.map_or(S::Null, |b| S::Integer(i64::from(b))),
@@ -109,7 +109,7 @@ pub(crate) fn sqlite_insert(path: &Path, rows: &Rows) -> Result<Duration, BenchE
     Ok(took)
 }
 
-fn copy_field(v: &Value, out: &mut String) -> Result<(), BenchError> {
+pub(crate) fn copy_field(v: &Value, out: &mut String) -> Result<(), BenchError> {
     let text = match v {
         Value::Bool(b) => b.map(|b| if b { "t" } else { "f" }.to_owned()),
         Value::TinyInt(n) => n.map(|n| n.to_string()),

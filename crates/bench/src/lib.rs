@@ -8,7 +8,9 @@
 //! - [`load::run_load`]: many simulated nodes, each syncing a night's batch;
 //! - [`bench::run_bench`]: hub ingest against direct SQLite writes and
 //!   PostgreSQL `COPY`, against PouchDB replication, bytes on the wire, and the
-//!   node agent's peak memory; [`report`] renders the table and `BENCHMARKS.md`.
+//!   node agent's peak memory; [`report`] renders the table and `BENCHMARKS.md`;
+//! - [`reports::run_reports`]: a hub filled with millions of records, the county
+//!   overview and the compliance report from the rollups against the raw table.
 
 pub mod bench;
 mod direct;
@@ -20,6 +22,7 @@ mod nodemem;
 mod pouch;
 mod procmem;
 pub mod report;
+pub mod reports;
 mod wire;
 mod world;
 
@@ -27,3 +30,4 @@ pub use bench::{BenchOptions, BenchReport, Row, run_bench};
 pub use error::BenchError;
 pub use load::{LoadOptions, LoadReport, run_load};
 pub use machine::Machine;
+pub use reports::{ReportsOptions, ReportsReport, run_reports};

@@ -87,6 +87,9 @@ pub struct Compliance {
     pub rollup: Vec<PersonCount>,
 }
 
+/// One actor's totals by (school, kind): (records, 蹲点 days).
+type Done<'a> = BTreeMap<(&'a str, ActivityKind), (i64, i64)>;
+
 struct Person<'a> {
     role: Role,
     id: &'a str,
@@ -118,10 +121,11 @@ pub fn compliance(
     let elapsed = ((as_of - start).num_days() + 1).clamp(0, span) as f64 / span as f64;
     let months = ((span as f64) / 30.4).round().max(1.0) as i64;
 
-    // Totals per (actor, school, kind), looked up per person below.
-    let mut done: BTreeMap<(&str, &str, ActivityKind), (i64, i64)> = BTreeMap::new();
+    // Totals per actor, then (school, kind): looked up per person below by name and
+    // by id, so the report costs one lookup per person, not a pass over every row.
+    let mut done: BTreeMap<&str, Done<'_>> = BTreeMap::new();
     for r in rows {
-        let e = done.entry((r.actor.as_str(), r.school.as_str(), r.kind)).or_default();
+        let e = done.entry(r.actor.as_str()).or_default().entry((r.school.as_str(), r.kind)).or_default();
         e.0 += r.n;
         e.1 += r.days;
     }
@@ -179,15 +183,18 @@ pub fn compliance(
         }
     }
 
+    // Each quota's kinds, parsed once.
+    let quotas: Vec<(&crate::policy::Quota, Vec<ActivityKind>)> =
+        policy.quotas.iter().map(|q| (q, q.kinds.iter().filter_map(|k| k.parse().ok()).collect())).collect();
     let mut out = Vec::new();
     for p in &people {
-        for q in policy.quotas.iter().filter(|q| q.role == p.role) {
-            let kinds: Vec<ActivityKind> = q.kinds.iter().filter_map(|k| k.parse().ok()).collect();
+        for (q, kinds) in quotas.iter().filter(|(q, _)| q.role == p.role) {
             let mut actual = 0;
-            for ((actor, school, kind), (n, days)) in &done {
-                let me = *actor == p.name || *actor == p.id;
+            // Records whose 执行人 is the person's name or id (once where they are the same).
+            let mine = done.get(p.name).into_iter().chain((p.id != p.name).then(|| done.get(p.id)).flatten());
+            for ((school, kind), (n, days)) in mine.flatten() {
                 let here = p.home.is_none_or(|h| h.as_str() == *school);
-                if me && here && kinds.contains(kind) {
+                if here && kinds.contains(kind) {
                     actual += match q.measure {
                         Measure::Records => *n,
                         Measure::Days => *days,
@@ -219,11 +226,13 @@ fn roll_up(roster: &Roster, rows: &[ComplianceRow]) -> Vec<PersonCount> {
     // (dimension, code) -> (name, people, people behind, checks behind, checks)
     type Acc = (String, BTreeSet<String>, BTreeSet<String>, usize, usize);
     let mut groups: BTreeMap<(&'static str, String), Acc> = BTreeMap::new();
-    let school_name = |c: &str| roster.schools.iter().find(|s| s.code.as_str() == c).map(|s| s.name.clone());
-    let alliance_of =
-        |c: &str| roster.schools.iter().find(|s| s.code.as_str() == c).map(|s| s.alliance.clone());
-    let alliance_name =
-        |a: &str| roster.alliances.iter().find(|x| x.code == a).map(|x| x.name.clone()).unwrap_or_default();
+    let schools: BTreeMap<&str, &yanpei_domain::School> =
+        roster.schools.iter().map(|s| (s.code.as_str(), s)).collect();
+    let alliances: BTreeMap<&str, &str> =
+        roster.alliances.iter().map(|a| (a.code.as_str(), a.name.as_str())).collect();
+    let school_name = |c: &str| schools.get(c).map(|s| s.name.clone());
+    let alliance_of = |c: &str| schools.get(c).map(|s| s.alliance.clone());
+    let alliance_name = |a: &str| alliances.get(a).map(|n| (*n).to_owned()).unwrap_or_default();
     for r in rows {
         let mut keys: Vec<(&'static str, String, String)> = Vec::new();
         for s in &r.schools {
