@@ -374,7 +374,7 @@ pub async fn county_overview(
     let alliances = store.alliances().await?;
     let counts: Vec<(String, ActivityKind, u64, u64)> = match source {
         Source::Rollups => {
-            let filter = StatsFilter { semester: Some(semester), schools: None };
+            let filter = StatsFilter { semester: Some(semester), schools: None, ..Default::default() };
             let complete = store.complete_meetings(&filter).await?;
             store
                 .stats(&filter)
@@ -574,7 +574,7 @@ pub async fn check(
     as_of: NaiveDate,
     live: u64,
 ) -> Result<(), BenchError> {
-    let filter = StatsFilter { semester: Some(semester), schools: None };
+    let filter = StatsFilter { semester: Some(semester), schools: None, ..Default::default() };
     let key = |v: Vec<yanpei_store::hub::SchoolKindCount>| -> BTreeMap<(String, ActivityKind), u64> {
         v.into_iter().filter(|c| c.count > 0).map(|c| ((c.school, c.kind), c.count)).collect()
     };
