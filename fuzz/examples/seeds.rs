@@ -54,7 +54,7 @@ fn main() {
     let changes: Vec<pb::Change> = records
         .iter()
         .enumerate()
-        .map(|(i, a)| pb::Change { seq: i as u64 + 1, activity: Some(pb::Activity::from(a)) })
+        .map(|(i, a)| pb::Change { seq: i as u64 + 1, activity: Some(pb::Activity::from(a)), ancestors: vec![] })
         .collect();
 
     // Single activities.

@@ -112,7 +112,11 @@ pub fn batch(first_seq: u64, records: &[Activity]) -> Vec<pb::Change> {
     records
         .iter()
         .enumerate()
-        .map(|(i, a)| pb::Change { seq: first_seq + i as u64, activity: Some(pb::Activity::from(a)) })
+        .map(|(i, a)| pb::Change {
+            seq: first_seq + i as u64,
+            activity: Some(pb::Activity::from(a)),
+            ancestors: vec![],
+        })
         .collect()
 }
 

@@ -133,7 +133,11 @@ async fn drive(
         let changes = records
             .iter()
             .enumerate()
-            .map(|(k, a)| pb::Change { seq: k as u64 + 1, activity: Some(pb::Activity::from(a)) })
+            .map(|(k, a)| pb::Change {
+                seq: k as u64 + 1,
+                activity: Some(pb::Activity::from(a)),
+                ancestors: vec![],
+            })
             .collect();
         nodes.push(Arc::new(SimNode {
             node_id: Uuid::now_v7(),

@@ -106,7 +106,11 @@ async fn a_wrong_rollup_fails_the_check() {
     let changes: Vec<_> = records
         .into_iter()
         .enumerate()
-        .map(|(i, activity)| yanpei_store::hub::IncomingChange { seq: i as u64 + 1, activity })
+        .map(|(i, activity)| yanpei_store::hub::IncomingChange {
+            seq: i as u64 + 1,
+            activity,
+            ancestors: vec![],
+        })
         .collect();
     store.apply_batch(&session, &changes).await.unwrap();
     let policy = yanpei_report::QuotaPolicy::default_policy();

@@ -93,6 +93,10 @@ rows! {
     pb::PullRequest => |_m| 0,
     pb::PullRosterRequest => |_m| 0,
     pb::FinishRequest => |_m| 0,
+    pb::ReconcileDigestsRequest => |m| m.digests.len(),
+    pb::ReconcilePeriodRequest => |m| m.held.len(),
+    pb::ReconcileDigestsResponse => |m| m.differing.len(),
+    pb::ReconcilePeriodResponse => |m| m.records.len() + m.wanted.len() + m.gone.len(),
     pb::HandshakeResponse => |_m| 0,
     pb::PushResponse => |_m| 0,
     pb::PullResponse => |m| m.changes.len(),
@@ -108,6 +112,32 @@ rows! {
     pb::PairingsResponse => |m| m.pairings.len(),
     pb::GapsResponse => |m| m.groups.len(),
 }
+
+/// The schools an answer involves beyond the caller's, for the audit note.
+pub(crate) trait Involves {
+    fn schools(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl Involves for pb::PushResponse {
+    fn schools(&self) -> Vec<String> {
+        self.refused.iter().filter(|r| !r.owner_school.is_empty()).map(|r| r.owner_school.clone()).collect()
+    }
+}
+
+macro_rules! involves_nothing {
+    ($($t:ty),* $(,)?) => { $(impl Involves for $t {})* };
+}
+
+involves_nothing!(
+    pb::HandshakeResponse,
+    pb::PullResponse,
+    pb::PullRosterResponse,
+    pb::FinishResponse,
+    pb::ReconcileDigestsResponse,
+    pb::ReconcilePeriodResponse,
+);
 
 enum Msg {
     Entry(AuditEntry),

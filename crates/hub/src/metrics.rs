@@ -27,6 +27,8 @@ pub struct Metrics {
     records_unchanged: AtomicU64,
     batches_rejected_invalid: AtomicU64,
     batches_rejected_permission: AtomicU64,
+    changes_refused: AtomicU64,
+    changes_conflicted: AtomicU64,
     batch_seconds_buckets: [AtomicU64; BUCKETS.len()],
     batch_seconds_count: AtomicU64,
     batch_micros_sum: AtomicU64,
@@ -63,6 +65,13 @@ impl Metrics {
         self.batch_micros_sum.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// Changes refused one by one (the rest of their batch applied) and changes that
+    /// met a concurrent version.
+    pub(crate) fn changes_judged(&self, refused: usize, conflicts: u32) {
+        self.changes_refused.fetch_add(refused as u64, Ordering::Relaxed);
+        self.changes_conflicted.fetch_add(u64::from(conflicts), Ordering::Relaxed);
+    }
+
     pub(crate) fn batch_rejected(&self, why: Rejection) {
         match why {
             Rejection::Invalid => &self.batches_rejected_invalid,
@@ -95,6 +104,16 @@ impl Metrics {
             "yanpei_records_unchanged_total",
             "Changes the hub already held (replays, older versions).",
             get(&self.records_unchanged),
+        );
+        counter(
+            "yanpei_changes_refused_total",
+            "Changes refused one by one (kept quarantined at their node); the rest of the batch applied.",
+            get(&self.changes_refused),
+        );
+        counter(
+            "yanpei_changes_conflicted_total",
+            "Changes that met a concurrent version of their record (the loser is kept).",
+            get(&self.changes_conflicted),
         );
         let _ = writeln!(
             out,

@@ -6,10 +6,10 @@ use std::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info, info_span, warn};
 use uuid::Uuid;
-use yanpei_domain::{Activity, SchoolCode};
+use yanpei_domain::{Activity, MAX_ANCESTORS, Rev, SchoolCode};
 use yanpei_proto::pb::{self, sync_service_server::SyncService};
-use yanpei_proto::{MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
-use yanpei_store::hub::{HubStore, IncomingChange, Session};
+use yanpei_proto::{CAUSAL_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+use yanpei_store::hub::{HubStore, IncomingChange, Pulled, Refusal, Session};
 
 use crate::audit::{Note, Rows};
 use crate::metrics::{Metrics, Rejection};
@@ -86,15 +86,19 @@ impl Sync {
             HubError::FailedPrecondition(format!("学校 {school} 不在县名册中，请县进修学校先登记该校"))
         })?;
         let agent: String = r.agent_version.chars().take(64).collect();
-        let (session_id, acked) =
-            self.store.open_session(node_id, &school, r.protocol_version, &agent).await?;
-        info!(%session_id, %node_id, acked_seq = acked, "sync session opened");
+        let opened = self.store.open_session_full(node_id, &school, r.protocol_version, &agent).await?;
+        info!(
+            session_id = %opened.session, %node_id, acked_seq = opened.acked_seq,
+            hub_cursor = opened.hub_cursor, protocol = r.protocol_version, "sync session opened"
+        );
         self.metrics.session_opened();
         Ok(pb::HandshakeResponse {
-            session_id: session_id.to_string(),
-            acked_seq: acked,
+            session_id: opened.session.to_string(),
+            acked_seq: opened.acked_seq,
             hub_protocol_version: PROTOCOL_VERSION,
             school_name: name,
+            hub_cursor: opened.hub_cursor,
+            node_pull_cursor: opened.node_pull_cursor,
         })
     }
 
@@ -102,27 +106,44 @@ impl Sync {
         let session = self.session(&school, &r.session_id).await?;
         let received = r.changes.len();
         let started = Instant::now();
-        let checked = match validate_batch(&school, r.changes) {
-            Ok(changes) => self.check_partners(changes).await,
+        // Whole-batch checks (size, order, shape): a node that breaks them is broken; the
+        // batch is refused whole. Record-level problems refuse only that change.
+        let checked = match validate_batch(r.changes, session.protocol_version >= CAUSAL_PROTOCOL_VERSION) {
+            Ok((changes, refused)) => self.check_partners(changes, refused).await,
             Err(e) => Err(e),
         };
-        // A record's attachments reach the hub before the record.
+        // A record's attachments reach the hub before the record (retryable: the batch waits).
         let checked = match checked {
-            Ok(changes) => crate::attach::check_batch(self.blobs.as_ref(), &changes).await.map(|()| changes),
+            Ok((changes, refused)) => {
+                crate::attach::check_batch(self.blobs.as_ref(), &changes).await.map(|()| (changes, refused))
+            }
             Err(e) => Err(e),
         };
         match checked {
-            Ok(changes) => {
-                let out = self.store.apply_batch(&session, &changes).await?;
+            Ok((changes, refused)) => {
+                let out = self.store.apply_batch_with(&session, &changes, refused).await?;
                 self.metrics.batch_applied(out.applied, out.unchanged, started.elapsed());
+                self.metrics.changes_judged(out.refused.len(), out.conflicts);
                 info!(
-                    session_id = %session.id, received, applied = out.applied,
-                    unchanged = out.unchanged, acked_seq = out.acked_seq, "batch applied"
+                    session_id = %session.id, received, applied = out.applied, unchanged = out.unchanged,
+                    conflicts = out.conflicts, refused = out.refused.len(), acked_seq = out.acked_seq,
+                    "batch applied"
                 );
                 Ok(pb::PushResponse {
                     acked_seq: out.acked_seq,
                     applied: out.applied,
                     unchanged: out.unchanged,
+                    conflicts: out.conflicts,
+                    refused: out
+                        .refused
+                        .into_iter()
+                        .map(|r| pb::Refusal {
+                            seq: r.seq,
+                            activity_id: r.activity_id,
+                            reason: r.reason,
+                            owner_school: r.owner.unwrap_or_default(),
+                        })
+                        .collect(),
                 })
             }
             Err(e) => {
@@ -151,18 +172,8 @@ impl Sync {
             n => u64::from(n),
         };
         let (page, has_more) = self.store.pull(&session, r.cursor, limit).await?;
-        let next_cursor = page.last().map(|(c, _)| *c).unwrap_or(r.cursor);
-        Ok(pb::PullResponse {
-            changes: page
-                .iter()
-                .map(|(cursor, a)| pb::PulledChange {
-                    cursor: *cursor,
-                    activity: Some(pb::Activity::from(a)),
-                })
-                .collect(),
-            next_cursor,
-            has_more,
-        })
+        let next_cursor = page.last().map(|p| p.cursor).unwrap_or(r.cursor);
+        Ok(pb::PullResponse { changes: page.iter().map(pulled_to_pb).collect(), next_cursor, has_more })
     }
 
     async fn roster_part(
@@ -197,29 +208,111 @@ impl Sync {
         Ok(pb::FinishResponse { conflicts: conflicts.iter().map(crate::query::conflict_to_pb).collect() })
     }
 
-    /// Partner schools named in a batch must be schools of the county roster.
-    async fn check_partners(&self, changes: Vec<IncomingChange>) -> Result<Vec<IncomingChange>, HubError> {
+    /// Partner schools named in a change must be schools of the county roster; a change
+    /// naming another is refused (the rest of the batch goes on).
+    async fn check_partners(
+        &self,
+        changes: Vec<IncomingChange>,
+        mut refused: Vec<Refusal>,
+    ) -> Result<(Vec<IncomingChange>, Vec<Refusal>), HubError> {
         if changes.iter().all(|c| c.activity.body.details.partner_schools.is_empty()) {
-            return Ok(changes);
+            return Ok((changes, refused));
         }
         let known: std::collections::BTreeSet<SchoolCode> =
             self.store.schools().await?.into_iter().map(|s| s.code).collect();
-        for (i, c) in changes.iter().enumerate() {
-            if let Some(p) = c.activity.body.details.partner_schools.iter().find(|p| !known.contains(*p)) {
-                return Err(HubError::InvalidArgument(format!(
-                    "第 {} 条变更（记录 {}）：字段 partner_schools（相关学校）中的「{p}」不在县名册中；整批未写入",
-                    i + 1,
-                    c.activity.id
-                )));
+        let mut kept = Vec::with_capacity(changes.len());
+        for c in changes {
+            match c.activity.body.details.partner_schools.iter().find(|p| !known.contains(*p)) {
+                Some(p) => refused.push(Refusal {
+                    seq: c.seq,
+                    activity_id: c.activity.id.to_string(),
+                    reason: format!("相关学校「{p}」不在县名册中：请改正相关学校后再保存这条记录"),
+                    owner: Some(c.activity.school.to_string()),
+                }),
+                None => kept.push(c),
             }
         }
-        Ok(changes)
+        Ok((kept, refused))
+    }
+
+    async fn digests(
+        &self,
+        school: SchoolCode,
+        r: pb::ReconcileDigestsRequest,
+    ) -> Result<pb::ReconcileDigestsResponse, HubError> {
+        let session = self.session(&school, &r.session_id).await?;
+        let (as_of, mine) = self.store.view_digests(&school).await?;
+        let theirs: std::collections::BTreeMap<String, (u64, String)> =
+            r.digests.into_iter().map(|d| (d.period, (d.count, d.digest))).collect();
+        let mut differing: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for d in &mine {
+            if theirs.get(&d.period) != Some(&(d.count, d.digest.clone())) {
+                differing.insert(d.period.clone());
+            }
+        }
+        let held: std::collections::BTreeSet<&String> = mine.iter().map(|d| &d.period).collect();
+        differing.extend(theirs.keys().filter(|p| !held.contains(p)).cloned());
+        info!(session_id = %session.id, periods = mine.len(), differing = differing.len(), as_of, "reconcile digests");
+        Ok(pb::ReconcileDigestsResponse { differing: differing.into_iter().collect(), as_of_cursor: as_of })
+    }
+
+    async fn period(
+        &self,
+        school: SchoolCode,
+        r: pb::ReconcilePeriodRequest,
+    ) -> Result<pb::ReconcilePeriodResponse, HubError> {
+        let session = self.session(&school, &r.session_id).await?;
+        if r.held.len() > MAX_RECONCILE {
+            return Err(HubError::InvalidArgument(format!(
+                "一次对账最多 {MAX_RECONCILE} 条记录，收到 {} 条",
+                r.held.len()
+            )));
+        }
+        let mut held = std::collections::BTreeMap::new();
+        for (i, e) in r.held.into_iter().enumerate() {
+            let id = Uuid::try_parse(&e.activity_id).map_err(|_| {
+                HubError::InvalidArgument(format!(
+                    "第 {} 条：activity_id「{}」不是合法的 UUID",
+                    i + 1,
+                    e.activity_id
+                ))
+            })?;
+            let rev: Rev =
+                e.rev.parse().map_err(|err| HubError::InvalidArgument(format!("第 {} 条：{err}", i + 1)))?;
+            held.insert(id, rev);
+        }
+        let answer = self.store.reconcile_period(&school, &r.period, &held).await?;
+        info!(
+            session_id = %session.id, period = %r.period, wanted = answer.wanted.len(),
+            sent = answer.records.len(), gone = answer.gone.len(), "reconcile period"
+        );
+        Ok(pb::ReconcilePeriodResponse {
+            wanted: answer.wanted.iter().map(ToString::to_string).collect(),
+            records: answer.records.iter().map(pulled_to_pb).collect(),
+            gone: answer.gone.iter().map(ToString::to_string).collect(),
+        })
     }
 }
 
-/// Checks a whole batch before anything is written: every change valid, sequence
-/// numbers strictly increasing, every record involving the caller's school.
-fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<IncomingChange>, HubError> {
+/// Most records one `ReconcilePeriod` may list (a month of one school's records).
+const MAX_RECONCILE: usize = 50_000;
+
+fn pulled_to_pb(p: &Pulled) -> pb::PulledChange {
+    pb::PulledChange {
+        cursor: p.cursor,
+        activity: Some(pb::Activity::from(&p.activity)),
+        ancestors: p.ancestors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Checks a whole batch before anything is written: at most [`MAX_BATCH`] changes,
+/// sequence numbers strictly increasing, each with a record (or the batch is refused
+/// whole); a record that does not decode or validate, or whose ancestors are not
+/// older revisions, is refused alone. Ownership is the store's decision.
+fn validate_batch(
+    changes: Vec<pb::Change>,
+    causal: bool,
+) -> Result<(Vec<IncomingChange>, Vec<Refusal>), HubError> {
     if changes.len() > MAX_BATCH {
         return Err(HubError::InvalidArgument(format!(
             "一批最多 {MAX_BATCH} 条变更，收到 {} 条",
@@ -227,6 +320,7 @@ fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<I
         )));
     }
     let mut out = Vec::with_capacity(changes.len());
+    let mut refused = Vec::new();
     let mut last_seq = 0u64;
     for (i, c) in changes.into_iter().enumerate() {
         let n = i + 1;
@@ -241,18 +335,38 @@ fn validate_batch(school: &SchoolCode, changes: Vec<pb::Change>) -> Result<Vec<I
             HubError::InvalidArgument(format!("第 {n} 条变更（seq {}）：字段 activity（记录）缺失", c.seq))
         })?;
         let id = p.id.clone();
-        let activity = Activity::try_from(p).map_err(|e| {
-            HubError::InvalidArgument(format!("第 {n} 条变更（seq {}，记录 {id}）：{e}", c.seq))
-        })?;
-        if !activity.involves(school) {
-            return Err(HubError::PermissionDenied(format!(
-                "第 {n} 条变更（记录 {id}）属于学校 {}，且未注明本校为相关学校：本节点证书只允许写入涉及学校 {school} 的记录；整批未写入",
-                activity.school
+        let owner = p.school_code.clone();
+        let refuse = |reason: String| Refusal {
+            seq: c.seq,
+            activity_id: id.clone(),
+            reason,
+            owner: Some(owner.clone()),
+        };
+        let activity = match Activity::try_from(p) {
+            Ok(a) => a,
+            Err(e) => {
+                refused.push(refuse(format!("记录内容不合规：{e}")));
+                continue;
+            }
+        };
+        if !causal && !c.ancestors.is_empty() {
+            return Err(HubError::InvalidArgument(format!(
+                "第 {n} 条变更：协议 2 的节点不应发送 ancestors，请升级节点程序"
             )));
         }
-        out.push(IncomingChange { seq: c.seq, activity });
+        let ancestors: Result<Vec<Rev>, _> = c.ancestors.iter().map(|r| r.parse::<Rev>()).collect();
+        match ancestors {
+            Ok(a) if a.len() <= MAX_ANCESTORS && a.iter().all(|r| r.version() < activity.version) => {
+                out.push(IncomingChange { seq: c.seq, activity, ancestors: a });
+            }
+            Ok(_) => refused.push(refuse(format!(
+                "记录的来源版本（ancestors）不对：最多 {MAX_ANCESTORS} 个，且都必须早于第 {} 版",
+                activity.version
+            ))),
+            Err(e) => refused.push(refuse(format!("记录的来源版本（ancestors）不对：{e}"))),
+        }
     }
-    Ok(out)
+    Ok((out, refused))
 }
 
 /// Runs one RPC inside a span that carries the caller's school.
@@ -267,6 +381,9 @@ macro_rules! rpc {
         note.rows(inner.rows());
         let out = $self.$method(school, inner).instrument(span).await?;
         note.rows(out.rows());
+        for s in crate::audit::Involves::schools(&out) {
+            note.school(s);
+        }
         Ok(Response::new(out))
     }};
 }
@@ -297,5 +414,19 @@ impl SyncService for Sync {
 
     async fn finish(&self, req: Request<pb::FinishRequest>) -> Result<Response<pb::FinishResponse>, Status> {
         rpc!(self, req, "finish", close)
+    }
+
+    async fn reconcile_digests(
+        &self,
+        req: Request<pb::ReconcileDigestsRequest>,
+    ) -> Result<Response<pb::ReconcileDigestsResponse>, Status> {
+        rpc!(self, req, "reconcile_digests", digests)
+    }
+
+    async fn reconcile_period(
+        &self,
+        req: Request<pb::ReconcilePeriodRequest>,
+    ) -> Result<Response<pb::ReconcilePeriodResponse>, Status> {
+        rpc!(self, req, "reconcile_period", period)
     }
 }

@@ -6,12 +6,12 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tracing::{Instrument, info, info_span, warn};
 use yanpei_attach::BlobDir;
-use yanpei_domain::Activity;
+use yanpei_domain::{Activity, Rev};
 use yanpei_proto::PROTOCOL_VERSION;
 use yanpei_proto::pb::{
     self, attachment_service_client::AttachmentServiceClient, sync_service_client::SyncServiceClient,
 };
-use yanpei_store::node::NodeStore;
+use yanpei_store::node::{NodeStore, PulledRecord};
 
 use crate::NodeError;
 
@@ -66,11 +66,18 @@ pub struct SyncOptions {
     pub compress: bool,
     /// A fault to inject.
     pub fault: Option<Fault>,
+    /// Compare everything with the hub (anti-entropy) in this sync, whatever the
+    /// handshake shows. Without it, the comparison runs when the handshake shows a
+    /// discontinuity and once every [`RECONCILE_EVERY`].
+    pub verify: bool,
 }
+
+/// How often a node compares all its records with the hub when nothing seems wrong.
+pub const RECONCILE_EVERY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { batch_size: 500, pull_page: 500, compress: true, fault: None }
+        SyncOptions { batch_size: 500, pull_page: 500, compress: true, fault: None, verify: false }
     }
 }
 
@@ -103,6 +110,31 @@ pub struct SyncReport {
     pub attachments_present: u64,
     /// Attachment bytes sent (chunks, a re-sent chunk counts again).
     pub attachment_bytes: u64,
+    /// Changes the hub refused in this sync (kept quarantined at the node).
+    pub refused: u64,
+    /// Changes that met a concurrent version at the hub (the loser is kept there).
+    pub conflicts: u64,
+    /// Why this sync compared everything with the hub, if it did.
+    pub reconciled: Option<Reconcile>,
+    /// Records queued again because the hub lacked them (anti-entropy).
+    pub requeued: u64,
+    /// Records received by the comparison (lacking or older here).
+    pub repaired: u64,
+    /// Shared records removed here because they no longer name this school.
+    pub removed: u64,
+}
+
+/// Why a sync compared all records with the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// Asked for (`node sync --verify`).
+    Asked,
+    /// The weekly check.
+    Scheduled,
+    /// The hub holds less than it acknowledged to this node (restored from an older copy).
+    HubBehindAcks,
+    /// This node's pull cursor is past the hub's counter, or not the one the hub recorded.
+    CursorMismatch,
 }
 
 /// A node agent: its store and its hub.
@@ -183,15 +215,13 @@ impl Agent {
             // older copy (restored from a backup). Syncing it would reuse numbers.
             return Err(NodeError::StoreBehindHub { hub_acked: hello.acked_seq, local_last: last_issued });
         }
-        let local_acked = self.store.acked_seq().await?;
-        if hello.acked_seq < local_acked {
-            // The hub lost data it had acknowledged (restored from an old backup?).
-            warn!(
-                hub_acked = hello.acked_seq,
-                local_acked, "the hub holds less than it acknowledged earlier; the county must restore it"
-            );
-        }
         let mut report = SyncReport { acked_seq: hello.acked_seq, ..SyncReport::default() };
+        if hello.hub_protocol_version >= yanpei_proto::CAUSAL_PROTOCOL_VERSION {
+            if let Some(why) = self.reconcile_reason(&hello, opts).await? {
+                warn!(reason = ?why, "comparing every record with the hub");
+                self.reconcile(&mut client, &hello, why, &mut report).await?;
+            }
+        }
 
         loop {
             let pending = self.store.pending(opts.batch_size.clamp(1, 1000)).await?;
@@ -206,7 +236,11 @@ impl Agent {
             report.attachment_bytes += up.bytes;
             let changes: Vec<pb::Change> = pending
                 .iter()
-                .map(|e| pb::Change { seq: e.seq, activity: Some(pb::Activity::from(&e.activity)) })
+                .map(|e| pb::Change {
+                    seq: e.seq,
+                    activity: Some(pb::Activity::from(&e.activity)),
+                    ancestors: e.ancestors.iter().map(ToString::to_string).collect(),
+                })
                 .collect();
             let n = changes.len() as u64;
             let reply = client
@@ -217,10 +251,16 @@ impl Agent {
             report.pushed += n;
             report.applied += u64::from(reply.applied);
             report.unchanged += u64::from(reply.unchanged);
+            report.conflicts += u64::from(reply.conflicts);
             if opts.fault == Some(Fault::LoseAckOfPush(report.batches)) {
                 return Err(NodeError::Injected("acknowledgement lost before the outbox was marked"));
             }
-            self.store.mark_acked(reply.acked_seq).await?;
+            let refused: Vec<(u64, String)> = reply.refused.into_iter().map(|r| (r.seq, r.reason)).collect();
+            for (seq, reason) in &refused {
+                warn!(seq, reason = %reason, "the hub refused a change; it is kept here until the record is edited");
+            }
+            report.refused += refused.len() as u64;
+            self.store.mark_answered(reply.acked_seq, &refused).await?;
             report.acked_seq = reply.acked_seq;
         }
 
@@ -230,21 +270,11 @@ impl Agent {
                 .pull(pb::PullRequest { session_id: hello.session_id.clone(), cursor, limit: opts.pull_page })
                 .await?
                 .into_inner();
-            let records = page
-                .changes
-                .into_iter()
-                .map(|c| {
-                    let p = c.activity.ok_or_else(|| {
-                        NodeError::Hub(tonic::Status::internal("pulled change without a record"))
-                    })?;
-                    Activity::try_from(p).map_err(|e| {
-                        NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid record: {e}")))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let records = page.changes.into_iter().map(pulled_from_pb).collect::<Result<Vec<_>, _>>()?;
             report.pulled += records.len() as u64;
             let applied = self.store.apply_pulled(&records, page.next_cursor).await?;
             report.replaced += u64::from(applied.replaced);
+            report.removed += u64::from(applied.removed);
             cursor = cursor.max(page.next_cursor);
             if !page.has_more {
                 break;
@@ -276,16 +306,128 @@ impl Agent {
         if !conflicts.is_empty() {
             warn!(open = conflicts.len(), "the hub reports conflicting edits; see `yanpei node conflicts`");
         }
+        if self.store.last_reconcile().await?.is_none() {
+            // The weekly comparison's clock starts at the first sync.
+            self.store.set_last_reconcile(chrono::Utc::now()).await?;
+        }
         info!(
             pushed = report.pushed,
             applied = report.applied,
             unchanged = report.unchanged,
+            refused = report.refused,
+            conflicts = report.conflicts,
             pulled = report.pulled,
             acked_seq = report.acked_seq,
             "sync finished"
         );
         Ok(report)
     }
+
+    /// Whether this sync must compare everything with the hub, and why.
+    async fn reconcile_reason(
+        &self,
+        hello: &pb::HandshakeResponse,
+        opts: SyncOptions,
+    ) -> Result<Option<Reconcile>, NodeError> {
+        let local_acked = self.store.acked_seq().await?;
+        let cursor = self.store.pull_cursor().await?;
+        Ok(if hello.acked_seq < local_acked {
+            Some(Reconcile::HubBehindAcks)
+        } else if cursor > hello.hub_cursor || cursor != hello.node_pull_cursor {
+            Some(Reconcile::CursorMismatch)
+        } else if opts.verify {
+            Some(Reconcile::Asked)
+        } else {
+            match self.store.last_reconcile().await? {
+                Some(at) if chrono::Utc::now() - at >= RECONCILE_EVERY => Some(Reconcile::Scheduled),
+                _ => None,
+            }
+        })
+    }
+
+    /// Anti-entropy: compares per-period digests of what this node holds with the
+    /// hub's view of its school, then the records of each differing period; queues
+    /// again what the hub lacks, takes what this node lacks or holds older, drops
+    /// what no longer concerns its school. After a discontinuity the pull cursor
+    /// moves to the hub's counter as it was before the comparison.
+    async fn reconcile(
+        &self,
+        client: &mut SyncServiceClient<Channel>,
+        hello: &pb::HandshakeResponse,
+        why: Reconcile,
+        report: &mut SyncReport,
+    ) -> Result<(), NodeError> {
+        let digests = self.store.digests().await?;
+        let answer = client
+            .reconcile_digests(pb::ReconcileDigestsRequest {
+                session_id: hello.session_id.clone(),
+                digests: digests
+                    .into_iter()
+                    .map(|d| pb::PeriodDigest { period: d.period, count: d.count, digest: d.digest })
+                    .collect(),
+            })
+            .await?
+            .into_inner();
+        for period in &answer.differing {
+            let held = self.store.period_revs(period).await?;
+            let reply = client
+                .reconcile_period(pb::ReconcilePeriodRequest {
+                    session_id: hello.session_id.clone(),
+                    period: period.clone(),
+                    held: held
+                        .iter()
+                        .map(|(id, rev)| pb::RecordRev { activity_id: id.to_string(), rev: rev.to_string() })
+                        .collect(),
+                })
+                .await?
+                .into_inner();
+            let ids = |v: Vec<String>| -> Result<Vec<uuid::Uuid>, NodeError> {
+                v.iter()
+                    .map(|s| {
+                        uuid::Uuid::try_parse(s).map_err(|_| {
+                            NodeError::Hub(tonic::Status::internal(format!(
+                                "hub sent an invalid record id {s:?}"
+                            )))
+                        })
+                    })
+                    .collect()
+            };
+            let wanted = ids(reply.wanted)?;
+            report.requeued += u64::from(self.store.requeue(&wanted).await?);
+            let records = reply.records.into_iter().map(pulled_from_pb).collect::<Result<Vec<_>, _>>()?;
+            let applied = self.store.apply_reconciled(&records, &ids(reply.gone)?).await?;
+            report.repaired += u64::from(applied.applied);
+            report.removed += u64::from(applied.removed);
+        }
+        if matches!(why, Reconcile::HubBehindAcks | Reconcile::CursorMismatch) {
+            self.store.reset_pull_cursor(answer.as_of_cursor).await?;
+        }
+        self.store.set_last_reconcile(chrono::Utc::now()).await?;
+        report.reconciled = Some(why);
+        info!(
+            periods_differing = answer.differing.len(),
+            requeued = report.requeued,
+            repaired = report.repaired,
+            removed = report.removed,
+            "compared every record with the hub"
+        );
+        Ok(())
+    }
+}
+
+/// A record the hub sent, checked like anything from the network.
+fn pulled_from_pb(c: pb::PulledChange) -> Result<PulledRecord, NodeError> {
+    let bad =
+        |what: String| NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid record: {what}")));
+    let p = c.activity.ok_or_else(|| bad("no record".into()))?;
+    let activity = Activity::try_from(p).map_err(|e| bad(e.to_string()))?;
+    let ancestors = c
+        .ancestors
+        .iter()
+        .map(|r| r.parse::<Rev>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(PulledRecord { activity, ancestors })
 }
 
 /// A conflict the hub reported, checked like any record it sends.

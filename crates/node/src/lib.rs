@@ -11,7 +11,9 @@ mod attach;
 mod error;
 mod schedule;
 
-pub use agent::{Agent, Fault, HubEndpoint, SyncOptions, SyncReport, TlsMaterial};
+pub use agent::{
+    Agent, Fault, HubEndpoint, RECONCILE_EVERY, Reconcile, SyncOptions, SyncReport, TlsMaterial,
+};
 pub use attach::attach_files;
 pub use error::NodeError;
 pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon};

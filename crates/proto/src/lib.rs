@@ -10,7 +10,12 @@ pub mod pb {
 }
 
 /// The protocol version this build speaks; sent in every handshake.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: changes carry their ancestors (causal conflicts), refusals are per change,
+/// anti-entropy (`ReconcileDigests`, `ReconcilePeriod`).
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The first protocol version whose changes carry their ancestors.
+pub const CAUSAL_PROTOCOL_VERSION: u32 = 3;
 
 /// The oldest node protocol version the hub still accepts.
 pub const MIN_PROTOCOL_VERSION: u32 = 2;

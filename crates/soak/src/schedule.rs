@@ -285,7 +285,11 @@ async fn replay(
         .into_inner();
     let changes = batch
         .iter()
-        .map(|e| pb::Change { seq: e.seq, activity: Some(pb::Activity::from(&e.activity)) })
+        .map(|e| pb::Change {
+            seq: e.seq,
+            activity: Some(pb::Activity::from(&e.activity)),
+            ancestors: e.ancestors.iter().map(ToString::to_string).collect(),
+        })
         .collect();
     let reply = client
         .push(pb::PushRequest { session_id: hello.session_id, changes })

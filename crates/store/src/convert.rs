@@ -90,3 +90,16 @@ macro_rules! activity_conversions {
 
 activity_conversions!(hub_activity, hub_row, from_hub_row);
 activity_conversions!(node_activity, node_row, from_node_row);
+
+/// A revision list as stored (a JSON array, newest first); `None` when empty.
+pub(crate) fn revs_json(revs: &[yanpei_domain::Rev]) -> Option<String> {
+    if revs.is_empty() { None } else { serde_json::to_string(revs).ok() }
+}
+
+/// A stored revision list; rows from before protocol 3 have none.
+pub(crate) fn parse_revs(json: Option<&str>) -> Result<Vec<yanpei_domain::Rev>, StoreError> {
+    match json {
+        None | Some("") => Ok(Vec::new()),
+        Some(j) => serde_json::from_str(j).map_err(|e| StoreError::Corrupt(format!("revision list: {e}"))),
+    }
+}

@@ -1,6 +1,6 @@
 //! The hub's storage operations: roster, sync sessions, batch apply, pull, statistics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::Utc;
 use sea_orm::{
@@ -12,39 +12,15 @@ use uuid::Uuid;
 use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester};
 
-use crate::convert::{from_hub_row, hub_row};
+use crate::convert::{from_hub_row, hub_row, parse_revs};
 use crate::entity::{
     hub_activity, hub_activity_party, hub_alliance, hub_counter, hub_node, hub_roster_version, hub_school,
     hub_sync_session,
 };
 use crate::migration::HubMigrator;
-use crate::rollup::{Rollups, apply_delta};
-use crate::shared::{
-    Origin, held_partners, insert_parties, open_conflict_ids, record_conflict, resolve_conflicts,
-};
 use crate::{StoreError, connect};
 
-/// One change of a pushed batch, already validated.
-#[derive(Debug, Clone)]
-pub struct IncomingChange {
-    /// The node's sequence number.
-    pub seq: u64,
-    /// The record's full state.
-    pub activity: Activity,
-}
-
-/// What applying a batch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApplyOutcome {
-    /// Highest sequence number of the node now durable.
-    pub acked_seq: u64,
-    /// Changes that changed the hub's state.
-    pub applied: u32,
-    /// Changes already held or older than what the hub holds (losing conflicts included).
-    pub unchanged: u32,
-    /// Changes that met another node's edit of the same version (kept as conflicts).
-    pub conflicts: u32,
-}
+pub use crate::batch::{ApplyOutcome, IncomingChange, Refusal};
 
 /// An open sync session.
 #[derive(Debug, Clone)]
@@ -57,6 +33,32 @@ pub struct Session {
     pub school: SchoolCode,
     /// Whether `finish` was called.
     pub finished: bool,
+    /// The protocol version the node spoke in the handshake.
+    pub protocol_version: u32,
+}
+
+/// What the hub tells a node at the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The new session.
+    pub session: Uuid,
+    /// Highest sequence number of this node the hub holds.
+    pub acked_seq: u64,
+    /// The hub's change counter now.
+    pub hub_cursor: u64,
+    /// The pull cursor the node reported at its last finished session.
+    pub node_pull_cursor: u64,
+}
+
+/// One pulled record: its cursor, its current version and that version's ancestry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pulled {
+    /// The hub cursor of its last change.
+    pub cursor: u64,
+    /// The current version.
+    pub activity: Activity,
+    /// The revisions it descends from, newest first.
+    pub ancestors: Vec<yanpei_domain::Rev>,
 }
 
 /// What the statistics are about.
@@ -327,6 +329,20 @@ impl HubStore {
         protocol_version: u32,
         agent_version: &str,
     ) -> Result<(Uuid, u64), StoreError> {
+        let o = self.open_session_full(node_id, school, protocol_version, agent_version).await?;
+        Ok((o.session, o.acked_seq))
+    }
+
+    /// [`HubStore::open_session`], also answering the hub's change counter and the pull
+    /// cursor the node reported last: what a node compares with its own to see that the
+    /// hub was restored from an older copy.
+    pub async fn open_session_full(
+        &self,
+        node_id: Uuid,
+        school: &SchoolCode,
+        protocol_version: u32,
+        agent_version: &str,
+    ) -> Result<Opened, StoreError> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let acked = match hub_node::Entity::find_by_id(node_id).one(&txn).await? {
@@ -337,7 +353,7 @@ impl HubStore {
                 )));
             }
             Some(node) => {
-                let acked = node.acked_seq;
+                let acked = (node.acked_seq, node.pull_cursor);
                 let mut am: hub_node::ActiveModel = node.into();
                 am.last_seen = Set(now);
                 am.agent_version = Set(agent_version.to_owned());
@@ -352,12 +368,19 @@ impl HubStore {
                     agent_version: Set(agent_version.to_owned()),
                     first_seen: Set(now),
                     last_seen: Set(now),
+                    pull_cursor: Set(0),
                 }
                 .insert(&txn)
                 .await?;
-                0
+                (0, 0)
             }
         };
+        let (acked, node_pull_cursor) = acked;
+        let hub_cursor = hub_counter::Entity::find_by_id(CHANGE_SEQ.to_owned())
+            .one(&txn)
+            .await?
+            .map(|c| c.value)
+            .unwrap_or(0);
         let id = Uuid::now_v7();
         hub_sync_session::ActiveModel {
             id: Set(id),
@@ -377,7 +400,12 @@ impl HubStore {
         .insert(&txn)
         .await?;
         txn.commit().await?;
-        Ok((id, seq_u64(acked)))
+        Ok(Opened {
+            session: id,
+            acked_seq: seq_u64(acked),
+            hub_cursor: seq_u64(hub_cursor),
+            node_pull_cursor: seq_u64(node_pull_cursor),
+        })
     }
 
     /// A session by id.
@@ -393,160 +421,32 @@ impl HubStore {
                 .parse()
                 .map_err(|_| StoreError::Corrupt(format!("session {id}: bad school")))?,
             finished: row.finished_at.is_some(),
+            protocol_version: u32::try_from(row.protocol_version).unwrap_or(0),
         }))
     }
 
-    /// Applies a batch of one node's changes in one transaction.
-    ///
-    /// A change applies only if its version is newer than the hub's; an older
-    /// or equal one (a replay, a re-send after a lost acknowledgement) changes
-    /// nothing.
-    /// The node's acknowledged sequence number moves to the batch's last
-    /// `seq` in the same transaction, and so does the session's ledger row.
-    pub async fn apply_batch(
-        &self,
-        session: &Session,
-        changes: &[IncomingChange],
-    ) -> Result<ApplyOutcome, StoreError> {
-        let now = Utc::now();
-        let txn = self.db.begin().await?;
-        // Take the writer lock first (row lock on PostgreSQL; SQLite has one writer):
-        // cursors are then handed out in commit order.
-        let mut cursor = bump_counter(&txn, 0).await?;
-        let node = hub_node::Entity::find_by_id(session.node_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("node {} has no handshake", session.node_id)))?;
-        let mut acked = node.acked_seq;
-        let (mut applied, mut unchanged, mut conflicts) = (0u32, 0u32, 0u32);
-        // One read for every record the batch touches, as held now.
-        let mut held = held_versions(&txn, changes.iter().map(|c| c.activity.id)).await?;
-        // A partner school may change a shared record only while the held version names it.
-        let foreign: Vec<Uuid> = changes
-            .iter()
-            .filter(|c| c.activity.school != session.school && held.contains_key(&c.activity.id))
-            .map(|c| c.activity.id)
-            .collect();
-        for (id, partners) in held_partners(&txn, &foreign).await? {
-            if !partners.contains(&session.school) {
-                return Err(StoreError::PermissionDenied(format!(
-                    "记录 {id} 不涉及 {}：只能修改本校的记录或注明本校的共享记录",
-                    session.school
-                )));
-            }
-        }
-        let open = open_conflict_ids(&txn, changes.iter().map(|c| c.activity.id)).await?;
-        let mut resolved: Vec<(Uuid, i64)> = Vec::new();
-        let mut parties: Vec<(Uuid, String)> = Vec::new();
-        // What this batch changes in the rollups, applied in the same transaction.
-        let mut delta = Rollups::default();
-        // The final state of every record this batch changes, written in one upsert.
-        let mut writes: BTreeMap<Uuid, hub_activity::ActiveModel> = BTreeMap::new();
-        for change in changes {
-            // Idempotence comes from versions, not sequence numbers: a replayed or
-            // re-numbered change (a node store restored from a backup) is judged by
-            // its record's version alone, so nothing new is ever skipped by number.
-            acked = acked.max(seq_i64(change.seq)?);
-            let a = &change.activity;
-            let version = seq_i64(a.version)?;
-            let mine = Origin { node: session.node_id, school: session.school.to_string() };
-            if let Some(h) = held.get(&a.id) {
-                if h.school != a.school.as_str() {
-                    return Err(StoreError::PermissionDenied(format!(
-                        "record {} belongs to school {}, not {}",
-                        a.id, h.school, a.school
-                    )));
-                }
-                if h.version > version || (h.version == version && h.origin.node == mine.node) {
-                    unchanged += 1;
-                    continue;
-                }
-                if h.version == version {
-                    // Two nodes made the same version of one record before they synced.
-                    // The winner is deterministic whatever the arrival order; the loser is kept.
-                    conflicts += 1;
-                    let incoming_wins = mine.rank(&h.school) > h.origin.rank(&h.school);
-                    let (lost, lost_by, won_by) = if incoming_wins {
-                        (h.row.clone(), h.origin.clone(), mine.clone())
-                    } else {
-                        (a.clone(), mine.clone(), h.origin.clone())
-                    };
-                    tracing::warn!(
-                        record = %a.id, version, winner = %won_by.node, loser = %lost_by.node,
-                        "concurrent edit: same version from two nodes; the loser is kept as a conflict"
-                    );
-                    record_conflict(&txn, &lost, &lost_by, &won_by, now).await?;
-                    if !incoming_wins {
-                        unchanged += 1;
-                        continue;
-                    }
-                } else if open.contains(&a.id) {
-                    resolved.push((a.id, version));
-                }
-            }
-            if let Some(h) = held.get(&a.id) {
-                delta.add(&h.row, -1);
-            }
-            delta.add(a, 1);
-            cursor += 1;
-            let mut row = hub_row(a, now);
-            row.origin_node = Set(session.node_id);
-            row.origin_school = Set(Some(session.school.to_string()));
-            row.change_seq = Set(cursor);
-            writes.insert(a.id, row);
-            parties.extend(a.body.details.partner_schools.iter().map(|p| (a.id, p.to_string())));
-            held.insert(a.id, Held { school: a.school.to_string(), version, origin: mine, row: a.clone() });
-            applied += 1;
-        }
-        insert_parties(&txn, parties).await?;
-        apply_delta(&txn, delta).await?;
-        resolve_conflicts(&txn, &resolved, now).await?;
-        upsert_activities(&txn, writes.into_values().collect()).await?;
-        set_counter(&txn, cursor).await?;
-        let mut node: hub_node::ActiveModel = node.into();
-        node.acked_seq = Set(acked);
-        node.last_seen = Set(now);
-        node.update(&txn).await?;
-        let received = i64::try_from(changes.len()).unwrap_or(i64::MAX);
-        txn.execute_raw(Statement::from_sql_and_values(
-            txn.get_database_backend(),
-            sql(
-                txn.get_database_backend(),
-                "UPDATE sync_session SET received = received + ?, applied = applied + ?, \
-                 unchanged = unchanged + ?, acked_seq = ? WHERE id = ?",
-            ),
-            [
-                received.into(),
-                i64::from(applied).into(),
-                i64::from(unchanged).into(),
-                acked.into(),
-                session.id.into(),
-            ],
-        ))
-        .await?;
-        txn.commit().await?;
-        Ok(ApplyOutcome { acked_seq: seq_u64(acked), applied, unchanged, conflicts })
-    }
-
-    /// Notes a rejected batch in the session's ledger row (outside the batch's transaction,
-    /// which was never opened or was rolled back).
+    /// Notes a rejected batch in the session's ledger row, in a transaction of its own
+    /// (the batch's transaction was never opened or was rolled back).
     pub async fn record_rejection(
         &self,
         session: Uuid,
         received: usize,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let Some(row) = hub_sync_session::Entity::find_by_id(session).one(&self.db).await? else {
-            return Ok(());
-        };
-        let mut reasons: Vec<String> = serde_json::from_str(&row.rejections).unwrap_or_default();
-        reasons.push(reason.to_owned());
+        let txn = self.db.begin().await?;
         let count = i64::try_from(received).unwrap_or(i64::MAX);
-        let mut am: hub_sync_session::ActiveModel = row.clone().into();
-        am.received = Set(row.received.saturating_add(count));
-        am.rejected = Set(row.rejected.saturating_add(count));
-        am.rejections = Set(serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into()));
-        am.update(&self.db).await?;
+        let backend = txn.get_database_backend();
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                "UPDATE sync_session SET received = received + ?, rejected = rejected + ? WHERE id = ?",
+            ),
+            [count.into(), count.into(), session.into()],
+        ))
+        .await?;
+        crate::batch::append_rejections(&txn, session, std::iter::once(reason.to_owned())).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -558,7 +458,7 @@ impl HubStore {
         session: &Session,
         cursor: u64,
         limit: u64,
-    ) -> Result<(Vec<(u64, Activity)>, bool), StoreError> {
+    ) -> Result<(Vec<Pulled>, bool), StoreError> {
         let limit = limit.clamp(1, MAX_PULL);
         use sea_orm::sea_query::Query;
         let partner_of = Query::select()
@@ -583,23 +483,34 @@ impl HubStore {
             .into_iter()
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .map(|r| {
-                let c = seq_u64(r.change_seq);
-                from_hub_row(r).map(|a| (c, a))
+                let cursor = seq_u64(r.change_seq);
+                let ancestors = parse_revs(r.revs.as_deref())?;
+                from_hub_row(r).map(|activity| Pulled { cursor, activity, ancestors })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((page, has_more))
     }
 
-    /// Closes a session in the ledger.
+    /// Closes a session in the ledger and keeps the node's pull cursor.
     pub async fn finish_session(&self, session: Uuid, pull_cursor: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
         let row = hub_sync_session::Entity::find_by_id(session)
-            .one(&self.db)
+            .one(&txn)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no sync session {session}")))?;
+        let node_id = row.node_id;
         let mut am: hub_sync_session::ActiveModel = row.into();
         am.finished_at = Set(Some(Utc::now()));
         am.pull_cursor = Set(seq_i64(pull_cursor)?);
-        am.update(&self.db).await?;
+        am.update(&txn).await?;
+        let backend = txn.get_database_backend();
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql(backend, "UPDATE node SET pull_cursor = ? WHERE node_id = ?"),
+            [seq_i64(pull_cursor)?.into(), node_id.into()],
+        ))
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -728,45 +639,6 @@ pub fn activity_row(
     row
 }
 
-/// Rows per multi-row statement: 19 columns each stays far under SQLite's
-/// 32,766 bound variables and PostgreSQL's 65,535.
-const CHUNK: usize = 500;
-
-/// The state the hub holds of one record, as far as applying a change needs it.
-struct Held {
-    school: String,
-    version: i64,
-    origin: Origin,
-    /// The held version itself: its contribution leaves the rollups when a newer one arrives.
-    row: Activity,
-}
-
-/// What the hub holds of each of `ids` that exists.
-async fn held_versions(
-    txn: &impl ConnectionTrait,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, Held>, StoreError> {
-    let ids: Vec<Uuid> = ids.collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let rows = hub_activity::Entity::find()
-            .filter(hub_activity::Column::Id.is_in(chunk.iter().copied()))
-            .all(txn)
-            .await?;
-        for m in rows {
-            // Rows from before origin_school existed were made by the owner's nodes.
-            let origin = Origin {
-                node: m.origin_node,
-                school: m.origin_school.clone().unwrap_or_else(|| m.school_code.clone()),
-            };
-            let (school, version) = (m.school_code.clone(), m.version);
-            let row = from_hub_row(m)?;
-            out.insert(row.id, Held { school, version, origin, row });
-        }
-    }
-    Ok(out)
-}
-
 /// A page of records (tombstones included) in id order after `after`.
 pub(crate) async fn page_by_id(
     db: &impl ConnectionTrait,
@@ -784,29 +656,6 @@ pub(crate) async fn page_by_id(
         .into_iter()
         .map(from_hub_row)
         .collect()
-}
-
-/// Writes rows with multi-row `INSERT ... ON CONFLICT (id) DO UPDATE`, the batch
-/// path both engines offer; the caller has already decided each row must win.
-async fn upsert_activities(
-    txn: &impl ConnectionTrait,
-    rows: Vec<hub_activity::ActiveModel>,
-) -> Result<(), StoreError> {
-    use sea_orm::Iterable;
-    use sea_orm::sea_query::OnConflict;
-    let update: Vec<hub_activity::Column> =
-        hub_activity::Column::iter().filter(|c| !matches!(c, hub_activity::Column::Id)).collect();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
-        hub_activity::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::column(hub_activity::Column::Id).update_columns(update.clone()).to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Rewrites `?` placeholders for PostgreSQL.
@@ -828,7 +677,7 @@ pub(crate) fn sql(backend: DbBackend, text: &str) -> String {
 }
 
 /// Adds `by` to the change counter and returns its new value; locks the row until commit.
-async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreError> {
+pub(crate) async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreError> {
     let backend = txn.get_database_backend();
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
@@ -843,7 +692,7 @@ async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreE
     Ok(row.value)
 }
 
-async fn set_counter(txn: &impl ConnectionTrait, value: i64) -> Result<(), StoreError> {
+pub(crate) async fn set_counter(txn: &impl ConnectionTrait, value: i64) -> Result<(), StoreError> {
     hub_counter::ActiveModel { name: Set(CHANGE_SEQ.to_owned()), value: Set(value) }.update(txn).await?;
     Ok(())
 }

@@ -7,13 +7,16 @@
 
 pub mod account;
 pub mod audit;
+mod batch;
 mod convert;
 mod db;
+pub mod decide;
 pub mod entity;
 mod error;
 pub mod hub;
 pub mod migration;
 pub mod node;
+pub mod reconcile;
 pub mod rollup;
 mod shared;
 pub mod testing;

@@ -8,8 +8,10 @@ mod hub_20261123_shared;
 mod hub_20261201_audit;
 mod hub_20261205_pair_rollup;
 mod hub_20261210_accounts;
+mod hub_20261215_revs;
 mod node_20261122_core;
 mod node_20261123_shared;
+mod node_20261215_revs;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -26,6 +28,7 @@ impl MigratorTrait for HubMigrator {
             Box::new(hub_20261201_audit::Migration),
             Box::new(hub_20261205_pair_rollup::Migration),
             Box::new(hub_20261210_accounts::Migration),
+            Box::new(hub_20261215_revs::Migration),
         ]
     }
 }
@@ -35,6 +38,10 @@ pub struct NodeMigrator;
 
 impl MigratorTrait for NodeMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(node_20261122_core::Migration), Box::new(node_20261123_shared::Migration)]
+        vec![
+            Box::new(node_20261122_core::Migration),
+            Box::new(node_20261123_shared::Migration),
+            Box::new(node_20261215_revs::Migration),
+        ]
     }
 }

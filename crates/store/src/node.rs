@@ -13,9 +13,11 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
 use yanpei_domain::roster::Roster;
-use yanpei_domain::{Activity, ActivityKind, SchoolCode, Semester};
+use yanpei_domain::{
+    Activity, ActivityKind, MAX_ANCESTORS, Rev, SchoolCode, Semester, ancestry_of, period_digest, period_of,
+};
 
-use crate::convert::{from_node_row, node_row};
+use crate::convert::{from_node_row, node_row, parse_revs, revs_json};
 use crate::entity::{node_activity, node_conflict, node_meta, node_outbox};
 use crate::migration::NodeMigrator;
 use crate::{StoreError, connect};
@@ -29,6 +31,7 @@ mod key {
     pub(super) const PULL_CURSOR: &str = "pull_cursor";
     pub(super) const ROSTER_VERSION: &str = "roster_version";
     pub(super) const ROSTER: &str = "roster";
+    pub(super) const LAST_RECONCILE: &str = "last_reconcile";
 }
 
 /// A pending outbox entry.
@@ -38,6 +41,39 @@ pub struct OutboxEntry {
     pub seq: u64,
     /// The record's state when the change was made.
     pub activity: Activity,
+    /// The revisions it was made from, newest first (empty for a new record).
+    pub ancestors: Vec<Rev>,
+}
+
+/// A change the hub refused, kept (quarantined) until the school edits the record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    /// The node's sequence number of the change.
+    pub seq: u64,
+    /// The record as the change had it.
+    pub activity: Activity,
+    /// The hub's reason, in Chinese.
+    pub reason: String,
+}
+
+/// A record the hub sent: its current version and that version's ancestry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PulledRecord {
+    /// The hub's current version.
+    pub activity: Activity,
+    /// The revisions it descends from, newest first.
+    pub ancestors: Vec<Rev>,
+}
+
+/// Anti-entropy digest of one period of the records a node holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodDigest {
+    /// The period (`YYYY-MM` of the record ids' time).
+    pub period: String,
+    /// How many records.
+    pub count: u64,
+    /// SHA-256 over the sorted "ID REV" lines.
+    pub digest: String,
 }
 
 /// What a pulled page did locally.
@@ -45,10 +81,12 @@ pub struct OutboxEntry {
 pub struct PullApplied {
     /// Records created or replaced by a newer version.
     pub applied: u32,
-    /// Records the node already held at that version or newer.
+    /// Records the node already held at that version or newer, or has an unsent change of.
     pub unchanged: u32,
     /// Local versions replaced by the hub's winner of a same-version conflict.
     pub replaced: u32,
+    /// Shared records that no longer name this school, removed from the store.
+    pub removed: u32,
 }
 
 /// A node's local store.
@@ -146,8 +184,10 @@ impl NodeStore {
         let txn = self.db.begin().await?;
         for a in activities {
             self.check_school(a)?;
-            node_row(a, Utc::now()).insert(&txn).await?;
-            enqueue(&txn, a).await?;
+            let mut row = node_row(a, Utc::now());
+            row.revs = Set(None);
+            row.insert(&txn).await?;
+            enqueue(&txn, a, &[]).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -162,6 +202,12 @@ impl NodeStore {
     ///
     /// `next.version` must be exactly one more than the stored version.
     pub async fn update(&self, next: &Activity) -> Result<(), StoreError> {
+        self.update_from(next, None).await
+    }
+
+    /// [`NodeStore::update`]; `also_from` names a second version the new one was
+    /// made from (a resolved conflict's losing version).
+    async fn update_from(&self, next: &Activity, also_from: Option<Rev>) -> Result<(), StoreError> {
         self.check_school(next)?;
         let txn = self.db.begin().await?;
         let current = node_activity::Entity::find_by_id(next.id)
@@ -177,8 +223,17 @@ impl NodeStore {
                 next.id, current.version
             )));
         }
-        node_row(next, Utc::now()).update(&txn).await?;
-        enqueue(&txn, next).await?;
+        let ancestors = next_ancestry(current, also_from)?;
+        let mut row = node_row(next, Utc::now());
+        row.revs = Set(revs_json(&ancestors));
+        row.update(&txn).await?;
+        // A quarantined change of this record is superseded by the new one.
+        node_outbox::Entity::delete_many()
+            .filter(node_outbox::Column::ActivityId.eq(next.id))
+            .filter(node_outbox::Column::Refused.is_not_null())
+            .exec(&txn)
+            .await?;
+        enqueue(&txn, next, &ancestors).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -237,6 +292,7 @@ impl NodeStore {
     /// The oldest `limit` outbox entries not yet acknowledged.
     pub async fn pending(&self, limit: u64) -> Result<Vec<OutboxEntry>, StoreError> {
         node_outbox::Entity::find()
+            .filter(node_outbox::Column::Refused.is_null())
             .order_by_asc(node_outbox::Column::Seq)
             .limit(limit)
             .all(&self.db)
@@ -245,21 +301,57 @@ impl NodeStore {
             .map(|e| {
                 let activity: Activity = serde_json::from_str(&e.snapshot)
                     .map_err(|err| StoreError::Corrupt(format!("outbox entry {}: {err}", e.seq)))?;
-                Ok(OutboxEntry { seq: u64::try_from(e.seq).unwrap_or(0), activity })
+                let ancestors = parse_revs(e.ancestors.as_deref())?;
+                Ok(OutboxEntry { seq: u64::try_from(e.seq).unwrap_or(0), activity, ancestors })
             })
             .collect()
     }
 
-    /// How many outbox entries wait for the hub.
+    /// How many outbox entries wait for the hub (quarantined ones not included).
     pub async fn pending_count(&self) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(node_outbox::Entity::find().count(&self.db).await?)
+        Ok(node_outbox::Entity::find().filter(node_outbox::Column::Refused.is_null()).count(&self.db).await?)
+    }
+
+    /// The changes the hub refused, oldest first, with its reasons.
+    pub async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        node_outbox::Entity::find()
+            .filter(node_outbox::Column::Refused.is_not_null())
+            .order_by_asc(node_outbox::Column::Seq)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|e| {
+                let activity: Activity = serde_json::from_str(&e.snapshot)
+                    .map_err(|err| StoreError::Corrupt(format!("outbox entry {}: {err}", e.seq)))?;
+                Ok(Quarantined {
+                    seq: u64::try_from(e.seq).unwrap_or(0),
+                    activity,
+                    reason: e.refused.unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     /// Marks every outbox entry with `seq <= acked` as delivered (removes it).
     /// Called only with a sequence number the hub acknowledged.
     pub async fn mark_acked(&self, acked: u64) -> Result<(), StoreError> {
+        self.mark_answered(acked, &[]).await
+    }
+
+    /// Marks the hub's answer to a push: entries in `refused` (sequence number and the
+    /// hub's reason) are kept, quarantined, and every other entry with `seq <= acked`
+    /// is delivered (removed). One transaction.
+    pub async fn mark_answered(&self, acked: u64, refused: &[(u64, String)]) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
+        for (seq, reason) in refused {
+            let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+            node_outbox::Entity::update_many()
+                .col_expr(node_outbox::Column::Refused, sea_orm::sea_query::Expr::value(reason.clone()))
+                .filter(node_outbox::Column::Seq.eq(seq))
+                .exec(&txn)
+                .await?;
+        }
         let last = get_u64(&txn, key::LAST_SEQ).await?;
         if acked > last {
             return Err(StoreError::Corrupt(format!(
@@ -267,7 +359,11 @@ impl NodeStore {
             )));
         }
         let acked_i = i64::try_from(acked).unwrap_or(i64::MAX);
-        node_outbox::Entity::delete_many().filter(node_outbox::Column::Seq.lte(acked_i)).exec(&txn).await?;
+        node_outbox::Entity::delete_many()
+            .filter(node_outbox::Column::Seq.lte(acked_i))
+            .filter(node_outbox::Column::Refused.is_null())
+            .exec(&txn)
+            .await?;
         if acked > get_u64(&txn, key::ACKED_SEQ).await? {
             set_meta(&txn, key::ACKED_SEQ, &acked.to_string()).await?;
         }
@@ -291,50 +387,114 @@ impl NodeStore {
     }
 
     /// Applies a page of pulled records and moves the cursor, in one transaction.
-    /// A pulled record replaces the local one if its version is newer, or if it is the
-    /// same version made elsewhere (the hub's winner of a conflict) and this node has no
-    /// unsent change of it: the hub keeps the losing version and reports the conflict.
+    ///
+    /// A pulled version replaces the local one when the node has no unsent (or
+    /// quarantined) change of the record, the revisions differ and the pulled version
+    /// is not older: the hub sends its current version, the winner of any conflict,
+    /// whose loser it keeps and reports. A shared record that no longer names this
+    /// school leaves the store. The cursor only moves forward.
     pub async fn apply_pulled(
         &self,
-        records: &[Activity],
+        records: &[PulledRecord],
         next_cursor: u64,
     ) -> Result<PullApplied, StoreError> {
         let txn = self.db.begin().await?;
-        let mut out = PullApplied::default();
-        for a in records {
-            self.check_school(a)?;
-            let version = i64::try_from(a.version).unwrap_or(i64::MAX);
-            match node_activity::Entity::find_by_id(a.id).one(&txn).await? {
-                Some(local) if local.version > version => out.unchanged += 1,
-                Some(local) if local.version == version => {
-                    let pending = node_outbox::Entity::find()
-                        .filter(node_outbox::Column::ActivityId.eq(a.id))
-                        .one(&txn)
-                        .await?
-                        .is_some();
-                    if pending || from_node_row(local)? == *a {
-                        out.unchanged += 1;
-                    } else {
-                        node_row(a, Utc::now()).update(&txn).await?;
-                        out.applied += 1;
-                        out.replaced += 1;
-                    }
-                }
-                Some(_) => {
-                    node_row(a, Utc::now()).update(&txn).await?;
-                    out.applied += 1;
-                }
-                None => {
-                    node_row(a, Utc::now()).insert(&txn).await?;
-                    out.applied += 1;
-                }
-            }
-        }
+        let out = apply_records(&txn, &self.school, records).await?;
         if next_cursor > get_u64(&txn, key::PULL_CURSOR).await? {
             set_meta(&txn, key::PULL_CURSOR, &next_cursor.to_string()).await?;
         }
         txn.commit().await?;
         Ok(out)
+    }
+
+    /// Anti-entropy: the per-period digests of every record this node holds.
+    pub async fn digests(&self) -> Result<Vec<PeriodDigest>, StoreError> {
+        let mut periods: BTreeMap<String, Vec<(Uuid, Rev)>> = BTreeMap::new();
+        for (id, a) in self.all().await? {
+            periods.entry(period_of(&id)).or_default().push((id, Rev::of(&a)));
+        }
+        Ok(periods
+            .into_iter()
+            .map(|(period, entries)| PeriodDigest {
+                count: entries.len() as u64,
+                digest: period_digest(&entries),
+                period,
+            })
+            .collect())
+    }
+
+    /// Anti-entropy: the revision of every record of one period this node holds.
+    pub async fn period_revs(&self, period: &str) -> Result<BTreeMap<Uuid, Rev>, StoreError> {
+        Ok(self
+            .all()
+            .await?
+            .into_iter()
+            .filter(|(id, _)| period_of(id) == period)
+            .map(|(id, a)| (id, Rev::of(&a)))
+            .collect())
+    }
+
+    /// Anti-entropy: queues the current version of each of `ids` again (records of
+    /// this school the hub lacks or never saw at this revision), unless an outbox
+    /// entry of it is already waiting. Returns how many were queued.
+    pub async fn requeue(&self, ids: &[Uuid]) -> Result<u32, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut queued = 0;
+        for id in ids {
+            let waiting =
+                node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(*id)).one(&txn).await?;
+            let Some(row) = node_activity::Entity::find_by_id(*id).one(&txn).await? else { continue };
+            if waiting.is_some() || row.school_code != self.school.as_str() {
+                continue;
+            }
+            let ancestors = parse_revs(row.revs.as_deref())?;
+            let a = from_node_row(row)?;
+            enqueue(&txn, &a, &ancestors).await?;
+            queued += 1;
+        }
+        txn.commit().await?;
+        Ok(queued)
+    }
+
+    /// Anti-entropy: applies the hub's versions of records this node lacks or holds
+    /// older, and drops records no longer in its school's view, in one transaction.
+    pub async fn apply_reconciled(
+        &self,
+        records: &[PulledRecord],
+        gone: &[Uuid],
+    ) -> Result<PullApplied, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut out = apply_records(&txn, &self.school, records).await?;
+        for id in gone {
+            let unsent =
+                node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(*id)).one(&txn).await?;
+            if unsent.is_none()
+                && node_activity::Entity::delete_by_id(*id).exec(&txn).await?.rows_affected > 0
+            {
+                out.removed += 1;
+            }
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// Sets the pull cursor, also backwards (after a full reconcile with a hub restored
+    /// from an older copy, whose counter is behind this node's cursor).
+    pub async fn reset_pull_cursor(&self, cursor: u64) -> Result<(), StoreError> {
+        set_meta(&self.db, key::PULL_CURSOR, &cursor.to_string()).await
+    }
+
+    /// When this node last compared its records with the hub (anti-entropy).
+    pub async fn last_reconcile(&self) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
+        Ok(get_meta(&self.db, key::LAST_RECONCILE)
+            .await?
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    }
+
+    /// Notes a completed comparison with the hub.
+    pub async fn set_last_reconcile(&self, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        set_meta(&self.db, key::LAST_RECONCILE, &at.to_rfc3339()).await
     }
 
     /// Replaces the list of open conflicts with what the hub reported in this session.
@@ -390,6 +550,7 @@ impl NodeStore {
         })?;
         let current =
             self.get(id).await?.ok_or_else(|| StoreError::NotFound(format!("本节点没有记录 {id}")))?;
+        let losing_rev = Rev::of(&conflict.losing);
         let mut next = if take_losing { conflict.losing } else { current.clone() };
         if next.deleted && !take_losing {
             return Err(StoreError::Invalid(format!(
@@ -401,15 +562,22 @@ impl NodeStore {
         if current.deleted {
             // A tombstone cannot be edited in place; the losing version comes back as its next version.
             let txn = self.db.begin().await?;
-            node_row(&next, Utc::now()).update(&txn).await?;
-            enqueue(&txn, &next).await?;
+            let row = node_activity::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("本节点没有记录 {id}")))?;
+            let ancestors = next_ancestry(row, Some(losing_rev))?;
+            let mut row = node_row(&next, Utc::now());
+            row.revs = Set(revs_json(&ancestors));
+            row.update(&txn).await?;
+            enqueue(&txn, &next, &ancestors).await?;
             node_conflict::Entity::delete_many()
                 .filter(node_conflict::Column::ActivityId.eq(id))
                 .exec(&txn)
                 .await?;
             txn.commit().await?;
         } else {
-            self.update(&next).await?;
+            self.update_from(&next, Some(losing_rev)).await?;
             node_conflict::Entity::delete_many()
                 .filter(node_conflict::Column::ActivityId.eq(id))
                 .exec(&self.db)
@@ -459,8 +627,70 @@ impl NodeStore {
     }
 }
 
+/// The ancestry of a version made from the stored row `current` (and from `also`).
+fn next_ancestry(current: node_activity::Model, also: Option<Rev>) -> Result<Vec<Rev>, StoreError> {
+    let held = parse_revs(current.revs.as_deref())?;
+    let base = from_node_row(current)?;
+    let mut ancestors = ancestry_of(&base, &held);
+    if let Some(r) = also
+        && !ancestors.contains(&r)
+    {
+        ancestors.insert(1.min(ancestors.len()), r);
+        ancestors.truncate(MAX_ANCESTORS);
+    }
+    Ok(ancestors)
+}
+
+/// Applies records the hub sent (see [`NodeStore::apply_pulled`]).
+async fn apply_records(
+    txn: &impl ConnectionTrait,
+    school: &SchoolCode,
+    records: &[PulledRecord],
+) -> Result<PullApplied, StoreError> {
+    let mut out = PullApplied::default();
+    for PulledRecord { activity: a, ancestors } in records {
+        let local = node_activity::Entity::find_by_id(a.id).one(txn).await?;
+        if !a.involves(school) {
+            // A shared record whose current version no longer names this school.
+            if local.is_some() {
+                node_activity::Entity::delete_by_id(a.id).exec(txn).await?;
+                out.removed += 1;
+            } else {
+                out.unchanged += 1;
+            }
+            continue;
+        }
+        let Some(local) = local else {
+            let mut row = node_row(a, Utc::now());
+            row.revs = Set(revs_json(ancestors));
+            row.insert(txn).await?;
+            out.applied += 1;
+            continue;
+        };
+        let unsent = node_outbox::Entity::find()
+            .filter(node_outbox::Column::ActivityId.eq(a.id))
+            .one(txn)
+            .await?
+            .is_some();
+        let local_version = u64::try_from(local.version).unwrap_or(0);
+        let mine = from_node_row(local)?;
+        if unsent || Rev::of(&mine) == Rev::of(a) || a.version < local_version {
+            out.unchanged += 1;
+            continue;
+        }
+        let mut row = node_row(a, Utc::now());
+        row.revs = Set(revs_json(ancestors));
+        row.update(txn).await?;
+        out.applied += 1;
+        if a.version == local_version {
+            out.replaced += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// Appends the record's state to the outbox under the next sequence number.
-async fn enqueue(txn: &impl ConnectionTrait, a: &Activity) -> Result<(), StoreError> {
+async fn enqueue(txn: &impl ConnectionTrait, a: &Activity, ancestors: &[Rev]) -> Result<(), StoreError> {
     let seq = get_u64(txn, key::LAST_SEQ).await? + 1;
     set_meta(txn, key::LAST_SEQ, &seq.to_string()).await?;
     node_outbox::ActiveModel {
@@ -469,6 +699,8 @@ async fn enqueue(txn: &impl ConnectionTrait, a: &Activity) -> Result<(), StoreEr
         version: Set(i64::try_from(a.version).unwrap_or(i64::MAX)),
         snapshot: Set(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?),
         created_at: Set(Utc::now()),
+        ancestors: Set(revs_json(ancestors)),
+        refused: Set(None),
     }
     .insert(txn)
     .await?;

@@ -2,98 +2,29 @@
 //! (so the hub forwards it to each on pull), and the losing side of every
 //! concurrent edit, kept until an edit made after it resolves it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
 };
 use uuid::Uuid;
-use yanpei_domain::{Activity, Details, SchoolCode};
+use yanpei_domain::{Activity, SchoolCode};
 
 use crate::StoreError;
-use crate::entity::{hub_activity, hub_activity_party, hub_conflict};
-use crate::hub::{HubStore, sql};
-
-const CHUNK: usize = 500;
-
-/// Who made a version: a node and its school.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Origin {
-    pub(crate) node: Uuid,
-    pub(crate) school: String,
-}
-
-impl Origin {
-    /// The order in which same-version edits win: the record's own school beats a
-    /// partner school; then the greater node id. A function of the two versions only,
-    /// so every arrival order picks the same winner.
-    pub(crate) fn rank(&self, owner: &str) -> (bool, Uuid) {
-        (self.school == owner, self.node)
-    }
-}
-
-/// The partner schools named by the held version of each of `ids`.
-pub(crate) async fn held_partners(
-    txn: &impl ConnectionTrait,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, Vec<SchoolCode>)>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(Uuid, Option<String>)> = hub_activity::Entity::find()
-            .select_only()
-            .column(hub_activity::Column::Id)
-            .column(hub_activity::Column::Details)
-            .filter(hub_activity::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        for (id, details) in rows {
-            let partners = match details.as_deref() {
-                None | Some("") => Vec::new(),
-                Some(json) => {
-                    serde_json::from_str::<Details>(json)
-                        .map_err(|e| StoreError::Corrupt(format!("activity {id}: {e}")))?
-                        .partner_schools
-                }
-            };
-            out.push((id, partners));
-        }
-    }
-    Ok(out)
-}
-
-/// Which of `ids` have an unresolved conflict.
-pub(crate) async fn open_conflict_ids(
-    txn: &impl ConnectionTrait,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashSet<Uuid>, StoreError> {
-    let ids: Vec<Uuid> = ids.collect::<BTreeSet<_>>().into_iter().collect();
-    let mut out = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<Uuid> = hub_conflict::Entity::find()
-            .select_only()
-            .column(hub_conflict::Column::ActivityId)
-            .filter(hub_conflict::Column::ActivityId.is_in(chunk.iter().copied()))
-            .filter(hub_conflict::Column::ResolvedVersion.is_null())
-            .into_tuple()
-            .all(txn)
-            .await?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
+use crate::batch::CHUNK;
+use crate::decide::Lost;
+use crate::entity::{hub_activity_party, hub_conflict};
+use crate::hub::HubStore;
 
 /// Keeps the losing version; a replay of the same loss is recorded once.
 pub(crate) async fn record_conflict(
     txn: &impl ConnectionTrait,
-    lost: &Activity,
-    lost_by: &Origin,
-    won_by: &Origin,
+    l: &Lost,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let (lost, lost_by, won_by) = (&l.activity, &l.lost_by, &l.won_by);
     let row = hub_conflict::ActiveModel {
         activity_id: Set(lost.id),
         version: Set(i64::try_from(lost.version).unwrap_or(i64::MAX)),
@@ -104,6 +35,9 @@ pub(crate) async fn record_conflict(
         winning_school: Set(won_by.school.clone()),
         losing: Set(serde_json::to_string(lost).map_err(|e| StoreError::Invalid(e.to_string()))?),
         detected_at: Set(now),
+        rev: Set(Some(l.rev.to_string())),
+        resolved_version: Set(l.resolved_by.and_then(|v| i64::try_from(v).ok())),
+        resolved_at: Set(l.resolved_by.map(|_| now)),
         ..Default::default()
     };
     hub_conflict::Entity::insert(row)
@@ -118,28 +52,6 @@ pub(crate) async fn record_conflict(
         )
         .exec_without_returning(txn)
         .await?;
-    Ok(())
-}
-
-/// A newer version of a record resolves its open conflicts of older versions.
-pub(crate) async fn resolve_conflicts(
-    txn: &impl ConnectionTrait,
-    resolved: &[(Uuid, i64)],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let backend = txn.get_database_backend();
-    for (id, version) in resolved {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                "UPDATE conflict SET resolved_version = ?, resolved_at = ? \
-                 WHERE activity_id = ? AND resolved_version IS NULL AND version < ?",
-            ),
-            [(*version).into(), now.into(), (*id).into(), (*version).into()],
-        ))
-        .await?;
-    }
     Ok(())
 }
 
@@ -179,7 +91,7 @@ pub(crate) async fn insert_parties(
 pub struct Conflict {
     /// The hub's id of the conflict.
     pub id: i64,
-    /// The version both sides made.
+    /// The losing version's number.
     pub version: u64,
     /// The school whose node's version lost.
     pub losing_school: String,

@@ -54,7 +54,7 @@ fn changes(start_seq: u64, records: &[Activity]) -> Vec<IncomingChange> {
     records
         .iter()
         .enumerate()
-        .map(|(i, a)| IncomingChange { seq: start_seq + i as u64, activity: a.clone() })
+        .map(|(i, a)| IncomingChange { seq: start_seq + i as u64, activity: a.clone(), ancestors: vec![] })
         .collect()
 }
 
@@ -90,8 +90,8 @@ async fn sync_guarantees(url: String) {
         .apply_batch(
             &session,
             &[
-                IncomingChange { seq: 4, activity: edited.clone() },
-                IncomingChange { seq: 5, activity: stale },
+                IncomingChange { seq: 4, activity: edited.clone(), ancestors: vec![] },
+                IncomingChange { seq: 5, activity: stale, ancestors: vec![] },
             ],
         )
         .await
@@ -113,22 +113,30 @@ async fn sync_guarantees(url: String) {
     let (page, more) = store.pull(&other, 0, 2).await.unwrap();
     assert_eq!(page.len(), 2);
     assert!(more);
-    let (rest, more) = store.pull(&other, page[1].0, 10).await.unwrap();
+    let (rest, more) = store.pull(&other, page[1].cursor, 10).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert!(!more);
     assert!(store.pull(&session, 0, 10).await.unwrap().0.is_empty());
 
-    // A node of school S2 cannot touch S1's record: refused, and nothing of the batch is kept.
+    // A node of school S2 cannot touch S1's record: that change is refused (and named), the
+    // rest of the batch applies, and the refused change is acknowledged (the node keeps it).
     let (sid3, _) = store.open_session(uuid::Uuid::now_v7(), &code("S2"), 1, "test").await.unwrap();
     let s2 = store.session(sid3).await.unwrap().unwrap();
     let mut hijack = records[2].clone();
     hijack.school = code("S2");
     hijack.version = 9;
     let own = lecture("S2", 11);
-    let err = store.apply_batch(&s2, &changes(1, &[own.clone(), hijack])).await.unwrap_err();
-    assert!(matches!(err, StoreError::PermissionDenied(_)), "{err}");
-    assert!(store.activity(own.id).await.unwrap().is_none(), "the rejected batch left a row");
-    assert_eq!(store.open_session(s2.node_id, &code("S2"), 1, "t").await.unwrap().1, 0);
+    let out = store.apply_batch(&s2, &changes(1, &[own.clone(), hijack.clone()])).await.unwrap();
+    assert_eq!(out.applied, 1);
+    assert_eq!(out.refused.len(), 1, "{out:?}");
+    assert_eq!((out.refused[0].seq, out.refused[0].activity_id.clone()), (2, hijack.id.to_string()));
+    assert_eq!(store.activity(own.id).await.unwrap().as_ref(), Some(&own));
+    assert_eq!(
+        store.activity(hijack.id).await.unwrap().unwrap().school,
+        code("S1"),
+        "the owner never changes"
+    );
+    assert_eq!(store.open_session(s2.node_id, &code("S2"), 1, "t").await.unwrap().1, 2);
 
     // A node is bound to its school.
     let err = store.open_session(node, &code("S2"), 1, "t").await.unwrap_err();

@@ -191,7 +191,7 @@ async fn random_histories(url: String, seeds: std::ops::Range<u64>) {
                     edit(&mut rng, &base)
                 };
                 nodes[i].seq += 1;
-                batch.push(IncomingChange { seq: nodes[i].seq, activity: next.clone() });
+                batch.push(IncomingChange { seq: nodes[i].seq, activity: next.clone(), ancestors: vec![] });
                 nodes[i].known.retain(|a| a.id != next.id);
                 nodes[i].known.push(next.clone());
                 // The school's other node learns of it too (as a pull would), so both may
@@ -260,7 +260,7 @@ async fn newer_rollups_are_built_on_upgrade(url: String) {
     let batch: Vec<IncomingChange> = records
         .iter()
         .enumerate()
-        .map(|(i, a)| IncomingChange { seq: i as u64 + 1, activity: a.clone() })
+        .map(|(i, a)| IncomingChange { seq: i as u64 + 1, activity: a.clone(), ancestors: vec![] })
         .collect();
     store.apply_batch(&session, &batch).await.unwrap();
     let expected = Rollups::recompute(&records);

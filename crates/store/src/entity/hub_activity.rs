@@ -33,6 +33,9 @@ pub struct Model {
     /// The hub cursor of the change that made this version.
     pub change_seq: i64,
     pub updated_at: DateTimeUtc,
+    /// The revisions the current version descends from, newest first (JSON array); NULL before protocol 3.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub revs: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,8 @@ pub struct Model {
     /// The version that resolved it, once someone edited the record after seeing it.
     pub resolved_version: Option<i64>,
     pub resolved_at: Option<DateTimeUtc>,
+    /// The losing version's revision; NULL on rows from before protocol 3.
+    pub rev: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,8 @@ pub struct Model {
     pub agent_version: String,
     pub first_seen: DateTimeUtc,
     pub last_seen: DateTimeUtc,
+    /// The pull cursor the node reported when it last finished a session.
+    pub pull_cursor: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

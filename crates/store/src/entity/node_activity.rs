@@ -27,6 +27,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub details: Option<String>,
     pub updated_at: DateTimeUtc,
+    /// The revisions this version descends from, newest first (JSON array); NULL before protocol 3.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub revs: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,12 @@ pub struct Model {
     /// The record's full state at `version`, as JSON.
     pub snapshot: String,
     pub created_at: DateTimeUtc,
+    /// The revisions the change descends from, newest first (JSON array).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub ancestors: Option<String>,
+    /// The hub's reason for refusing the change (quarantined until the record is edited).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub refused: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,357 @@
+//! The batch path at the hub: read what the hub holds of a batch's records, let the
+//! pure decision (`decide`) say what the batch does, write that in the same
+//! transaction, and only then acknowledge.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement,
+    TransactionTrait,
+};
+use uuid::Uuid;
+use yanpei_domain::{Activity, Rev};
+
+use crate::StoreError;
+use crate::convert::{from_hub_row, hub_row, parse_revs, revs_json};
+use crate::decide::{Caller, Decision, Held, KeptLoser, Origin, RefusalReason, decide};
+use crate::entity::{hub_activity, hub_conflict, hub_node, hub_school};
+use crate::hub::{HubStore, Session, bump_counter, set_counter, sql};
+use crate::rollup::{Rollups, apply_delta};
+use crate::shared::{insert_parties, record_conflict};
+
+/// One change of a pushed batch, already validated.
+#[derive(Debug, Clone)]
+pub struct IncomingChange {
+    /// The node's sequence number.
+    pub seq: u64,
+    /// The record's full state.
+    pub activity: Activity,
+    /// The revisions it descends from, newest first (empty from protocol-2 nodes and for new records).
+    pub ancestors: Vec<Rev>,
+}
+
+/// A change refused (by the hub's checks before the store, or by the decision), and why in Chinese.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The node's sequence number of the change.
+    pub seq: u64,
+    /// The record's id as sent.
+    pub activity_id: String,
+    /// Why, for the school's clerk.
+    pub reason: String,
+    /// The school the record belongs to, when known (for the audit note).
+    pub owner: Option<String>,
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApplyOutcome {
+    /// Highest sequence number of the node now durable (refused changes included: they are answered).
+    pub acked_seq: u64,
+    /// Changes that changed the hub's state.
+    pub applied: u32,
+    /// Changes already held or older than what the hub holds (losing conflicts included).
+    pub unchanged: u32,
+    /// Changes that met a concurrent version of their record (kept as conflicts).
+    pub conflicts: u32,
+    /// Changes refused, with the reason.
+    pub refused: Vec<Refusal>,
+}
+
+/// Rows per multi-row statement: about 20 columns each stays far under SQLite's
+/// 32,766 bound variables and PostgreSQL's 65,535.
+pub(crate) const CHUNK: usize = 500;
+
+/// Most reasons kept in one ledger row.
+const MAX_LEDGER_REASONS: usize = 200;
+
+impl HubStore {
+    /// Applies a batch of one node's changes in one transaction (see [`HubStore::apply_batch_with`]).
+    pub async fn apply_batch(
+        &self,
+        session: &Session,
+        changes: &[IncomingChange],
+    ) -> Result<ApplyOutcome, StoreError> {
+        self.apply_batch_with(session, changes, Vec::new()).await
+    }
+
+    /// Applies a batch of one node's changes in one transaction: reads the held state
+    /// of every record in it, decides (`decide::decide`), writes the decision, moves
+    /// the node's acknowledged sequence number and the session's ledger row. Changes
+    /// the hub refused before the store (`refused`) and those the decision refuses are
+    /// answered and noted in the ledger; nothing of them is written.
+    pub async fn apply_batch_with(
+        &self,
+        session: &Session,
+        changes: &[IncomingChange],
+        mut refused: Vec<Refusal>,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let now = Utc::now();
+        let received = changes.len() + refused.len();
+        let txn = self.db.begin().await?;
+        // Take the writer lock first (row lock on PostgreSQL; SQLite has one writer):
+        // cursors are then handed out in commit order.
+        let mut cursor = bump_counter(&txn, 0).await?;
+        let node = hub_node::Entity::find_by_id(session.node_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("node {} has no handshake", session.node_id)))?;
+        let held = held_state(&txn, changes.iter().map(|c| c.activity.id)).await?;
+        let caller = Caller {
+            node: session.node_id,
+            school: session.school.clone(),
+            causal: session.protocol_version >= CAUSAL_PROTOCOL,
+        };
+        let decision = decide(&caller, held, changes);
+        if !decision.refused.is_empty() {
+            let names = school_names(&txn).await?;
+            let name =
+                |code: &str| names.get(code).map(|n| format!("{n}（{code}）")).unwrap_or(code.to_owned());
+            for r in &decision.refused {
+                let owner = match &r.reason {
+                    RefusalReason::ForeignCreate { owner } => owner.to_string(),
+                    RefusalReason::OwnerChange { held, .. } | RefusalReason::NotNamed { owner: held } => {
+                        held.clone()
+                    }
+                };
+                refused.push(Refusal {
+                    seq: r.seq,
+                    activity_id: r.id.to_string(),
+                    reason: describe(&r.reason, &name),
+                    owner: Some(owner),
+                });
+            }
+        }
+        for r in &refused {
+            tracing::warn!(seq = r.seq, record = %r.activity_id, reason = %r.reason, "change refused");
+        }
+        let Decision { applied, unchanged, conflicts, writes, lost, resolved, .. } = decision;
+        // Rollups move by exact deltas: each written record's previous contribution leaves.
+        let mut delta = Rollups::default();
+        let mut rows = Vec::with_capacity(writes.len());
+        let mut parties = Vec::new();
+        for w in writes {
+            if w.before.as_ref() != Some(&w.after) {
+                if let Some(b) = &w.before {
+                    delta.add(b, -1);
+                }
+                delta.add(&w.after, 1);
+            }
+            cursor += 1;
+            let mut row = hub_row(&w.after, now);
+            row.origin_node = Set(w.origin.node);
+            row.origin_school = Set(Some(w.origin.school.clone()));
+            row.change_seq = Set(cursor);
+            row.revs = Set(revs_json(&w.ancestors));
+            parties.extend(w.after.body.details.partner_schools.iter().map(|p| (w.after.id, p.to_string())));
+            rows.push(row);
+        }
+        for l in &lost {
+            tracing::warn!(
+                record = %l.activity.id, version = l.activity.version, winner = %l.won_by.node,
+                loser = %l.lost_by.node, "concurrent versions: the loser is kept as a conflict"
+            );
+            record_conflict(&txn, l, now).await?;
+        }
+        resolve(&txn, &resolved, now).await?;
+        insert_parties(&txn, parties).await?;
+        apply_delta(&txn, delta).await?;
+        upsert_activities(&txn, rows).await?;
+        set_counter(&txn, cursor).await?;
+        let top = changes.iter().map(|c| c.seq).chain(refused.iter().map(|r| r.seq)).max().unwrap_or(0);
+        let acked = node.acked_seq.max(seq_i64(top)?);
+        let mut node: hub_node::ActiveModel = node.into();
+        node.acked_seq = Set(acked);
+        node.last_seen = Set(now);
+        node.update(&txn).await?;
+        note_in_ledger(&txn, session.id, received, applied, unchanged, &refused, acked).await?;
+        txn.commit().await?;
+        Ok(ApplyOutcome {
+            acked_seq: u64::try_from(acked).unwrap_or(0),
+            applied,
+            unchanged,
+            conflicts,
+            refused,
+        })
+    }
+}
+
+/// The first protocol whose changes carry ancestors (mirrors `yanpei_proto::CAUSAL_PROTOCOL_VERSION`;
+/// the store does not depend on the wire crate).
+pub(crate) const CAUSAL_PROTOCOL: u32 = 3;
+
+fn seq_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| StoreError::Invalid(format!("sequence number {seq} is too large")))
+}
+
+/// The reason of a refusal, in Chinese, with school names.
+fn describe(reason: &RefusalReason, name: &impl Fn(&str) -> String) -> String {
+    match reason {
+        RefusalReason::ForeignCreate { owner } => format!(
+            "这条记录写的是{}的记录：本校节点只能新建本校的记录（共享记录由主办学校新建并注明相关学校）",
+            name(owner.as_str())
+        ),
+        RefusalReason::OwnerChange { held, sent } => format!(
+            "记录属于{}，修改不能把它改成{}的记录：记录的所属学校建立后不能更改",
+            name(held),
+            name(sent.as_str())
+        ),
+        RefusalReason::NotNamed { owner } => format!(
+            "{}的这条共享记录现在已不再注明本校为相关学校，本校不能再修改它；如需保留本校的内容，请新建一条本校记录",
+            name(owner)
+        ),
+    }
+}
+
+async fn school_names(txn: &impl ConnectionTrait) -> Result<HashMap<String, String>, StoreError> {
+    Ok(hub_school::Entity::find().all(txn).await?.into_iter().map(|s| (s.code, s.name)).collect())
+}
+
+/// What the hub holds of each of `ids` that exists: current version, ancestry,
+/// origin, and every kept losing version's revision.
+pub(crate) async fn held_state(
+    txn: &impl ConnectionTrait,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Held>, StoreError> {
+    let ids: Vec<Uuid> = ids.collect::<BTreeSet<_>>().into_iter().collect();
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows = hub_activity::Entity::find()
+            .filter(hub_activity::Column::Id.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        for m in rows {
+            // Rows from before origin_school existed were made by the owner's nodes.
+            let origin = Origin {
+                node: m.origin_node,
+                school: m.origin_school.clone().unwrap_or_else(|| m.school_code.clone()),
+            };
+            let ancestors = parse_revs(m.revs.as_deref())?;
+            let activity = from_hub_row(m)?;
+            out.insert(activity.id, Held { activity, ancestors, origin, losers: Vec::new() });
+        }
+        let losers = hub_conflict::Entity::find()
+            .filter(hub_conflict::Column::ActivityId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        for l in losers {
+            let rev = match l.rev.as_deref().map(str::parse::<Rev>) {
+                Some(Ok(r)) => r,
+                // Rows from before protocol 3: the revision of the kept version itself.
+                _ => {
+                    let a: Activity = serde_json::from_str(&l.losing)
+                        .map_err(|e| StoreError::Corrupt(format!("conflict {}: {e}", l.id)))?;
+                    Rev::of(&a)
+                }
+            };
+            if let Some(h) = out.get_mut(&l.activity_id) {
+                h.losers.push(KeptLoser { id: l.id, rev, open: l.resolved_version.is_none() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Marks kept losers resolved by the version that resolved them.
+async fn resolve(
+    txn: &impl ConnectionTrait,
+    resolved: &[(i64, u64)],
+    now: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
+    for (id, version) in resolved {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql(backend, "UPDATE conflict SET resolved_version = ?, resolved_at = ? WHERE id = ? AND resolved_version IS NULL"),
+            [seq_i64(*version)?.into(), now.into(), (*id).into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn note_in_ledger(
+    txn: &impl ConnectionTrait,
+    session: Uuid,
+    received: usize,
+    applied: u32,
+    unchanged: u32,
+    refused: &[Refusal],
+    acked: i64,
+) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
+    let received = i64::try_from(received).unwrap_or(i64::MAX);
+    let rejected = i64::try_from(refused.len()).unwrap_or(i64::MAX);
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql(
+            backend,
+            "UPDATE sync_session SET received = received + ?, applied = applied + ?, \
+             unchanged = unchanged + ?, rejected = rejected + ?, acked_seq = ? WHERE id = ?",
+        ),
+        [
+            received.into(),
+            i64::from(applied).into(),
+            i64::from(unchanged).into(),
+            rejected.into(),
+            acked.into(),
+            session.into(),
+        ],
+    ))
+    .await?;
+    if !refused.is_empty() {
+        append_rejections(
+            txn,
+            session,
+            refused.iter().map(|r| format!("序号 {}（记录 {}）：{}", r.seq, r.activity_id, r.reason)),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Appends reasons to a session's ledger row (at most [`MAX_LEDGER_REASONS`] kept).
+pub(crate) async fn append_rejections(
+    txn: &impl ConnectionTrait,
+    session: Uuid,
+    reasons: impl Iterator<Item = String>,
+) -> Result<(), StoreError> {
+    use crate::entity::hub_sync_session;
+    let Some(row) = hub_sync_session::Entity::find_by_id(session).one(txn).await? else {
+        return Ok(());
+    };
+    let mut kept: Vec<String> = serde_json::from_str(&row.rejections).unwrap_or_default();
+    kept.extend(reasons);
+    if kept.len() > MAX_LEDGER_REASONS {
+        let extra = kept.len() - MAX_LEDGER_REASONS;
+        kept.drain(..extra);
+    }
+    let mut am: hub_sync_session::ActiveModel = row.into();
+    am.rejections = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
+    am.update(txn).await?;
+    Ok(())
+}
+
+/// Writes rows with multi-row `INSERT ... ON CONFLICT (id) DO UPDATE`, the batch
+/// path both engines offer; the decision has already said each row must be written.
+async fn upsert_activities(
+    txn: &impl ConnectionTrait,
+    rows: Vec<hub_activity::ActiveModel>,
+) -> Result<(), StoreError> {
+    use sea_orm::Iterable;
+    use sea_orm::sea_query::OnConflict;
+    let update: Vec<hub_activity::Column> =
+        hub_activity::Column::iter().filter(|c| !matches!(c, hub_activity::Column::Id)).collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        hub_activity::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(hub_activity::Column::Id).update_columns(update.clone()).to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
