@@ -5,9 +5,11 @@ use tonic::Code;
 use yanpei_proto::pb;
 use yanpei_tests::{batch, handshake, hub_count, on_both_backends, raw_client, records, school, world};
 
-/// Every bad batch is rejected whole with INVALID_ARGUMENT naming the record
-/// and the field; the good records in it are not stored; the ledger says why.
-async fn an_invalid_record_rejects_the_whole_batch(db: Option<String>) {
+/// A bad record is refused alone (protocol 3): the answer names the record, its
+/// sequence number and the field, nothing of it is stored, the good records of the
+/// batch are, and the ledger says why. A malformed batch (sequence numbers out of
+/// order) is still refused whole with INVALID_ARGUMENT.
+async fn an_invalid_record_is_refused_alone(db: Option<String>) {
     let w = world("invalid", db).await;
     let s = school("T02Z1");
     let mut client = raw_client(&w, &s).await;
@@ -21,58 +23,69 @@ async fn an_invalid_record_rejects_the_whole_batch(db: Option<String>) {
         ("malformed UUID", |a| a.id = "1234-not-a-uuid".into(), "id"),
         ("missing semester", |a| a.semester = None, "semester"),
     ];
-    for (what, break_it, field) in cases {
+    let mut stored = 0;
+    for (n, (what, break_it, field)) in cases.into_iter().enumerate() {
         let good = records(&s, 3);
-        let mut changes = batch(1, &good);
+        let first = 1 + 3 * n as u64;
+        let mut changes = batch(first, &good);
         let bad = changes[1].activity.as_mut().unwrap();
         break_it(bad);
         let bad_id = bad.id.clone();
-        let status = client.push(pb::PushRequest { session_id: session.clone(), changes }).await.unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
-        let msg = status.message();
-        assert!(msg.contains(&format!("字段 {field}")), "{what}: message does not name {field}: {msg}");
+        let reply =
+            client.push(pb::PushRequest { session_id: session.clone(), changes }).await.unwrap().into_inner();
+        assert_eq!(reply.refused.len(), 1, "{what}: {reply:?}");
+        let r = &reply.refused[0];
+        assert_eq!((r.seq, r.activity_id.as_str()), (first + 1, bad_id.as_str()), "{what}: {r:?}");
         assert!(
-            msg.contains("第 2 条") && msg.contains(&bad_id),
-            "{what}: message does not name the record: {msg}"
+            r.reason.contains(&format!("字段 {field}")),
+            "{what}: reason does not name {field}: {}",
+            r.reason
         );
-        assert_eq!(hub_count(&w, &s).await, 0, "{what}: part of a rejected batch was stored");
+        assert_eq!(reply.applied, 2, "{what}: the good records of the batch were not stored");
+        assert_eq!(reply.acked_seq, first + 2, "{what}: the refused change was not answered");
+        stored += 2;
+        assert_eq!(hub_count(&w, &s).await, stored, "{what}: the refused record was stored");
     }
     // Sequence numbers must increase.
     let good = records(&s, 2);
-    let mut changes = batch(5, &good);
-    changes[1].seq = 5;
+    let mut changes = batch(20, &good);
+    changes[1].seq = 20;
     let status = client.push(pb::PushRequest { session_id: session.clone(), changes }).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("seq"));
 
+    assert_eq!(hub_count(&w, &s).await, stored, "part of a malformed batch was stored");
     let ledger = w.hub_store.ledger(Some(&s), 1).await.unwrap();
-    assert_eq!(ledger[0].rejected, 17);
-    assert_eq!(ledger[0].applied, 0);
+    assert_eq!(ledger[0].rejected, 5 + 2);
+    assert_eq!(ledger[0].applied, 10);
     assert!(ledger[0].rejections.contains("date"), "{}", ledger[0].rejections);
 
     // The same session still accepts a good batch afterwards.
     let ok = client
-        .push(pb::PushRequest { session_id: session, changes: batch(1, &records(&s, 3)) })
+        .push(pb::PushRequest { session_id: session, changes: batch(30, &records(&s, 3)) })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(ok.applied, 3);
 }
-on_both_backends!(an_invalid_record_rejects_the_whole_batch);
+on_both_backends!(an_invalid_record_is_refused_alone);
 
-/// A node may write only its own school's records: anything else is
-/// PERMISSION_DENIED and nothing of the batch is stored.
-async fn another_schools_records_are_permission_denied(db: Option<String>) {
+/// A node may create only its own school's records: another school's is refused
+/// (named in the answer, with the school's name), nothing of it is stored, and the
+/// node's own records of the same batch are.
+async fn another_schools_records_are_refused(db: Option<String>) {
     let w = world("permission", db).await;
     let (mine, theirs) = (school("T04Z1"), school("T04Z2"));
     let mut client = raw_client(&w, &mine).await;
     let session = handshake(&mut client, &mine).await;
     let mut changes = batch(1, &records(&mine, 2));
     changes.extend(batch(3, &records(&theirs, 1)));
-    let status = client.push(pb::PushRequest { session_id: session, changes }).await.unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    assert!(status.message().contains("T04Z2"), "{}", status.message());
-    assert_eq!(hub_count(&w, &mine).await, 0);
+    let reply = client.push(pb::PushRequest { session_id: session, changes }).await.unwrap().into_inner();
+    assert_eq!(reply.refused.len(), 1, "{reply:?}");
+    assert_eq!(reply.refused[0].seq, 3);
+    assert_eq!(reply.refused[0].owner_school, "T04Z2");
+    assert!(reply.refused[0].reason.contains("T04Z2"), "{}", reply.refused[0].reason);
+    assert_eq!(hub_count(&w, &mine).await, 2);
     assert_eq!(hub_count(&w, &theirs).await, 0);
 
     // Claiming another school in the handshake is refused too: the certificate decides.
@@ -102,9 +115,9 @@ async fn another_schools_records_are_permission_denied(db: Option<String>) {
         })
         .await
         .unwrap();
-    assert_eq!(own.into_inner().total, 0);
+    assert_eq!(own.into_inner().total, 2);
 }
-on_both_backends!(another_schools_records_are_permission_denied);
+on_both_backends!(another_schools_records_are_refused);
 
 /// An outdated node is told to upgrade; a bad session id is refused clearly.
 async fn an_outdated_node_is_told_to_upgrade(db: Option<String>) {

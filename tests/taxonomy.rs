@@ -115,17 +115,19 @@ async fn a_delivery_is_shared_and_counted_once(db: Option<String>) {
         example_draft(ActivityKind::LessonDelivery, &school("T13Z1")),
     )
     .unwrap();
-    let err = client
+    let reply = client
         .push(pb::PushRequest {
             session_id: session.clone(),
             changes: batch(1, std::slice::from_ref(&foreign)),
         })
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.refused.len(), 1, "{reply:?}");
+    assert_eq!(reply.refused[0].owner_school, "CGZ2");
     assert_eq!(w.hub_store.activity(foreign.id).await.unwrap(), None);
 
-    // Naming a school the roster does not know: INVALID_ARGUMENT naming the field.
+    // Naming a school the roster does not know: refused, naming the field and the code.
     let unknown = Activity::create(
         b_school.clone(),
         DEMO_SEMESTER,
@@ -134,12 +136,14 @@ async fn a_delivery_is_shared_and_counted_once(db: Option<String>) {
         example_draft(ActivityKind::LessonDelivery, &school("NOWHERE")),
     )
     .unwrap();
-    let err = client
-        .push(pb::PushRequest { session_id: session, changes: batch(1, std::slice::from_ref(&unknown)) })
+    let reply = client
+        .push(pb::PushRequest { session_id: session, changes: batch(2, std::slice::from_ref(&unknown)) })
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
-    assert!(err.message().contains("相关学校") && err.message().contains("NOWHERE"), "{}", err.message());
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.refused.len(), 1, "{reply:?}");
+    let why = &reply.refused[0].reason;
+    assert!(why.contains("相关学校") && why.contains("NOWHERE"), "{why}");
     assert_eq!(w.hub_store.activity(unknown.id).await.unwrap(), None);
 }
 on_both_backends!(a_delivery_is_shared_and_counted_once);

@@ -55,6 +55,7 @@ pub struct DemoWorld {
     pub hub_addr: SocketAddr,
     /// The hub's store, for checks that read it directly.
     pub hub_store: HubStore,
+    hub_url: String,
     hub_tls: yanpei_hub::TlsMaterial,
     shutdown: CancellationToken,
     hub_task: Option<JoinHandle<Result<(), HubError>>>,
@@ -82,6 +83,7 @@ pub async fn start_world(
     let url = database_url.unwrap_or_else(|| sqlite_url(&dir.join("hub.sqlite")));
     let hub_store = HubStore::open(&url).await?;
     hub_store.replace_roster(county, "demo").await?;
+    let hub_url = url;
     let hub_tls = yanpei_hub::TlsMaterial {
         ca_pem: ca.cert_pem().to_owned(),
         cert_pem: hub_cert.cert_pem,
@@ -92,6 +94,7 @@ pub async fn start_world(
         ca,
         hub_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         hub_store,
+        hub_url,
         hub_tls,
         shutdown: CancellationToken::new(),
         hub_task: None,
@@ -123,6 +126,26 @@ impl DemoWorld {
             .await
         }));
         Ok(())
+    }
+
+    /// The URL of the hub's database (for checks through a connection of their own).
+    pub fn hub_url(&self) -> &str {
+        &self.hub_url
+    }
+
+    /// Stops the hub as its process would exit: waits for in-flight RPCs, then closes
+    /// every connection to its database (an uncommitted transaction is rolled back).
+    pub async fn stop_hub_process(&mut self) -> Result<(), DemoError> {
+        self.stop_hub().await?;
+        self.hub_store.connection().close_by_ref().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Starts the hub as a new process would: opens its database afresh at the same
+    /// URL, then serves on a fresh port. After [`DemoWorld::stop_hub_process`].
+    pub async fn start_hub_process(&mut self) -> Result<(), DemoError> {
+        self.hub_store = HubStore::open(&self.hub_url).await?;
+        self.start_hub().await
     }
 
     /// Starts another hub process-equivalent over the database at `url` (which must be

@@ -17,6 +17,7 @@ use super::read_pem;
 
 mod conflicts;
 mod fields;
+mod quarantine;
 mod sheet;
 
 use fields::Fields;
@@ -145,6 +146,18 @@ pub(crate) enum Command {
     Sync {
         #[command(flatten)]
         store: StoreArg,
+        /// Also compare every record with the hub (对账), whatever the handshake shows.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Changes the hub refused (被退回的记录), each with the hub's reason; they are kept
+    /// here and sent again once the record is edited or deleted.
+    Returned {
+        #[command(flatten)]
+        store: StoreArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
     },
     /// Run as a daemon: sync every night in the window; SIGUSR1 syncs now; SIGTERM stops.
     Run(RunArgs),
@@ -325,10 +338,16 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
+                let returned: std::collections::BTreeSet<Uuid> =
+                    s.quarantined().await?.into_iter().map(|q| q.activity.id).collect();
                 for a in &rows {
-                    println!("{}  {}", a.id, summary(a));
+                    let mark = if returned.contains(&a.id) { "【被退回】" } else { "" };
+                    println!("{}  {mark}{}", a.id, summary(a));
                 }
                 println!("共 {} 条；待同步变更 {} 条", rows.len(), s.pending_count().await?);
+                if !returned.is_empty() {
+                    println!("其中 {} 条被县中心退回，原因见 yanpei node returned", returned.len());
+                }
             }
         }
         Command::Roster { store, json } => show_roster(&store.store, json).await?,
@@ -337,9 +356,10 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Resolve { store, id, keep } => {
             conflicts::resolve(&open(&store.store).await?, parse_id(&id)?, keep).await?
         }
-        Command::Sync { store } => {
+        Command::Returned { store, json } => quarantine::list(&open(&store.store).await?, json).await?,
+        Command::Sync { store, verify } => {
             let a = agent(&store.store).await?;
-            let r = a.sync_once().await?;
+            let r = a.sync_with(yanpei_node::SyncOptions { verify, ..Default::default() }).await?;
             println!(
                 "同步完成：推送 {} 条变更（新写入 {}，已存在 {}），拉取 {} 条；中心已确认到序号 {}",
                 r.pushed, r.applied, r.unchanged, r.pulled, r.acked_seq
@@ -350,9 +370,31 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                     r.attachments_uploaded, r.attachment_bytes, r.attachments_present
                 );
             }
+            if let Some(why) = r.reconciled {
+                let why = match why {
+                    yanpei_node::Reconcile::Asked => "按要求",
+                    yanpei_node::Reconcile::Scheduled => "每周例行",
+                    yanpei_node::Reconcile::HubBehindAcks => {
+                        "县中心的数据少于它此前确认的（可能从备份恢复过）"
+                    }
+                    yanpei_node::Reconcile::CursorMismatch => {
+                        "县中心的同步进度与本节点不一致（可能从备份恢复过）"
+                    }
+                };
+                println!("已与县中心逐条对账（{why}）：重新报送 {} 条，补回 {} 条", r.requeued, r.repaired);
+            }
+            if r.removed > 0 {
+                println!("{} 条共享记录已不再注明本校，已从本地移除", r.removed);
+            }
+            if r.refused > 0 {
+                println!(
+                    "注意：县中心退回了 {} 条记录（其余照常同步），请运行 yanpei node returned 查看原因并修改",
+                    r.refused
+                );
+            }
             if r.open_conflicts > 0 {
                 println!(
-                    "注意：有 {} 处修改冲突（两校在同步前改了同一条记录），请运行 yanpei node conflicts 查看并处理",
+                    "注意：有 {} 处修改冲突（同一条记录在同步前被两处修改），请运行 yanpei node conflicts 查看并处理",
                     r.open_conflicts
                 );
             }
