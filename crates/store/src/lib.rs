@@ -11,16 +11,19 @@ mod convert;
 mod db;
 pub mod entity;
 mod error;
+mod handle;
 pub mod hub;
 pub mod migration;
 pub mod node;
+mod probe;
 pub mod rollup;
 mod shared;
 pub mod testing;
 pub mod weekly;
 
 pub use db::{Backend, connect, sqlite_url};
-pub use error::StoreError;
+pub use error::{StorageFault, StoreError};
+pub use handle::{Db, WriteTxn};
 pub use sea_orm::DatabaseConnection;
 pub use shared::Conflict;
 

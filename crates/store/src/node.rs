@@ -4,11 +4,12 @@
 //! outbox entry in one transaction, so nothing recorded can miss the outbox.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -18,7 +19,7 @@ use yanpei_domain::{Activity, ActivityKind, SchoolCode, Semester};
 use crate::convert::{from_node_row, node_row};
 use crate::entity::{node_activity, node_conflict, node_meta, node_outbox};
 use crate::migration::NodeMigrator;
-use crate::{StoreError, connect};
+use crate::{Db, StoreError};
 
 /// Settings keys.
 mod key {
@@ -54,7 +55,7 @@ pub struct PullApplied {
 /// A node's local store.
 #[derive(Debug, Clone)]
 pub struct NodeStore {
-    db: DatabaseConnection,
+    db: Arc<Db>,
     node_id: Uuid,
     school: SchoolCode,
 }
@@ -81,9 +82,9 @@ impl NodeStore {
     ///
     /// A store belongs to one school for life: opening it for another school fails.
     pub async fn open_or_init(url: &str, school: &SchoolCode) -> Result<NodeStore, StoreError> {
-        let db = connect(url).await?;
-        NodeMigrator::up(&db, None).await?;
-        let txn = db.begin().await?;
+        let db = Db::open(url).await?;
+        NodeMigrator::up(&db.conn(), None).await?;
+        let txn = db.begin_write().await?;
         match get_meta(&txn, key::SCHOOL).await? {
             Some(existing) if existing != school.as_str() => {
                 return Err(StoreError::Invalid(format!(
@@ -97,17 +98,19 @@ impl NodeStore {
             }
         }
         txn.commit().await?;
+        db.close().await;
         Self::open(url).await
     }
 
     /// Opens an existing store.
     pub async fn open(url: &str) -> Result<NodeStore, StoreError> {
-        let db = connect(url).await?;
-        NodeMigrator::up(&db, None).await?;
-        let school = get_meta(&db, key::SCHOOL).await?.ok_or_else(|| {
+        let db = Db::open(url).await?;
+        let conn = db.conn();
+        NodeMigrator::up(&conn, None).await?;
+        let school = get_meta(&conn, key::SCHOOL).await?.ok_or_else(|| {
             StoreError::NotFound("this node store has not been set up: run `yanpei node init` first".into())
         })?;
-        let node_id = get_meta(&db, key::NODE_ID)
+        let node_id = get_meta(&conn, key::NODE_ID)
             .await?
             .ok_or_else(|| StoreError::Corrupt("meta node_id is missing".into()))?;
         Ok(NodeStore {
@@ -119,6 +122,21 @@ impl NodeStore {
                 .map_err(|_| StoreError::Corrupt(format!("meta school_code is invalid: {school:?}")))?,
             db,
         })
+    }
+
+    /// The current connection (for tests and tools; a cheap clone of the pool handle).
+    /// It is replaced after a storage error in a write: take it anew for each use.
+    pub fn connection(&self) -> DatabaseConnection {
+        self.db.conn()
+    }
+
+    fn conn(&self) -> DatabaseConnection {
+        self.db.conn()
+    }
+
+    /// Closes the store's database (the store is not used afterwards).
+    pub async fn close(&self) {
+        self.db.close().await;
     }
 
     /// This node's identity.
@@ -133,17 +151,19 @@ impl NodeStore {
 
     /// A setting.
     pub async fn meta(&self, k: &str) -> Result<Option<String>, StoreError> {
-        get_meta(&self.db, k).await
+        get_meta(&self.conn(), k).await
     }
 
     /// Changes a setting.
     pub async fn set_meta(&self, k: &str, v: &str) -> Result<(), StoreError> {
-        set_meta(&self.db, k, v).await
+        let txn = self.db.begin_write().await?;
+        set_meta(&txn, k, v).await?;
+        txn.commit().await
     }
 
     /// Records new activities (validated by the caller), each with its outbox entry, in one transaction.
     pub async fn record_all(&self, activities: &[Activity]) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         for a in activities {
             self.check_school(a)?;
             node_row(a, Utc::now()).insert(&txn).await?;
@@ -163,29 +183,14 @@ impl NodeStore {
     /// `next.version` must be exactly one more than the stored version.
     pub async fn update(&self, next: &Activity) -> Result<(), StoreError> {
         self.check_school(next)?;
-        let txn = self.db.begin().await?;
-        let current = node_activity::Entity::find_by_id(next.id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("没有编号为 {} 的记录", next.id)))?;
-        if current.deleted {
-            return Err(StoreError::Invalid(format!("记录 {} 已删除，不能再修改", next.id)));
-        }
-        if u64::try_from(current.version).ok().map(|v| v + 1) != Some(next.version) {
-            return Err(StoreError::Invalid(format!(
-                "记录 {} 已被修改（现为第 {} 版），请重新读取后再改",
-                next.id, current.version
-            )));
-        }
-        node_row(next, Utc::now()).update(&txn).await?;
-        enqueue(&txn, next).await?;
-        txn.commit().await?;
-        Ok(())
+        let txn = self.db.begin_write().await?;
+        update_in(&txn, next).await?;
+        txn.commit().await
     }
 
     /// A record (tombstones included).
     pub async fn get(&self, id: Uuid) -> Result<Option<Activity>, StoreError> {
-        node_activity::Entity::find_by_id(id).one(&self.db).await?.map(from_node_row).transpose()
+        node_activity::Entity::find_by_id(id).one(&self.conn()).await?.map(from_node_row).transpose()
     }
 
     /// Live records, newest date first, optionally of one semester and kind.
@@ -205,7 +210,7 @@ impl NodeStore {
         }
         q.order_by_desc(node_activity::Column::Date)
             .order_by_desc(node_activity::Column::Id)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(from_node_row)
@@ -215,7 +220,7 @@ impl NodeStore {
     /// Every record, tombstones included, keyed by id.
     pub async fn all(&self) -> Result<BTreeMap<Uuid, Activity>, StoreError> {
         node_activity::Entity::find()
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|m| from_node_row(m).map(|a| (a.id, a)))
@@ -239,7 +244,7 @@ impl NodeStore {
         node_outbox::Entity::find()
             .order_by_asc(node_outbox::Column::Seq)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|e| {
@@ -253,13 +258,13 @@ impl NodeStore {
     /// How many outbox entries wait for the hub.
     pub async fn pending_count(&self) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(node_outbox::Entity::find().count(&self.db).await?)
+        Ok(node_outbox::Entity::find().count(&self.conn()).await?)
     }
 
     /// Marks every outbox entry with `seq <= acked` as delivered (removes it).
     /// Called only with a sequence number the hub acknowledged.
     pub async fn mark_acked(&self, acked: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let last = get_u64(&txn, key::LAST_SEQ).await?;
         if acked > last {
             return Err(StoreError::Corrupt(format!(
@@ -277,17 +282,17 @@ impl NodeStore {
 
     /// The last sequence number this store issued.
     pub async fn last_seq(&self) -> Result<u64, StoreError> {
-        get_u64(&self.db, key::LAST_SEQ).await
+        get_u64(&self.conn(), key::LAST_SEQ).await
     }
 
     /// Highest sequence number the hub has acknowledged to this node.
     pub async fn acked_seq(&self) -> Result<u64, StoreError> {
-        get_u64(&self.db, key::ACKED_SEQ).await
+        get_u64(&self.conn(), key::ACKED_SEQ).await
     }
 
     /// The hub cursor up to which pulled changes are applied.
     pub async fn pull_cursor(&self) -> Result<u64, StoreError> {
-        get_u64(&self.db, key::PULL_CURSOR).await
+        get_u64(&self.conn(), key::PULL_CURSOR).await
     }
 
     /// Applies a page of pulled records and moves the cursor, in one transaction.
@@ -299,7 +304,7 @@ impl NodeStore {
         records: &[Activity],
         next_cursor: u64,
     ) -> Result<PullApplied, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let mut out = PullApplied::default();
         for a in records {
             self.check_school(a)?;
@@ -339,7 +344,7 @@ impl NodeStore {
 
     /// Replaces the list of open conflicts with what the hub reported in this session.
     pub async fn set_conflicts(&self, conflicts: &[crate::Conflict]) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         node_conflict::Entity::delete_many().exec(&txn).await?;
         for c in conflicts {
             node_conflict::ActiveModel {
@@ -362,7 +367,7 @@ impl NodeStore {
     pub async fn conflicts(&self) -> Result<Vec<crate::Conflict>, StoreError> {
         node_conflict::Entity::find()
             .order_by_asc(node_conflict::Column::HubId)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|m| {
@@ -398,23 +403,20 @@ impl NodeStore {
         }
         next.version = current.version + 1;
         next.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let txn = self.db.begin_write().await?;
         if current.deleted {
             // A tombstone cannot be edited in place; the losing version comes back as its next version.
-            let txn = self.db.begin().await?;
             node_row(&next, Utc::now()).update(&txn).await?;
             enqueue(&txn, &next).await?;
-            node_conflict::Entity::delete_many()
-                .filter(node_conflict::Column::ActivityId.eq(id))
-                .exec(&txn)
-                .await?;
-            txn.commit().await?;
         } else {
-            self.update(&next).await?;
-            node_conflict::Entity::delete_many()
-                .filter(node_conflict::Column::ActivityId.eq(id))
-                .exec(&self.db)
-                .await?;
+            self.check_school(&next)?;
+            update_in(&txn, &next).await?;
         }
+        node_conflict::Entity::delete_many()
+            .filter(node_conflict::Column::ActivityId.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(next)
     }
 
@@ -422,14 +424,14 @@ impl NodeStore {
     /// safe while the store is in use.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
         let target = path.display().to_string().replace('\'', "''");
-        self.db.execute_unprepared(&format!("VACUUM INTO '{target}'")).await?;
+        self.conn().execute_unprepared(&format!("VACUUM INTO '{target}'")).await?;
         Ok(())
     }
 
     /// Keeps the school's part of the roster (from the hub) for offline use.
     pub async fn set_roster(&self, version: u64, roster: &Roster) -> Result<(), StoreError> {
         let json = serde_json::to_string(roster).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         set_meta(&txn, key::ROSTER, &json).await?;
         set_meta(&txn, key::ROSTER_VERSION, &version.to_string()).await?;
         txn.commit().await?;
@@ -438,8 +440,8 @@ impl NodeStore {
 
     /// The roster part held, and its version (0 and `None` before the first sync).
     pub async fn roster(&self) -> Result<(u64, Option<Roster>), StoreError> {
-        let version = get_u64(&self.db, key::ROSTER_VERSION).await?;
-        let roster = match get_meta(&self.db, key::ROSTER).await? {
+        let version = get_u64(&self.conn(), key::ROSTER_VERSION).await?;
+        let roster = match get_meta(&self.conn(), key::ROSTER).await? {
             None => None,
             Some(json) => Some(
                 serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("meta roster: {e}")))?,
@@ -457,6 +459,26 @@ impl NodeStore {
         }
         Ok(())
     }
+}
+
+/// Replaces a record with its next version and enqueues it, inside `txn`: `next.version`
+/// must be exactly one more than the stored version.
+async fn update_in(txn: &impl ConnectionTrait, next: &Activity) -> Result<(), StoreError> {
+    let current = node_activity::Entity::find_by_id(next.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("没有编号为 {} 的记录", next.id)))?;
+    if current.deleted {
+        return Err(StoreError::Invalid(format!("记录 {} 已删除，不能再修改", next.id)));
+    }
+    if u64::try_from(current.version).ok().map(|v| v + 1) != Some(next.version) {
+        return Err(StoreError::Invalid(format!(
+            "记录 {} 已被修改（现为第 {} 版），请重新读取后再改",
+            next.id, current.version
+        )));
+    }
+    node_row(next, Utc::now()).update(txn).await?;
+    enqueue(txn, next).await
 }
 
 /// Appends the record's state to the outbox under the next sequence number.
