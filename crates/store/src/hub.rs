@@ -167,12 +167,21 @@ impl HubStore {
 
     /// A database upgraded from a version without rollups (or without the newest
     /// ones: every live record has a `rollup_subject_week` row) gets them built once.
+    ///
+    /// The check is made again inside the rebuild's transaction, after it holds the
+    /// counter row lock (as batches do), so hubs opening one upgraded PostgreSQL
+    /// database together build them once: the second finds them built.
     async fn build_rollups_if_missing(&self) -> Result<(), StoreError> {
-        if rollups_missing(&self.conn()).await? {
-            tracing::info!("building rollups from existing records");
-            self.rebuild_rollups().await?;
+        if !rollups_missing(&self.conn()).await? {
+            return Ok(());
         }
-        Ok(())
+        let txn = self.db.begin_write().await?;
+        bump_counter(&txn, 0).await?;
+        if rollups_missing(&txn).await? {
+            tracing::info!("building rollups from existing records");
+            crate::rollup::rebuild_rollups_in(&txn).await?;
+        }
+        txn.commit().await
     }
 
     /// The current connection (for tests and tools; a cheap clone of the pool handle).
@@ -854,7 +863,7 @@ async fn rollups_missing(db: &impl ConnectionTrait) -> Result<bool, StoreError> 
 }
 
 /// Adds `by` to the change counter and returns its new value; locks the row until commit.
-async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreError> {
+pub(crate) async fn bump_counter(txn: &impl ConnectionTrait, by: i64) -> Result<i64, StoreError> {
     let backend = txn.get_database_backend();
     txn.execute_raw(Statement::from_sql_and_values(
         backend,

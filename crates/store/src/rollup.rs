@@ -270,15 +270,18 @@ impl HubStore {
     }
 
     /// Rebuilds every rollup from the raw records, in one transaction: after an upgrade
-    /// from a version without rollups, or as a repair.
+    /// from a version without rollups, or as a repair. It first takes the counter row
+    /// lock, as a batch does, so no batch changes records or rollups meanwhile.
     pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write().await?;
+        crate::hub::bump_counter(&txn, 0).await?;
         rebuild_rollups_in(&txn).await?;
         txn.commit().await
     }
 }
 
-/// Empties every rollup and fills it again from the raw records, inside `txn`.
+/// Empties every rollup and fills it again from the raw records, inside `txn` (which
+/// holds the counter row lock).
 pub(crate) async fn rebuild_rollups_in(txn: &impl ConnectionTrait) -> Result<(), StoreError> {
     for table in ROLLUP_TABLES {
         txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
