@@ -45,6 +45,12 @@ impl From<HubError> for Status {
                     tracing::warn!(error = %m, "database unavailable");
                     Status::unavailable("中心数据库暂时不可用，请稍后重试")
                 }
+                StoreError::Storage { fault, detail } => {
+                    tracing::error!(%fault, error = %detail, "the database cannot write");
+                    Status::unavailable(
+                        "中心存储暂时无法写入（磁盘已满或读写故障），本次未写入任何数据，请稍后重试",
+                    )
+                }
                 StoreError::NotFound(m) => Status::not_found(m),
                 StoreError::PermissionDenied(m) => Status::permission_denied(m),
                 StoreError::Invalid(m) => Status::invalid_argument(m),

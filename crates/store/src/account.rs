@@ -121,7 +121,8 @@ fn from_row(r: hub_account::Model) -> Result<Account, StoreError> {
 impl HubStore {
     /// Creates an account; a taken username is `Invalid`.
     pub async fn insert_account(&self, new: &NewAccount) -> Result<Account, StoreError> {
-        if hub_account::Entity::find_by_id(new.username.clone()).one(self.connection()).await?.is_some() {
+        let txn = self.db.begin_write().await?;
+        if hub_account::Entity::find_by_id(new.username.clone()).one(&txn).await?.is_some() {
             return Err(StoreError::Invalid(format!("用户名「{}」已被使用", new.username)));
         }
         let now = Utc::now();
@@ -136,13 +137,15 @@ impl HubStore {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        from_row(row.insert(self.connection()).await?)
+        let account = from_row(row.insert(&txn).await?)?;
+        txn.commit().await?;
+        Ok(account)
     }
 
     /// The account named `username`, if any.
     pub async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
         hub_account::Entity::find_by_id(username.to_owned())
-            .one(self.connection())
+            .one(&self.conn())
             .await?
             .map(from_row)
             .transpose()
@@ -152,7 +155,7 @@ impl HubStore {
     pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
         hub_account::Entity::find()
             .order_by_asc(hub_account::Column::Username)
-            .all(self.connection())
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(from_row)
@@ -164,14 +167,17 @@ impl HubStore {
         username: &str,
         change: impl FnOnce(&mut hub_account::ActiveModel, &hub_account::Model),
     ) -> Result<Account, StoreError> {
+        let txn = self.db.begin_write().await?;
         let row = hub_account::Entity::find_by_id(username.to_owned())
-            .one(self.connection())
+            .one(&txn)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("没有用户名为「{username}」的账号")))?;
         let mut active = row.clone().into_active_model();
         change(&mut active, &row);
         active.updated_at = Set(Utc::now());
-        from_row(active.update(self.connection()).await?)
+        let account = from_row(active.update(&txn).await?)?;
+        txn.commit().await?;
+        Ok(account)
     }
 
     /// Disables or enables an account.
@@ -201,14 +207,17 @@ impl HubStore {
             value: Set(candidate.to_owned()),
             created_at: Set(Utc::now()),
         };
+        let txn = self.db.begin_write().await?;
         hub_secret::Entity::insert(row)
             .on_conflict(OnConflict::column(hub_secret::Column::Name).do_nothing().to_owned())
-            .exec_without_returning(self.connection())
+            .exec_without_returning(&txn)
             .await?;
-        hub_secret::Entity::find_by_id(name.to_owned())
-            .one(self.connection())
+        let value = hub_secret::Entity::find_by_id(name.to_owned())
+            .one(&txn)
             .await?
             .map(|r| r.value)
-            .ok_or_else(|| StoreError::Corrupt(format!("secret {name} vanished after its insert")))
+            .ok_or_else(|| StoreError::Corrupt(format!("secret {name} vanished after its insert")))?;
+        txn.commit().await?;
+        Ok(value)
     }
 }

@@ -59,8 +59,9 @@ impl HubStore {
             code: Set(e.code),
             ..Default::default()
         });
-        hub_audit::Entity::insert_many(rows).exec(self.connection()).await?;
-        Ok(())
+        let txn = self.db.begin_write().await?;
+        hub_audit::Entity::insert_many(rows).exec(&txn).await?;
+        txn.commit().await
     }
 
     /// Audit entries, newest first.
@@ -76,7 +77,7 @@ impl HubStore {
         let rows = q
             .order_by_desc(hub_audit::Column::Id)
             .limit(filter.limit.clamp(1, 1000))
-            .all(self.connection())
+            .all(&self.conn())
             .await?;
         Ok(rows
             .into_iter()

@@ -7,7 +7,6 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement,
-    TransactionTrait,
 };
 use uuid::Uuid;
 use yanpei_domain::{Activity, Rev};
@@ -89,7 +88,7 @@ impl HubStore {
     ) -> Result<ApplyOutcome, StoreError> {
         let now = Utc::now();
         let received = changes.len() + refused.len();
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         // Take the writer lock first (row lock on PostgreSQL; SQLite has one writer):
         // cursors are then handed out in commit order.
         let mut cursor = bump_counter(&txn, 0).await?;

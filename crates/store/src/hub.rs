@@ -1,6 +1,7 @@
 //! The hub's storage operations: roster, sync sessions, batch apply, pull, statistics.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
@@ -18,7 +19,7 @@ use crate::entity::{
     hub_sync_session,
 };
 use crate::migration::HubMigrator;
-use crate::{StoreError, connect};
+use crate::{Db, StoreError};
 
 pub use crate::batch::{ApplyOutcome, IncomingChange, Refusal};
 
@@ -133,7 +134,7 @@ pub const MAX_PULL: u64 = 1000;
 /// The hub's database.
 #[derive(Debug, Clone)]
 pub struct HubStore {
-    pub(crate) db: DatabaseConnection,
+    pub(crate) db: Arc<Db>,
 }
 
 fn seq_i64(seq: u64) -> Result<i64, StoreError> {
@@ -151,14 +152,15 @@ impl HubStore {
     /// lock, so hubs starting together over one database do not race: the
     /// second waits, then finds the schema current.
     pub async fn open(url: &str) -> Result<HubStore, StoreError> {
-        let db = connect(url).await?;
-        if db.get_database_backend() == DbBackend::Postgres {
-            let txn = db.begin().await?;
+        let db = Db::open(url).await?;
+        let conn = db.conn();
+        if conn.get_database_backend() == DbBackend::Postgres {
+            let txn = conn.begin().await?;
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
             HubMigrator::up(&txn, None).await?;
             txn.commit().await?;
         } else {
-            HubMigrator::up(&db, None).await?;
+            HubMigrator::up(&conn, None).await?;
         }
         let store = HubStore { db };
         store.build_rollups_if_missing().await?;
@@ -167,28 +169,49 @@ impl HubStore {
 
     /// A database upgraded from a version without rollups (or without the newest
     /// ones: every live record has a `rollup_subject_week` row) gets them built once.
+    ///
+    /// The check is made again inside the rebuild's transaction, after it holds the
+    /// counter row lock (as batches do), so hubs opening one upgraded PostgreSQL
+    /// database together build them once: the second finds them built.
     async fn build_rollups_if_missing(&self) -> Result<(), StoreError> {
-        let backend = self.db.get_database_backend();
-        let one = |t: &str| Statement::from_string(backend, format!("SELECT 1 FROM {t} LIMIT 1"));
-        let has_rollups = self.db.query_one_raw(one("rollup_week")).await?.is_some()
-            && self.db.query_one_raw(one("rollup_subject_week")).await?.is_some();
-        if !has_rollups && self.db.query_one_raw(one("activity")).await?.is_some() {
-            tracing::info!("building rollups from existing records");
-            self.rebuild_rollups().await?;
+        if !rollups_missing(&self.conn()).await? {
+            return Ok(());
         }
-        Ok(())
+        let txn = self.db.begin_write().await?;
+        bump_counter(&txn, 0).await?;
+        if rollups_missing(&txn).await? {
+            tracing::info!("building rollups from existing records");
+            crate::rollup::rebuild_rollups_in(&txn).await?;
+        }
+        txn.commit().await
     }
 
-    /// The underlying connection (for tests and tools).
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+    /// The current connection (for tests and tools; a cheap clone of the pool handle).
+    /// It is replaced after a storage error in a write: take it anew for each use.
+    pub fn connection(&self) -> DatabaseConnection {
+        self.db.conn()
+    }
+
+    pub(crate) fn conn(&self) -> DatabaseConnection {
+        self.db.conn()
+    }
+
+    /// Closes the database (the store is not used afterwards).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// Changes each time a write meets a storage fault (full disk, I/O error,
+    /// read-only): what the hub's health follows.
+    pub fn write_faults(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.db.faults()
     }
 
     /// Makes `roster` (already validated) the current roster: a new version
     /// with its author, and the school and alliance tables rebuilt, in one transaction.
     pub async fn replace_roster(&self, roster: &Roster, author: &str) -> Result<u64, StoreError> {
         let snapshot = serde_json::to_string(roster).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         // Serialise with batch applies and other imports.
         bump_counter(&txn, 0).await?;
         let last = hub_roster_version::Entity::find()
@@ -245,7 +268,7 @@ impl HubStore {
     pub async fn current_roster(&self) -> Result<Option<(u64, Roster)>, StoreError> {
         let Some(row) = hub_roster_version::Entity::find()
             .order_by_desc(hub_roster_version::Column::Version)
-            .one(&self.db)
+            .one(&self.conn())
             .await?
         else {
             return Ok(None);
@@ -262,7 +285,7 @@ impl HubStore {
             .column(hub_roster_version::Column::Version)
             .order_by_desc(hub_roster_version::Column::Version)
             .into_tuple::<i64>()
-            .one(&self.db)
+            .one(&self.conn())
             .await?
             .map(seq_u64)
             .unwrap_or(0))
@@ -274,13 +297,14 @@ impl HubStore {
         // versions are few, so reading whole rows is fine.
         Ok(hub_roster_version::Entity::find()
             .order_by_desc(hub_roster_version::Column::Version)
-            .all(&self.db)
+            .all(&self.conn())
             .await?)
     }
 
     /// Every school on the roster, by code.
     pub async fn schools(&self) -> Result<Vec<School>, StoreError> {
-        let rows = hub_school::Entity::find().order_by_asc(hub_school::Column::Code).all(&self.db).await?;
+        let rows =
+            hub_school::Entity::find().order_by_asc(hub_school::Column::Code).all(&self.conn()).await?;
         rows.into_iter()
             .map(|r| {
                 let bad = |what: &str| StoreError::Corrupt(format!("school {}: bad {what}", r.code));
@@ -300,7 +324,7 @@ impl HubStore {
     /// Every alliance, by code.
     pub async fn alliances(&self) -> Result<Vec<Alliance>, StoreError> {
         let rows =
-            hub_alliance::Entity::find().order_by_asc(hub_alliance::Column::Code).all(&self.db).await?;
+            hub_alliance::Entity::find().order_by_asc(hub_alliance::Column::Code).all(&self.conn()).await?;
         rows.into_iter()
             .map(|r| {
                 Ok(Alliance {
@@ -317,7 +341,7 @@ impl HubStore {
 
     /// The roster's name of a school, if it is on the roster.
     pub async fn school_name(&self, code: &SchoolCode) -> Result<Option<String>, StoreError> {
-        Ok(hub_school::Entity::find_by_id(code.to_string()).one(&self.db).await?.map(|s| s.name))
+        Ok(hub_school::Entity::find_by_id(code.to_string()).one(&self.conn()).await?.map(|s| s.name))
     }
 
     /// Registers the node (binding it to its school on first sight) and opens a session.
@@ -344,7 +368,7 @@ impl HubStore {
         agent_version: &str,
     ) -> Result<Opened, StoreError> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let acked = match hub_node::Entity::find_by_id(node_id).one(&txn).await? {
             Some(node) if node.school_code != school.as_str() => {
                 return Err(StoreError::PermissionDenied(format!(
@@ -410,7 +434,7 @@ impl HubStore {
 
     /// A session by id.
     pub async fn session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
-        let Some(row) = hub_sync_session::Entity::find_by_id(id).one(&self.db).await? else {
+        let Some(row) = hub_sync_session::Entity::find_by_id(id).one(&self.conn()).await? else {
             return Ok(None);
         };
         Ok(Some(Session {
@@ -433,7 +457,7 @@ impl HubStore {
         received: usize,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let count = i64::try_from(received).unwrap_or(i64::MAX);
         let backend = txn.get_database_backend();
         txn.execute_raw(Statement::from_sql_and_values(
@@ -476,7 +500,7 @@ impl HubStore {
             .filter(hub_activity::Column::OriginNode.ne(session.node_id))
             .order_by_asc(hub_activity::Column::ChangeSeq)
             .limit(limit + 1)
-            .all(&self.db)
+            .all(&self.conn())
             .await?;
         let has_more = rows.len() as u64 > limit;
         let page = rows
@@ -493,7 +517,7 @@ impl HubStore {
 
     /// Closes a session in the ledger and keeps the node's pull cursor.
     pub async fn finish_session(&self, session: Uuid, pull_cursor: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let row = hub_sync_session::Entity::find_by_id(session)
             .one(&txn)
             .await?
@@ -517,7 +541,7 @@ impl HubStore {
     /// How many nodes have not synced since `since` (their last handshake is older).
     pub async fn nodes_not_synced_since(&self, since: chrono::DateTime<Utc>) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(hub_node::Entity::find().filter(hub_node::Column::LastSeen.lt(since)).count(&self.db).await?)
+        Ok(hub_node::Entity::find().filter(hub_node::Column::LastSeen.lt(since)).count(&self.conn()).await?)
     }
 
     /// The ledger, newest first.
@@ -533,7 +557,7 @@ impl HubStore {
         Ok(q.order_by_desc(hub_sync_session::Column::StartedAt)
             .order_by_desc(hub_sync_session::Column::Id)
             .limit(limit.clamp(1, 500))
-            .all(&self.db)
+            .all(&self.conn())
             .await?)
     }
 
@@ -544,9 +568,9 @@ impl HubStore {
         let text = format!(
             "SELECT school_code, kind, CAST(SUM(n) AS BIGINT) FROM {table}{clause} GROUP BY school_code, kind"
         );
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_sql_and_values(backend, sql(backend, &text), values))
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -597,7 +621,7 @@ impl HubStore {
             // A week's records run from its Monday to its Sunday.
             q = q.filter(hub_activity::Column::Date.lte(last + chrono::TimeDelta::days(6)));
         }
-        let rows: Vec<(String, String, i64)> = q.into_tuple().all(&self.db).await?;
+        let rows: Vec<(String, String, i64)> = q.into_tuple().all(&self.conn()).await?;
         rows.into_iter()
             .map(|(school, kind, n)| {
                 Ok(SchoolKindCount {
@@ -611,14 +635,14 @@ impl HubStore {
 
     /// A record as the hub holds it (tombstones included).
     pub async fn activity(&self, id: Uuid) -> Result<Option<Activity>, StoreError> {
-        hub_activity::Entity::find_by_id(id).one(&self.db).await?.map(from_hub_row).transpose()
+        hub_activity::Entity::find_by_id(id).one(&self.conn()).await?.map(from_hub_row).transpose()
     }
 
     /// Every record of a school (tombstones included), keyed by id.
     pub async fn activities_of(&self, school: &SchoolCode) -> Result<BTreeMap<Uuid, Activity>, StoreError> {
         let rows = hub_activity::Entity::find()
             .filter(hub_activity::Column::SchoolCode.eq(school.as_str()))
-            .all(&self.db)
+            .all(&self.conn())
             .await?;
         rows.into_iter().map(|r| from_hub_row(r).map(|a| (a.id, a))).collect()
     }
@@ -674,6 +698,15 @@ pub(crate) fn sql(backend: DbBackend, text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether the rollups must be built: records exist but a rollup table is empty.
+async fn rollups_missing(db: &impl ConnectionTrait) -> Result<bool, StoreError> {
+    let backend = db.get_database_backend();
+    let one = |t: &str| Statement::from_string(backend, format!("SELECT 1 FROM {t} LIMIT 1"));
+    let has_rollups = db.query_one_raw(one("rollup_week")).await?.is_some()
+        && db.query_one_raw(one("rollup_subject_week")).await?.is_some();
+    Ok(!has_rollups && db.query_one_raw(one("activity")).await?.is_some())
 }
 
 /// Adds `by` to the change counter and returns its new value; locks the row until commit.

@@ -13,9 +13,11 @@ mod db;
 pub mod decide;
 pub mod entity;
 mod error;
+mod handle;
 pub mod hub;
 pub mod migration;
 pub mod node;
+mod probe;
 pub mod reconcile;
 pub mod rollup;
 mod shared;
@@ -23,7 +25,8 @@ pub mod testing;
 pub mod weekly;
 
 pub use db::{Backend, connect, sqlite_url};
-pub use error::StoreError;
+pub use error::{StorageFault, StoreError};
+pub use handle::{Db, WriteTxn};
 pub use sea_orm::DatabaseConnection;
 pub use shared::Conflict;
 

@@ -4,11 +4,12 @@
 //! outbox entry in one transaction, so nothing recorded can miss the outbox.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -20,7 +21,7 @@ use yanpei_domain::{
 use crate::convert::{from_node_row, node_row, parse_revs, revs_json};
 use crate::entity::{node_activity, node_conflict, node_meta, node_outbox};
 use crate::migration::NodeMigrator;
-use crate::{StoreError, connect};
+use crate::{Db, StoreError};
 
 /// Settings keys.
 mod key {
@@ -92,7 +93,7 @@ pub struct PullApplied {
 /// A node's local store.
 #[derive(Debug, Clone)]
 pub struct NodeStore {
-    db: DatabaseConnection,
+    db: Arc<Db>,
     node_id: Uuid,
     school: SchoolCode,
 }
@@ -119,9 +120,9 @@ impl NodeStore {
     ///
     /// A store belongs to one school for life: opening it for another school fails.
     pub async fn open_or_init(url: &str, school: &SchoolCode) -> Result<NodeStore, StoreError> {
-        let db = connect(url).await?;
-        NodeMigrator::up(&db, None).await?;
-        let txn = db.begin().await?;
+        let db = Db::open(url).await?;
+        NodeMigrator::up(&db.conn(), None).await?;
+        let txn = db.begin_write().await?;
         match get_meta(&txn, key::SCHOOL).await? {
             Some(existing) if existing != school.as_str() => {
                 return Err(StoreError::Invalid(format!(
@@ -135,17 +136,19 @@ impl NodeStore {
             }
         }
         txn.commit().await?;
+        db.close().await;
         Self::open(url).await
     }
 
     /// Opens an existing store.
     pub async fn open(url: &str) -> Result<NodeStore, StoreError> {
-        let db = connect(url).await?;
-        NodeMigrator::up(&db, None).await?;
-        let school = get_meta(&db, key::SCHOOL).await?.ok_or_else(|| {
+        let db = Db::open(url).await?;
+        let conn = db.conn();
+        NodeMigrator::up(&conn, None).await?;
+        let school = get_meta(&conn, key::SCHOOL).await?.ok_or_else(|| {
             StoreError::NotFound("this node store has not been set up: run `yanpei node init` first".into())
         })?;
-        let node_id = get_meta(&db, key::NODE_ID)
+        let node_id = get_meta(&conn, key::NODE_ID)
             .await?
             .ok_or_else(|| StoreError::Corrupt("meta node_id is missing".into()))?;
         Ok(NodeStore {
@@ -157,6 +160,21 @@ impl NodeStore {
                 .map_err(|_| StoreError::Corrupt(format!("meta school_code is invalid: {school:?}")))?,
             db,
         })
+    }
+
+    /// The current connection (for tests and tools; a cheap clone of the pool handle).
+    /// It is replaced after a storage error in a write: take it anew for each use.
+    pub fn connection(&self) -> DatabaseConnection {
+        self.db.conn()
+    }
+
+    fn conn(&self) -> DatabaseConnection {
+        self.db.conn()
+    }
+
+    /// Closes the store's database (the store is not used afterwards).
+    pub async fn close(&self) {
+        self.db.close().await;
     }
 
     /// This node's identity.
@@ -171,17 +189,19 @@ impl NodeStore {
 
     /// A setting.
     pub async fn meta(&self, k: &str) -> Result<Option<String>, StoreError> {
-        get_meta(&self.db, k).await
+        get_meta(&self.conn(), k).await
     }
 
     /// Changes a setting.
     pub async fn set_meta(&self, k: &str, v: &str) -> Result<(), StoreError> {
-        set_meta(&self.db, k, v).await
+        let txn = self.db.begin_write().await?;
+        set_meta(&txn, k, v).await?;
+        txn.commit().await
     }
 
     /// Records new activities (validated by the caller), each with its outbox entry, in one transaction.
     pub async fn record_all(&self, activities: &[Activity]) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         for a in activities {
             self.check_school(a)?;
             let mut row = node_row(a, Utc::now());
@@ -209,7 +229,7 @@ impl NodeStore {
     /// made from (a resolved conflict's losing version).
     async fn update_from(&self, next: &Activity, also_from: Option<Rev>) -> Result<(), StoreError> {
         self.check_school(next)?;
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let current = node_activity::Entity::find_by_id(next.id)
             .one(&txn)
             .await?
@@ -240,7 +260,7 @@ impl NodeStore {
 
     /// A record (tombstones included).
     pub async fn get(&self, id: Uuid) -> Result<Option<Activity>, StoreError> {
-        node_activity::Entity::find_by_id(id).one(&self.db).await?.map(from_node_row).transpose()
+        node_activity::Entity::find_by_id(id).one(&self.conn()).await?.map(from_node_row).transpose()
     }
 
     /// Live records, newest date first, optionally of one semester and kind.
@@ -260,7 +280,7 @@ impl NodeStore {
         }
         q.order_by_desc(node_activity::Column::Date)
             .order_by_desc(node_activity::Column::Id)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(from_node_row)
@@ -270,7 +290,7 @@ impl NodeStore {
     /// Every record, tombstones included, keyed by id.
     pub async fn all(&self) -> Result<BTreeMap<Uuid, Activity>, StoreError> {
         node_activity::Entity::find()
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|m| from_node_row(m).map(|a| (a.id, a)))
@@ -295,7 +315,7 @@ impl NodeStore {
             .filter(node_outbox::Column::Refused.is_null())
             .order_by_asc(node_outbox::Column::Seq)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|e| {
@@ -310,7 +330,10 @@ impl NodeStore {
     /// How many outbox entries wait for the hub (quarantined ones not included).
     pub async fn pending_count(&self) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        Ok(node_outbox::Entity::find().filter(node_outbox::Column::Refused.is_null()).count(&self.db).await?)
+        Ok(node_outbox::Entity::find()
+            .filter(node_outbox::Column::Refused.is_null())
+            .count(&self.conn())
+            .await?)
     }
 
     /// The changes the hub refused, oldest first, with its reasons.
@@ -318,7 +341,7 @@ impl NodeStore {
         node_outbox::Entity::find()
             .filter(node_outbox::Column::Refused.is_not_null())
             .order_by_asc(node_outbox::Column::Seq)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|e| {
@@ -343,7 +366,7 @@ impl NodeStore {
     /// hub's reason) are kept, quarantined, and every other entry with `seq <= acked`
     /// is delivered (removed). One transaction.
     pub async fn mark_answered(&self, acked: u64, refused: &[(u64, String)]) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         for (seq, reason) in refused {
             let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
             node_outbox::Entity::update_many()
@@ -373,17 +396,17 @@ impl NodeStore {
 
     /// The last sequence number this store issued.
     pub async fn last_seq(&self) -> Result<u64, StoreError> {
-        get_u64(&self.db, key::LAST_SEQ).await
+        get_u64(&self.conn(), key::LAST_SEQ).await
     }
 
     /// Highest sequence number the hub has acknowledged to this node.
     pub async fn acked_seq(&self) -> Result<u64, StoreError> {
-        get_u64(&self.db, key::ACKED_SEQ).await
+        get_u64(&self.conn(), key::ACKED_SEQ).await
     }
 
     /// The hub cursor up to which pulled changes are applied.
     pub async fn pull_cursor(&self) -> Result<u64, StoreError> {
-        get_u64(&self.db, key::PULL_CURSOR).await
+        get_u64(&self.conn(), key::PULL_CURSOR).await
     }
 
     /// Applies a page of pulled records and moves the cursor, in one transaction.
@@ -398,7 +421,7 @@ impl NodeStore {
         records: &[PulledRecord],
         next_cursor: u64,
     ) -> Result<PullApplied, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let out = apply_records(&txn, &self.school, records).await?;
         if next_cursor > get_u64(&txn, key::PULL_CURSOR).await? {
             set_meta(&txn, key::PULL_CURSOR, &next_cursor.to_string()).await?;
@@ -438,7 +461,7 @@ impl NodeStore {
     /// this school the hub lacks or never saw at this revision), unless an outbox
     /// entry of it is already waiting. Returns how many were queued.
     pub async fn requeue(&self, ids: &[Uuid]) -> Result<u32, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let mut queued = 0;
         for id in ids {
             let waiting =
@@ -463,7 +486,7 @@ impl NodeStore {
         records: &[PulledRecord],
         gone: &[Uuid],
     ) -> Result<PullApplied, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         let mut out = apply_records(&txn, &self.school, records).await?;
         for id in gone {
             let unsent =
@@ -481,12 +504,12 @@ impl NodeStore {
     /// Sets the pull cursor, also backwards (after a full reconcile with a hub restored
     /// from an older copy, whose counter is behind this node's cursor).
     pub async fn reset_pull_cursor(&self, cursor: u64) -> Result<(), StoreError> {
-        set_meta(&self.db, key::PULL_CURSOR, &cursor.to_string()).await
+        set_meta(&self.conn(), key::PULL_CURSOR, &cursor.to_string()).await
     }
 
     /// When this node last compared its records with the hub (anti-entropy).
     pub async fn last_reconcile(&self) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
-        Ok(get_meta(&self.db, key::LAST_RECONCILE)
+        Ok(get_meta(&self.conn(), key::LAST_RECONCILE)
             .await?
             .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
             .map(|t| t.with_timezone(&Utc)))
@@ -494,12 +517,12 @@ impl NodeStore {
 
     /// Notes a completed comparison with the hub.
     pub async fn set_last_reconcile(&self, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
-        set_meta(&self.db, key::LAST_RECONCILE, &at.to_rfc3339()).await
+        set_meta(&self.conn(), key::LAST_RECONCILE, &at.to_rfc3339()).await
     }
 
     /// Replaces the list of open conflicts with what the hub reported in this session.
     pub async fn set_conflicts(&self, conflicts: &[crate::Conflict]) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         node_conflict::Entity::delete_many().exec(&txn).await?;
         for c in conflicts {
             node_conflict::ActiveModel {
@@ -522,7 +545,7 @@ impl NodeStore {
     pub async fn conflicts(&self) -> Result<Vec<crate::Conflict>, StoreError> {
         node_conflict::Entity::find()
             .order_by_asc(node_conflict::Column::HubId)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(|m| {
@@ -559,30 +582,29 @@ impl NodeStore {
         }
         next.version = current.version + 1;
         next.validate().map_err(|e| StoreError::Invalid(e.to_string()))?;
-        if current.deleted {
-            // A tombstone cannot be edited in place; the losing version comes back as its next version.
-            let txn = self.db.begin().await?;
-            let row = node_activity::Entity::find_by_id(id)
-                .one(&txn)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("本节点没有记录 {id}")))?;
-            let ancestors = next_ancestry(row, Some(losing_rev))?;
-            let mut row = node_row(&next, Utc::now());
-            row.revs = Set(revs_json(&ancestors));
-            row.update(&txn).await?;
-            enqueue(&txn, &next, &ancestors).await?;
-            node_conflict::Entity::delete_many()
-                .filter(node_conflict::Column::ActivityId.eq(id))
-                .exec(&txn)
-                .await?;
-            txn.commit().await?;
-        } else {
-            self.update_from(&next, Some(losing_rev)).await?;
-            node_conflict::Entity::delete_many()
-                .filter(node_conflict::Column::ActivityId.eq(id))
-                .exec(&self.db)
-                .await?;
-        }
+        let txn = self.db.begin_write().await?;
+        let row = node_activity::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("本节点没有记录 {id}")))?;
+        // The new version is made from both: the current one and the losing one. (A
+        // tombstone is not edited in place: the losing version comes back as its next version.)
+        self.check_school(&next)?;
+        let ancestors = next_ancestry(row, Some(losing_rev))?;
+        let mut row = node_row(&next, Utc::now());
+        row.revs = Set(revs_json(&ancestors));
+        row.update(&txn).await?;
+        node_outbox::Entity::delete_many()
+            .filter(node_outbox::Column::ActivityId.eq(id))
+            .filter(node_outbox::Column::Refused.is_not_null())
+            .exec(&txn)
+            .await?;
+        enqueue(&txn, &next, &ancestors).await?;
+        node_conflict::Entity::delete_many()
+            .filter(node_conflict::Column::ActivityId.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(next)
     }
 
@@ -590,14 +612,14 @@ impl NodeStore {
     /// safe while the store is in use.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
         let target = path.display().to_string().replace('\'', "''");
-        self.db.execute_unprepared(&format!("VACUUM INTO '{target}'")).await?;
+        self.conn().execute_unprepared(&format!("VACUUM INTO '{target}'")).await?;
         Ok(())
     }
 
     /// Keeps the school's part of the roster (from the hub) for offline use.
     pub async fn set_roster(&self, version: u64, roster: &Roster) -> Result<(), StoreError> {
         let json = serde_json::to_string(roster).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let txn = self.db.begin().await?;
+        let txn = self.db.begin_write().await?;
         set_meta(&txn, key::ROSTER, &json).await?;
         set_meta(&txn, key::ROSTER_VERSION, &version.to_string()).await?;
         txn.commit().await?;
@@ -606,8 +628,8 @@ impl NodeStore {
 
     /// The roster part held, and its version (0 and `None` before the first sync).
     pub async fn roster(&self) -> Result<(u64, Option<Roster>), StoreError> {
-        let version = get_u64(&self.db, key::ROSTER_VERSION).await?;
-        let roster = match get_meta(&self.db, key::ROSTER).await? {
+        let version = get_u64(&self.conn(), key::ROSTER_VERSION).await?;
+        let roster = match get_meta(&self.conn(), key::ROSTER).await? {
             None => None,
             Some(json) => Some(
                 serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("meta roster: {e}")))?,

@@ -59,7 +59,7 @@ impl HubStore {
     /// The hub's change counter (read first: every change at or below it is committed).
     pub async fn change_counter(&self) -> Result<u64, StoreError> {
         Ok(hub_counter::Entity::find_by_id("change_seq".to_owned())
-            .one(&self.db)
+            .one(&self.conn())
             .await?
             .map(|c| u64::try_from(c.value).unwrap_or(0))
             .unwrap_or(0))
@@ -79,7 +79,7 @@ impl HubStore {
                     .add(hub_activity::Column::SchoolCode.eq(school.as_str()))
                     .add(hub_activity::Column::Id.in_subquery(partner_of)),
             )
-            .all(&self.db)
+            .all(&self.conn())
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -121,7 +121,7 @@ impl HubStore {
         let view: Vec<Pulled> =
             self.view(school).await?.into_iter().filter(|p| period_of(&p.activity.id) == period).collect();
         let view_ids: BTreeSet<Uuid> = view.iter().map(|p| p.activity.id).collect();
-        let held = held_state(&self.db, node.keys().chain(view_ids.iter()).copied()).await?;
+        let held = held_state(&self.conn(), node.keys().chain(view_ids.iter()).copied()).await?;
         let (wanted, send, gone) = compare_period(node, &view_ids, &held);
         let send: BTreeSet<Uuid> = send.into_iter().collect();
         let records = view.into_iter().filter(|p| send.contains(&p.activity.id)).collect();

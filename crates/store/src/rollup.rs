@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, TimeDelta};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use yanpei_domain::{Activity, ActivityKind};
 
 use crate::StoreError;
@@ -266,30 +266,37 @@ async fn upsert(
 impl HubStore {
     /// Every rollup as stored (entries that sum to nothing left out).
     pub async fn rollups(&self) -> Result<Rollups, StoreError> {
-        read_rollups(&self.db).await
+        read_rollups(&self.conn()).await
     }
 
     /// Rebuilds every rollup from the raw records, in one transaction: after an upgrade
-    /// from a version without rollups, or as a repair.
+    /// from a version without rollups, or as a repair. It first takes the counter row
+    /// lock, as a batch does, so no batch changes records or rollups meanwhile.
     pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
-        for table in ROLLUP_TABLES {
-            txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
-        }
-        let mut all = Rollups::default();
-        let mut after: Option<uuid::Uuid> = None;
-        loop {
-            let page = crate::hub::page_by_id(&txn, after, 5000).await?;
-            let Some(last) = page.last().map(|a| a.id) else { break };
-            for a in &page {
-                all.add(a, 1);
-            }
-            after = Some(last);
-        }
-        apply_delta(&txn, all).await?;
-        txn.commit().await?;
-        Ok(())
+        let txn = self.db.begin_write().await?;
+        crate::hub::bump_counter(&txn, 0).await?;
+        rebuild_rollups_in(&txn).await?;
+        txn.commit().await
     }
+}
+
+/// Empties every rollup and fills it again from the raw records, inside `txn` (which
+/// holds the counter row lock).
+pub(crate) async fn rebuild_rollups_in(txn: &impl ConnectionTrait) -> Result<(), StoreError> {
+    for table in ROLLUP_TABLES {
+        txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
+    }
+    let mut all = Rollups::default();
+    let mut after: Option<uuid::Uuid> = None;
+    loop {
+        let page = crate::hub::page_by_id(txn, after, 5000).await?;
+        let Some(last) = page.last().map(|a| a.id) else { break };
+        for a in &page {
+            all.add(a, 1);
+        }
+        after = Some(last);
+    }
+    apply_delta(txn, all).await
 }
 
 async fn read_rollups(db: &impl ConnectionTrait) -> Result<Rollups, StoreError> {
@@ -404,9 +411,9 @@ pub struct PersonRow {
 impl HubStore {
     /// Semesters with at least one live record, newest first (from the week rollup).
     pub async fn semesters_with_records(&self) -> Result<Vec<yanpei_domain::Semester>, StoreError> {
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_string(
                 backend,
                 "SELECT DISTINCT start_year, term FROM rollup_week WHERE n <> 0".to_owned(),
@@ -433,9 +440,9 @@ impl HubStore {
         &self,
         semester: yanpei_domain::Semester,
     ) -> Result<Vec<PersonRow>, StoreError> {
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql(
@@ -472,7 +479,7 @@ impl HubStore {
             .filter(hub_sync_session::Column::FinishedAt.is_not_null())
             .group_by(hub_sync_session::Column::SchoolCode)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.conn())
             .await?;
         Ok(rows.into_iter().filter_map(|(s, t)| t.map(|t| (s, t))).collect())
     }
@@ -484,9 +491,9 @@ impl HubStore {
         &self,
         semester: yanpei_domain::Semester,
     ) -> Result<BTreeMap<(String, String), i64>, StoreError> {
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql(
@@ -515,9 +522,9 @@ impl HubStore {
              GROUP BY school_code"
         );
         values.push(ActivityKind::GroupMeeting.code().into());
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_sql_and_values(backend, sql(backend, &text), values))
             .await?;
         rows.into_iter()

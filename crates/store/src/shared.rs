@@ -138,7 +138,7 @@ impl HubStore {
                 .column(hub_activity_party::Column::ActivityId)
                 .filter(hub_activity_party::Column::SchoolCode.is_in(codes.clone()))
                 .into_tuple()
-                .all(&self.db)
+                .all(&self.conn())
                 .await?;
             q = q.filter(
                 sea_orm::Condition::any()
@@ -148,7 +148,7 @@ impl HubStore {
         }
         q.order_by_desc(hub_conflict::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.conn())
             .await?
             .into_iter()
             .map(to_conflict)

@@ -33,9 +33,9 @@ fn semester_values(semester: Semester) -> [sea_orm::Value; 2] {
 impl HubStore {
     /// The semester's cross-school rollup rows (rows that sum to nothing left out).
     pub async fn pair_rollups(&self, semester: Semester) -> Result<Vec<PairRow>, StoreError> {
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql(
@@ -64,9 +64,9 @@ impl HubStore {
         &self,
         semester: Semester,
     ) -> Result<BTreeMap<(String, NaiveDate), i64>, StoreError> {
-        let backend = self.db.get_database_backend();
+        let backend = self.conn().get_database_backend();
         let rows = self
-            .db
+            .conn()
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql(

@@ -284,3 +284,49 @@ async fn newer_rollups_are_built_on_upgrade_postgres() {
         newer_rollups_are_built_on_upgrade(url).await;
     }
 }
+
+/// Two hubs opening one upgraded database together (records, but empty rollups) build
+/// the rollups once: the second finds them built under the counter row lock, so no
+/// count is doubled.
+async fn two_hubs_build_missing_rollups_once(url: String) {
+    use sea_orm::ConnectionTrait;
+    let store = HubStore::open(&url).await.unwrap();
+    setup(&store).await;
+    let (sid, _) = store.open_session(uuid::Uuid::now_v7(), &code("S1"), 2, "test").await.unwrap();
+    let session = store.session(sid).await.unwrap().unwrap();
+    let mut rng = StdRng::seed_from_u64(11);
+    let records: Vec<Activity> = (0..3000).map(|_| new_record(&mut rng, &code("S1"))).collect();
+    for (n, chunk) in records.chunks(1000).enumerate() {
+        let batch: Vec<IncomingChange> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, a)| IncomingChange {
+                seq: (n * 1000 + i) as u64 + 1,
+                activity: a.clone(),
+                ancestors: vec![],
+            })
+            .collect();
+        store.apply_batch(&session, &batch).await.unwrap();
+    }
+    let expected = Rollups::recompute(&records);
+    for table in ["rollup_week", "rollup_person", "rollup_subject", "rollup_pair", "rollup_subject_week"] {
+        store.connection().execute_unprepared(&format!("DELETE FROM {table}")).await.unwrap();
+    }
+    store.close().await;
+    let (a, b) = tokio::join!(HubStore::open(&url), HubStore::open(&url));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.rollups().await.unwrap(), expected);
+    assert_eq!(b.rollups().await.unwrap(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_build_missing_rollups_once_sqlite() {
+    two_hubs_build_missing_rollups_once(testing::fresh_sqlite("rollup_twice")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_build_missing_rollups_once_postgres() {
+    if let Some(url) = testing::fresh_postgres("rollup_twice").await {
+        two_hubs_build_missing_rollups_once(url).await;
+    }
+}
