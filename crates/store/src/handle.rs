@@ -145,6 +145,20 @@ impl Db {
     /// reaches the caller; a storage fault (full disk, I/O error, read-only) is also
     /// counted in [`Db::faults`]. Nothing is acknowledged unless `commit` succeeded.
     pub async fn begin_write(self: &Arc<Self>) -> Result<WriteTxn, StoreError> {
+        // A write that queued on a connection just replaced (its pool closed) starts
+        // again on the new one.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let generation = self.current().0;
+            match self.try_begin_write().await {
+                Err(StoreError::Unavailable(_)) if attempts < 3 && self.current().0 != generation => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_begin_write(self: &Arc<Self>) -> Result<WriteTxn, StoreError> {
         let (mut generation, mut conn) = self.current();
         if self.backend == DbBackend::Sqlite {
             if self.stale.load(Ordering::Acquire) {
@@ -164,6 +178,10 @@ impl Db {
         match conn.begin_with_options(options).await {
             Ok(txn) => {
                 Ok(WriteTxn { txn: Some(txn), db: self.clone(), generation, failed: AtomicBool::new(false) })
+            }
+            Err(DbErr::ConnectionAcquire(e)) => {
+                // Closed by a replacement, or the pool timed out: nothing was begun.
+                Err(StoreError::Unavailable(format!("acquiring the database connection: {e}")))
             }
             Err(e) => {
                 let e = StoreError::from(e);
