@@ -313,7 +313,7 @@ async fn wait_serving(w: &DemoWorld, within: Duration) {
 /// transaction back by itself, so there the health answer is what today's hub gets wrong.
 async fn a_full_disk_loses_no_acknowledged_record(db: Option<String>) {
     let base = test_dir("disk_full");
-    let disk = Tmpfs::mount(&base.join("disk"), if db.is_some() { 24 * 1024 } else { 2 * 1024 });
+    let disk = Tmpfs::mount(&base.join("disk"), if db.is_some() { 24 * 1024 } else { 6 * 1024 });
     let pg = match &db {
         Some(url) => Some(PgOnDisk::create(url, &disk.dir).await),
         None => None,

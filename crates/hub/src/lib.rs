@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod error;
 mod gate;
+mod health;
 mod limits;
 mod metrics;
 mod pairs;
@@ -252,6 +253,10 @@ async fn serve_with_metrics(
     health.set_serving::<QueryServiceServer<query::Query>>().await;
     health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
     health.set_serving::<AccountServiceServer<accounts::AccountGrpc>>().await;
+    // The hub answers NOT_SERVING while its database cannot take writes, and SERVING again
+    // once a probe write commits (the probe retries by itself: no restart needed).
+    let stop_health = CancellationToken::new();
+    let health_task = tokio::spawn(health::follow_writes(store.clone(), health.clone(), stop_health.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -332,6 +337,8 @@ async fn serve_with_metrics(
     // itself ends once the last sink is dropped; a connection task may still hold one.)
     audit_sink.flush().await;
     drop(audit_writer);
+    stop_health.cancel();
+    let _ = health_task.await;
     tracing::info!("hub stopped");
     Ok(())
 }

@@ -216,11 +216,11 @@ impl Agent {
             return Err(NodeError::StoreBehindHub { hub_acked: hello.acked_seq, local_last: last_issued });
         }
         let mut report = SyncReport { acked_seq: hello.acked_seq, ..SyncReport::default() };
-        if hello.hub_protocol_version >= yanpei_proto::CAUSAL_PROTOCOL_VERSION {
-            if let Some(why) = self.reconcile_reason(&hello, opts).await? {
-                warn!(reason = ?why, "comparing every record with the hub");
-                self.reconcile(&mut client, &hello, why, &mut report).await?;
-            }
+        if hello.hub_protocol_version >= yanpei_proto::CAUSAL_PROTOCOL_VERSION
+            && let Some(why) = self.reconcile_reason(&hello, opts).await?
+        {
+            warn!(reason = ?why, "comparing every record with the hub");
+            self.reconcile(&mut client, &hello, why, &mut report).await?;
         }
 
         loop {

@@ -102,7 +102,7 @@ async fn push(
     let changes: Vec<IncomingChange> = batch
         .iter()
         .enumerate()
-        .map(|(i, a)| IncomingChange { seq: *seq + 1 + i as u64, activity: a.clone() })
+        .map(|(i, a)| IncomingChange { seq: *seq + 1 + i as u64, activity: a.clone(), ancestors: vec![] })
         .collect();
     let out = store.apply_batch(session, &changes).await?;
     *seq += batch.len() as u64;

@@ -5,7 +5,7 @@
 
 use chrono::NaiveDate;
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode, Semester, Term};
-use yanpei_store::node::NodeStore;
+use yanpei_store::node::{NodeStore, PulledRecord};
 use yanpei_store::testing;
 
 fn code(s: &str) -> SchoolCode {
@@ -38,7 +38,9 @@ async fn recording_during_a_sync_waits_for_the_lock() {
     let sync = tokio::spawn(async move {
         let mut failures = Vec::new();
         for page in 0..60usize {
-            let pulled: Vec<Activity> = (0..40).map(|i| record(10_000 + page * 40 + i)).collect();
+            let pulled: Vec<PulledRecord> = (0..40)
+                .map(|i| PulledRecord { activity: record(10_000 + page * 40 + i), ancestors: vec![] })
+                .collect();
             if let Err(e) = syncing.apply_pulled(&pulled, page as u64 + 1).await {
                 failures.push(e.to_string());
             }
