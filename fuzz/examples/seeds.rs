@@ -131,9 +131,10 @@ fn main() {
             acked_seq: 4,
             hub_protocol_version: yanpei_proto::PROTOCOL_VERSION,
             school_name: "城关镇第一初级中学".into(),
+            ..Default::default()
         },
     );
-    node(NodeResponse::Push, "push", pb::PushResponse { acked_seq: 5, applied: 4, unchanged: 1 });
+    node(NodeResponse::Push, "push", pb::PushResponse { acked_seq: 5, applied: 4, unchanged: 1, ..Default::default() });
     node(
         NodeResponse::Pull,
         "pull",
@@ -141,7 +142,11 @@ fn main() {
             changes: records
                 .iter()
                 .enumerate()
-                .map(|(i, a)| pb::PulledChange { cursor: i as u64 + 10, activity: Some(pb::Activity::from(a)) })
+                .map(|(i, a)| pb::PulledChange {
+                    cursor: i as u64 + 10,
+                    activity: Some(pb::Activity::from(a)),
+                    ancestors: vec![],
+                })
                 .collect(),
             next_cursor: 14,
             has_more: false,

@@ -178,6 +178,11 @@ pub fn push_batch(caller: Option<&SchoolCode>, changes: Vec<pb::Change>) -> Opti
         }
         last_seq = c.seq;
         let activity = valid_activity(c.activity?)?;
+        // Protocol 3: ancestors are revisions older than the version; a bad one is refused.
+        for r in &c.ancestors {
+            let rev = r.parse::<yanpei_domain::Rev>().ok()?;
+            assert_eq!(rev.to_string(), *r, "a revision does not print as it parsed");
+        }
         if !caller.is_some_and(|c| activity.involves(c)) {
             return None;
         }
