@@ -37,6 +37,8 @@ pub struct Db {
     replacing: tokio::sync::Mutex<()>,
     /// The last replacement failed: the next write tries again before it begins.
     stale: AtomicBool,
+    /// `close` was called: no more replacements, no more writes.
+    closed: AtomicBool,
     /// How many storage faults (full, I/O, read-only) writes have met.
     faults: watch::Sender<u64>,
 }
@@ -51,6 +53,7 @@ impl Db {
             conn: RwLock::new((0, conn)),
             replacing: tokio::sync::Mutex::new(()),
             stale: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             faults: watch::Sender::new(0),
         }))
     }
@@ -96,7 +99,7 @@ impl Db {
             return Ok(());
         }
         let _one_at_a_time = self.replacing.lock().await;
-        if self.current().0 != generation {
+        if self.current().0 != generation || self.closed.load(Ordering::Acquire) {
             return Ok(());
         }
         let fresh = match connect(&self.url).await {
@@ -159,6 +162,9 @@ impl Db {
     }
 
     async fn try_begin_write(self: &Arc<Self>) -> Result<WriteTxn, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store was closed".into()));
+        }
         let (mut generation, mut conn) = self.current();
         if self.backend == DbBackend::Sqlite {
             if self.stale.load(Ordering::Acquire) {
@@ -195,6 +201,8 @@ impl Db {
 
     /// Closes the connection (the store is not used afterwards).
     pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _no_replacement_meanwhile = self.replacing.lock().await;
         if let Err(e) = self.conn().close().await {
             tracing::warn!(error = %e, "closing the database failed");
         }
