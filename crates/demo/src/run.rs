@@ -187,6 +187,7 @@ impl DemoWorld {
             attachments: Some(self.hub_attachments()),
             quotas: yanpei_hub::QuotaPolicy::default_policy(),
             token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
+            probe_interval: yanpei_hub::DEFAULT_PROBE_INTERVAL,
         };
         let stop = self.shutdown.clone();
         tokio::spawn(async move {

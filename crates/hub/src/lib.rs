@@ -11,7 +11,6 @@ mod audit;
 mod auth;
 mod error;
 mod gate;
-mod health;
 mod limits;
 mod metrics;
 mod pairs;
@@ -20,6 +19,7 @@ mod ratelimit;
 mod report;
 mod revocation;
 mod scope;
+mod storage_health;
 mod sync;
 pub mod tables;
 mod web;
@@ -45,6 +45,7 @@ pub use error::HubError;
 pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
 pub use ratelimit::RateLimit;
+pub use storage_health::DEFAULT_PROBE_INTERVAL;
 pub use web::serve_dashboard;
 pub use yanpei_attach::BlobDir;
 pub use yanpei_report::QuotaPolicy;
@@ -85,6 +86,9 @@ pub struct ServeOptions {
     pub quotas: QuotaPolicy,
     /// How long a login token lives ([`DEFAULT_TOKEN_TTL`] unless configured).
     pub token_ttl: Duration,
+    /// While the database cannot write (full disk, I/O error), how often a small write
+    /// probes it; health answers NOT_SERVING until one commits ([`DEFAULT_PROBE_INTERVAL`]).
+    pub probe_interval: Duration,
 }
 
 /// How the hub runs.
@@ -111,6 +115,8 @@ pub struct HubConfig {
     pub quotas: QuotaPolicy,
     /// How long a login token lives (`hub.token_ttl_secs`; [`DEFAULT_TOKEN_TTL`]).
     pub token_ttl: Duration,
+    /// How often to probe while the database cannot write ([`DEFAULT_PROBE_INTERVAL`]).
+    pub probe_interval: Duration,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -160,6 +166,7 @@ pub async fn run(
         attachments: blobs,
         quotas: config.quotas,
         token_ttl: config.token_ttl,
+        probe_interval: config.probe_interval,
     };
     if let Some(addr) = config.web_listen {
         let web_listener = TcpListener::bind(addr)
@@ -199,6 +206,7 @@ pub async fn serve(
         attachments: None,
         quotas: QuotaPolicy::default_policy(),
         token_ttl: DEFAULT_TOKEN_TTL,
+        probe_interval: DEFAULT_PROBE_INTERVAL,
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -219,6 +227,7 @@ pub async fn serve_with_attachments(
         attachments: Some(attachments),
         quotas: QuotaPolicy::default_policy(),
         token_ttl: DEFAULT_TOKEN_TTL,
+        probe_interval: DEFAULT_PROBE_INTERVAL,
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -253,10 +262,11 @@ async fn serve_with_metrics(
     health.set_serving::<QueryServiceServer<query::Query>>().await;
     health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
     health.set_serving::<AccountServiceServer<accounts::AccountGrpc>>().await;
-    // The hub answers NOT_SERVING while its database cannot take writes, and SERVING again
-    // once a probe write commits (the probe retries by itself: no restart needed).
-    let stop_health = CancellationToken::new();
-    let health_task = tokio::spawn(health::follow_writes(store.clone(), health.clone(), stop_health.clone()));
+    // While the database cannot write, the sync service and "" answer NOT_SERVING; the
+    // watcher stops with this function (returned or dropped after the grace period).
+    let watcher_stop = CancellationToken::new();
+    let _stop_watcher = watcher_stop.clone().drop_guard();
+    storage_health::start(store.clone(), health.clone(), options.probe_interval, watcher_stop);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -337,8 +347,6 @@ async fn serve_with_metrics(
     // itself ends once the last sink is dropped; a connection task may still hold one.)
     audit_sink.flush().await;
     drop(audit_writer);
-    stop_health.cancel();
-    let _ = health_task.await;
     tracing::info!("hub stopped");
     Ok(())
 }

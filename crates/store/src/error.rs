@@ -99,10 +99,31 @@ fn storage_fault(e: &DbErr) -> Option<StorageFault> {
     }
 }
 
+/// Whether the error says the connection itself is gone (the server ended it, the
+/// network failed): nothing of the transaction was kept, and a new connection may work.
+fn connection_lost(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error;
+    let (DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x))) = e else {
+        return false;
+    };
+    match x.deref() {
+        Error::Io(_) | Error::PoolClosed | Error::PoolTimedOut | Error::WorkerCrashed => true,
+        // PostgreSQL: connection_exception (08...), admin/crash shutdown, cannot connect now.
+        Error::Database(d) => {
+            d.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>().is_some()
+                && d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+        }
+        _ => false,
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
         if let Some(fault) = storage_fault(&e) {
             return StoreError::Storage { fault, detail: e.to_string() };
+        }
+        if connection_lost(&e) {
+            return StoreError::Unavailable(e.to_string());
         }
         match &e {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e.to_string()),

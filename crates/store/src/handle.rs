@@ -37,6 +37,8 @@ pub struct Db {
     replacing: tokio::sync::Mutex<()>,
     /// The last replacement failed: the next write tries again before it begins.
     stale: AtomicBool,
+    /// `close` was called: no more replacements, no more writes.
+    closed: AtomicBool,
     /// How many storage faults (full, I/O, read-only) writes have met.
     faults: watch::Sender<u64>,
 }
@@ -51,6 +53,7 @@ impl Db {
             conn: RwLock::new((0, conn)),
             replacing: tokio::sync::Mutex::new(()),
             stale: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             faults: watch::Sender::new(0),
         }))
     }
@@ -96,7 +99,7 @@ impl Db {
             return Ok(());
         }
         let _one_at_a_time = self.replacing.lock().await;
-        if self.current().0 != generation {
+        if self.current().0 != generation || self.closed.load(Ordering::Acquire) {
             return Ok(());
         }
         let fresh = match connect(&self.url).await {
@@ -140,10 +143,12 @@ impl Db {
     /// would later turn into a write), a plain `BEGIN` on PostgreSQL.
     ///
     /// Every statement runs through the returned [`WriteTxn`]. Any database error (of a
-    /// statement, of `COMMIT`), and a transaction dropped without commit whose connection
-    /// is left inside a transaction, replace the connection (SQLite) before the error
-    /// reaches the caller; a storage fault (full disk, I/O error, read-only) is also
-    /// counted in [`Db::faults`]. Nothing is acknowledged unless `commit` succeeded.
+    /// statement, of `BEGIN` or `COMMIT`) replaces the connection (SQLite) before the
+    /// error reaches the caller; a transaction dropped without commit for another reason
+    /// (an error of the body's own, a dropped future) has its connection checked, and
+    /// replaced if it is left inside a transaction, and every write checks it before it
+    /// begins. A storage fault (full disk, I/O error, read-only) is also counted in
+    /// [`Db::faults`]. Nothing is acknowledged unless `commit` succeeded.
     pub async fn begin_write(self: &Arc<Self>) -> Result<WriteTxn, StoreError> {
         // A write that queued on a connection just replaced (its pool closed) starts
         // again on the new one.
@@ -159,6 +164,9 @@ impl Db {
     }
 
     async fn try_begin_write(self: &Arc<Self>) -> Result<WriteTxn, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("the store was closed".into()));
+        }
         let (mut generation, mut conn) = self.current();
         if self.backend == DbBackend::Sqlite {
             if self.stale.load(Ordering::Acquire) {
@@ -195,6 +203,8 @@ impl Db {
 
     /// Closes the connection (the store is not used afterwards).
     pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _no_replacement_meanwhile = self.replacing.lock().await;
         if let Err(e) = self.conn().close().await {
             tracing::warn!(error = %e, "closing the database failed");
         }
@@ -218,14 +228,19 @@ impl WriteTxn {
         self.txn.as_ref().ok_or_else(|| DbErr::Custom("the write transaction has ended".into()))
     }
 
-    /// Notes a statement's failure in the database (not sea-orm's own checks, such as
-    /// an update that matched no row, which leave the transaction as it was).
-    fn seen<T>(&self, r: Result<T, DbErr>) -> Result<T, DbErr> {
+    /// After a statement fails in the database (not sea-orm's own checks, such as an
+    /// update that matched no row, which leave the transaction as it was), replaces the
+    /// connection (SQLite) before the error reaches the body: this transaction can only
+    /// roll back, and the next write begins on the new connection, while the old one
+    /// closes once this transaction is dropped.
+    async fn seen<T>(&self, r: Result<T, DbErr>) -> Result<T, DbErr> {
         if let Err(e) = &r
             && matches!(e, DbErr::Exec(_) | DbErr::Query(_) | DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
         {
             self.failed.store(true, Ordering::Release);
             self.db.note_fault(&StoreError::from(e.clone()));
+            // Its own failure is logged and marks the handle stale; the body gets `e`.
+            let _ = self.db.replace(self.generation, "a statement of a write transaction failed").await;
         }
         r
     }
@@ -270,8 +285,11 @@ impl Drop for WriteTxn {
         };
         runtime.spawn(async move {
             let why = if failed {
+                // Replaced when the statement failed, unless that replacement failed.
                 "a statement of a write transaction failed"
             } else {
+                // An error of the body's own, or its future was dropped: the ROLLBACK
+                // should have left the connection clean; check that it did.
                 match Db::left_in_transaction(&db.conn()).await {
                     Ok(false) => return,
                     Ok(true) => "a rolled-back transaction left the connection inside one",
@@ -290,19 +308,19 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.seen(self.inner()?.execute_raw(stmt).await)
+        self.seen(self.inner()?.execute_raw(stmt).await).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.seen(self.inner()?.execute_unprepared(sql).await)
+        self.seen(self.inner()?.execute_unprepared(sql).await).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.seen(self.inner()?.query_one_raw(stmt).await)
+        self.seen(self.inner()?.query_one_raw(stmt).await).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.seen(self.inner()?.query_all_raw(stmt).await)
+        self.seen(self.inner()?.query_all_raw(stmt).await).await
     }
 
     fn support_returning(&self) -> bool {

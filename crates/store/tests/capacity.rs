@@ -220,3 +220,99 @@ async fn a_full_node_store_keeps_what_it_recorded() {
     let reopened = NodeStore::open(&capped(&url)).await.unwrap();
     assert_eq!(reopened.pending_count().await.unwrap(), total as u64);
 }
+
+/// PostgreSQL needs no replacement: a connection the server drops mid-sync is
+/// discarded by the pool, the write that met it fails (retryable) or runs on a new
+/// connection, and everything acknowledged is there for a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_postgres_connection_loses_nothing_acknowledged() {
+    let Some(url) = testing::fresh_postgres("capacity_lost").await else { return };
+    let store = HubStore::open(&url).await.unwrap();
+    hub_roster(&store).await;
+    let node = uuid::Uuid::now_v7();
+    let (sid, _) = store.open_session(node, &code("S1"), 2, "test").await.unwrap();
+    let session = store.session(sid).await.unwrap().unwrap();
+    let mut seq = 0u64;
+    let mut acked = 0u64;
+    let admin = connect(&url).await.unwrap();
+    for round in 0..5usize {
+        let batch: Vec<Activity> = (round * 100..round * 100 + 100).map(|i| record("S1", i)).collect();
+        // The server ends every other session on this database (a restart, a network cut).
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &admin,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match push(&store, &session, &mut seq, &batch).await {
+                Ok(a) => {
+                    acked = a;
+                    break;
+                }
+                Err(e) => {
+                    assert!(e.is_retryable(), "a lost connection is worth retrying: {e}");
+                    assert!(attempts < 5, "still failing after {attempts} attempts: {e}");
+                }
+            }
+        }
+        assert_eq!(seen_by_fresh_connection(&url, "activity").await, acked as i64);
+    }
+    assert_eq!(acked, 500);
+    admin.close().await.unwrap();
+    store.close().await;
+    let reopened = HubStore::open(&url).await.unwrap();
+    assert_eq!(count(&reopened.connection(), "activity").await, 500);
+}
+
+/// A PostgreSQL connection lost in the middle of a write transaction: the commit fails
+/// (retryable), nothing of that transaction is kept, and the next write commits on a
+/// new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_transaction_cut_mid_way_keeps_nothing() {
+    let Some(url) = testing::fresh_postgres("capacity_cut").await else { return };
+    HubStore::open(&url).await.unwrap().close().await;
+    let db = yanpei_store::Db::open(&url).await.unwrap();
+    let admin = connect(&url).await.unwrap();
+    let txn = db.begin_write().await.unwrap();
+    txn.execute_unprepared("INSERT INTO counter (name, value) VALUES ('cut', 1)").await.unwrap();
+    admin
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    let err = txn.commit().await.unwrap_err();
+    assert!(err.is_retryable(), "a lost connection is worth retrying: {err}");
+
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let written = async {
+            let txn = db.begin_write().await?;
+            txn.execute_unprepared("INSERT INTO counter (name, value) VALUES ('kept', 2)").await?;
+            txn.commit().await
+        };
+        match written.await {
+            Ok(()) => break,
+            Err(e) => assert!(attempts < 3 && e.is_retryable(), "attempt {attempts}: {e}"),
+        }
+    }
+    let names = admin
+        .query_all_raw(Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT name FROM counter WHERE name IN ('cut', 'kept') ORDER BY name",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(names, ["kept"]);
+    db.close().await;
+    admin.close().await.unwrap();
+}

@@ -77,6 +77,10 @@ pub(crate) struct ServeArgs {
     /// Seconds a login token (yanpei login, the dashboard) stays valid [default: 28800, 8 hours].
     #[arg(long, env = "YANPEI_HUB_TOKEN_TTL_SECS")]
     token_ttl_secs: Option<u64>,
+    /// While the database cannot write (disk full, I/O error), seconds between the write
+    /// probes that bring health back to SERVING [default: 5].
+    #[arg(long, env = "YANPEI_HUB_PROBE_INTERVAL_SECS")]
+    probe_interval_secs: Option<u64>,
 }
 
 /// The config file's shape. Unknown keys are errors that name the key.
@@ -105,6 +109,7 @@ struct HubSection {
     attachments: Option<PathBuf>,
     quotas: Option<PathBuf>,
     token_ttl_secs: Option<u64>,
+    probe_interval_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -130,6 +135,7 @@ struct Resolved {
     quotas: Option<PathBuf>,
     policy: QuotaPolicy,
     token_ttl: Duration,
+    probe_interval: Duration,
 }
 
 /// Reads and checks a quota policy file; the error names the file and the quota at fault.
@@ -174,6 +180,11 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
             .or(file.token_ttl_secs)
             .map(Duration::from_secs)
             .unwrap_or(yanpei_hub::DEFAULT_TOKEN_TTL),
+        probe_interval: a
+            .probe_interval_secs
+            .or(file.probe_interval_secs)
+            .map(|s| Duration::from_secs(s.max(1)))
+            .unwrap_or(yanpei_hub::DEFAULT_PROBE_INTERVAL),
     };
     validate(&r)?;
     Ok(r)
@@ -267,6 +278,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 attachments: None,
                 quotas: None,
                 token_ttl_secs: None,
+                probe_interval_secs: None,
             })?;
             if r.insecure_dev {
                 println!(
@@ -322,6 +334,7 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
         attachments: Some(r.attachments),
         quotas: r.policy,
         token_ttl: r.token_ttl,
+        probe_interval: r.probe_interval,
     };
     yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
     Ok(())
