@@ -19,15 +19,24 @@
 mod check;
 #[cfg(test)]
 mod check_tests;
+mod faults;
+mod inject;
 mod intent;
 mod outside;
+mod people;
+mod proc;
 mod proxy;
 mod schedule;
+mod schedule_intent;
 mod tree;
+mod wire;
+mod world;
 
 pub use check::{Class, HubSnapshot, NodeSnapshot, Verdict, check};
+pub use faults::{FaultKind, FaultTally};
 pub use intent::{Action, Actor, Event, EventKind, Intent, IntentLog, Outcome};
 pub use outside::{read_hub, read_node};
 pub use proxy::CutProxy;
 pub use schedule::{FaultCounts, SeedReport, SoakError, run_seed};
+pub use schedule_intent::{IntentOptions, IntentReport, run_intent_seed};
 pub use tree::rev;
