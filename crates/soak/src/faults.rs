@@ -25,6 +25,8 @@ pub enum FaultKind {
     HubKillMidPush,
     /// A node write cancelled mid-transaction (outcome unknown).
     NodeWriteCancelled,
+    /// A node agent running as its own process (`yanpei node sync`) killed mid-sync.
+    NodeKillMidSync,
     /// The hub's disk full while nodes push, freed without restarting the hub.
     DiskFull,
     /// The hub's database replaced by an earlier copy.
@@ -39,7 +41,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::CutUp,
         FaultKind::CutDown,
         FaultKind::Delay,
@@ -50,6 +52,7 @@ impl FaultKind {
         FaultKind::HubKill,
         FaultKind::HubKillMidPush,
         FaultKind::NodeWriteCancelled,
+        FaultKind::NodeKillMidSync,
         FaultKind::DiskFull,
         FaultKind::HubRestore,
         FaultKind::SiblingEdits,
@@ -70,6 +73,7 @@ impl FaultKind {
             FaultKind::HubKill => "hub-kill",
             FaultKind::HubKillMidPush => "hub-kill-mid-push",
             FaultKind::NodeWriteCancelled => "node-write-cancelled",
+            FaultKind::NodeKillMidSync => "node-kill-mid-sync",
             FaultKind::DiskFull => "disk-full",
             FaultKind::HubRestore => "hub-restore",
             FaultKind::SiblingEdits => "sibling-edits",
@@ -96,6 +100,7 @@ impl FaultKind {
             FaultKind::HubKill => "hub SIGKILL",
             FaultKind::HubKillMidPush => "hub SIGKILL mid-push",
             FaultKind::NodeWriteCancelled => "node write cancelled",
+            FaultKind::NodeKillMidSync => "node SIGKILL mid-sync",
             FaultKind::DiskFull => "disk full",
             FaultKind::HubRestore => "hub restored",
             FaultKind::SiblingEdits => "sibling edits",
@@ -107,7 +112,7 @@ impl FaultKind {
 
 /// How many faults of each kind were injected (kinds in [`FaultKind::ALL`] order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FaultTally([u32; 15]);
+pub struct FaultTally([u32; 16]);
 
 impl FaultTally {
     /// Counts one.

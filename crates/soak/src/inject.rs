@@ -31,9 +31,9 @@ impl Sched {
                     let pending = self.cast.nodes[i].agent.store().pending_count().await?;
                     let mut plan = Plan::default();
                     if kind == FaultKind::CutUp {
-                        plan.cut_up_after = Some(self.rng.random_range(200..(pending * 400).max(800)));
+                        plan.cut_up_after = Some(self.rng.random_range(100..600 + pending * 60));
                     } else {
-                        plan.cut_down_after = Some(self.rng.random_range(50..3000));
+                        plan.cut_down_after = Some(self.rng.random_range(50..1500));
                     }
                     let before = self.world.proxy.cuts();
                     self.world.proxy.set_plan(plan);
@@ -116,6 +116,25 @@ impl Sched {
                 true
             }
             FaultKind::NodeWriteCancelled => self.cancelled_write(i).await?,
+            FaultKind::NodeKillMidSync => {
+                let mut killed = false;
+                for _ in 0..3 {
+                    self.ensure_pending(i, 40).await?;
+                    let from = self.world.proxy.bytes_up();
+                    let mut child = self.world.spawn_node_sync(&self.cast.nodes[i].actor.node)?;
+                    // Once its connection carries bytes, it is syncing: kill it a moment later.
+                    let started = self.world.proxy.wait_for_bytes(from + 1);
+                    let _ = tokio::time::timeout(Duration::from_secs(10), started).await;
+                    tokio::time::sleep(Duration::from_millis(self.rng.random_range(0..15))).await;
+                    killed = matches!(child.try_wait(), Ok(None));
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    if killed {
+                        break;
+                    }
+                }
+                killed
+            }
             FaultKind::DiskFull => self.disk_full(i, opts).await?,
             FaultKind::HubRestore => self.restore().await?,
             FaultKind::SiblingEdits => self.sibling_edits().await?,

@@ -171,10 +171,42 @@ impl ProcWorld {
         self.dir.join("nodes").join(format!("{name}.sqlite"))
     }
 
-    /// A node agent of `school` with its own store, through the proxy.
+    /// A node agent of `school` with its own store, through the proxy. The store is
+    /// also set up for `yanpei node sync --store` (as `yanpei node init` would), so the
+    /// agent can run as a process of its own too.
     pub(crate) async fn node(&self, school: &SchoolCode, name: &str) -> Result<Agent, SoakError> {
         let store = NodeStore::open_or_init(&sqlite_url(&self.node_path(name)), school).await?;
-        Ok(Agent::new(store, self.endpoint(school)?))
+        let endpoint = self.endpoint(school)?;
+        let pki = self.dir.join("pki");
+        let (cert, key) = (pki.join(format!("node-{name}.pem")), pki.join(format!("node-{name}.key")));
+        std::fs::write(&cert, &endpoint.tls.cert_pem)?;
+        std::fs::write(&key, &endpoint.tls.key_pem)?;
+        // The keys `yanpei node init` writes (crates/yanpei/src/cmd/node.rs).
+        let path = |p: &Path| p.display().to_string();
+        for (k, v) in [
+            ("hub_url", endpoint.url.clone()),
+            ("hub_server_name", endpoint.server_name.clone()),
+            ("tls_ca", path(&pki.join("ca.pem"))),
+            ("tls_cert", path(&cert)),
+            ("tls_key", path(&key)),
+        ] {
+            store.set_meta(k, &v).await?;
+        }
+        Ok(Agent::new(store, endpoint))
+    }
+
+    /// Starts `yanpei node sync --store` for node `name` as a process of its own.
+    pub(crate) fn spawn_node_sync(&self, name: &str) -> Result<tokio::process::Child, SoakError> {
+        tokio::process::Command::new(&self.files.exe)
+            .args(["node", "sync", "--store"])
+            .arg(self.node_path(name))
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| SoakError::Process(format!("start node sync: {e}")))
     }
 
     /// Stops the hub and unmounts its tmpfs (after copying its database out, so the
