@@ -222,7 +222,7 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     let started = Instant::now();
     std::fs::create_dir_all(dir)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let world = ProcWorld::create(dir, &opts.exe, opts.small_disk).await?;
+    let world = ProcWorld::create(dir, &opts.exe, opts.small_disk, opts.records).await?;
     let log = IntentLog::create(&dir.join("intents.jsonl"))?;
 
     // Three or four schools; the first has two or three nodes, the others one or two.

@@ -19,8 +19,11 @@ use crate::outside::{copy_sqlite, with_suffix};
 use crate::proc::{HubFiles, HubProcess, Tmpfs};
 use crate::wire::FaultProxy;
 
-/// Size of the hub's tmpfs.
-const TMPFS_BYTES: u64 = 48 * 1024 * 1024;
+/// Size of the hub's tmpfs: room for the database, its WAL and the audit log of a
+/// schedule of `records` records, many times over.
+fn tmpfs_bytes(records: usize) -> u64 {
+    (48_u64 << 20).max(records as u64 * 24 * 1024)
+}
 
 /// The world of one schedule.
 #[derive(Debug)]
@@ -42,7 +45,12 @@ impl ProcWorld {
     /// Creates the county in `dir` and starts its hub process (`exe hub serve`). With
     /// `disk` the hub's database lives on a tmpfs of its own (needs root; without it
     /// the world has no disk to fill and says so in the log).
-    pub(crate) async fn create(dir: &Path, exe: &Path, disk: bool) -> Result<ProcWorld, SoakError> {
+    pub(crate) async fn create(
+        dir: &Path,
+        exe: &Path,
+        disk: bool,
+        records: usize,
+    ) -> Result<ProcWorld, SoakError> {
         let pki = dir.join("pki");
         std::fs::create_dir_all(&pki)?;
         std::fs::create_dir_all(dir.join("nodes"))?;
@@ -54,7 +62,7 @@ impl ProcWorld {
             .and_then(|c| c.write(&pki, "hub"))
             .map_err(|e| SoakError::Unexpected(format!("hub certificate: {e}")))?;
         let tmpfs = if disk {
-            match Tmpfs::mount(&dir.join("hubfs"), TMPFS_BYTES) {
+            match Tmpfs::mount(&dir.join("hubfs"), tmpfs_bytes(records)) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     tracing::warn!(error = %e, "no tmpfs for the hub: disk-full faults are off");

@@ -77,9 +77,27 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut t = Totals::default();
     for seed in a.start..a.start + a.seeds {
-        let report = run_intent_seed(seed, &dir.join(format!("seed-{seed}")), &opts)
-            .await
-            .with_context(|| format!("seed {seed}"))?;
+        let replay = |a: &Args| {
+            let only = match &a.faults {
+                Some(f) => format!(" --faults {}", f.join(",")),
+                None => String::new(),
+            };
+            format!(
+                "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{only}",
+                a.records,
+                if a.tmpfs { "" } else { " --no-tmpfs" }
+            )
+        };
+        let report = match run_intent_seed(seed, &dir.join(format!("seed-{seed}")), &opts).await {
+            Ok(r) => r,
+            Err(e) => {
+                // A schedule that could not run to its check is a failure too; the others go on.
+                eprintln!("seed {seed}: the schedule stopped: {e}");
+                t.failed_seeds.push(seed);
+                t.replay.push(replay(&a));
+                continue;
+            }
+        };
         t.add(&report);
         if a.json {
             println!("{}", serde_json::to_string(&report)?);
@@ -89,15 +107,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
                 eprintln!("seed {seed}: {v}");
             }
             t.failed_seeds.push(seed);
-            let only = match &a.faults {
-                Some(f) => format!(" --faults {}", f.join(",")),
-                None => String::new(),
-            };
-            t.replay.push(format!(
-                "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{only}",
-                a.records,
-                if a.tmpfs { "" } else { " --no-tmpfs" }
-            ));
+            t.replay.push(replay(&a));
         }
         for n in &report.notes {
             eprintln!("seed {seed}: note: {n}");
