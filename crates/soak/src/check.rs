@@ -109,8 +109,9 @@ pub struct Verdict {
     pub node_mismatch: u64,
     /// Rollup or statistics differences.
     pub rollup_mismatch: u64,
-    /// Losing versions made between a backup and a restore of the hub and absent after
-    /// it: a node may already have replaced them with the winner, so only the hub held them.
+    /// Losing versions made before a restore of the hub and absent after it: a node may
+    /// already have replaced them with the winner, so only the hub held them, and the copy
+    /// put back may predate their arrival.
     pub excused_by_restore: u64,
     /// One line per violation (at most 40 per class), each starting with its class.
     pub violations: Vec<String>,
@@ -215,14 +216,12 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
         }
     }
 
-    // Restores: (backup position, restore position).
-    let restores: Vec<(u64, u64)> = log
+    // Where the hub was restored from an earlier copy.
+    let restores: Vec<u64> = log
         .events()
         .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::HubRestored { backup_n } => Some((backup_n, e.n)),
-            _ => None,
-        })
+        .filter(|e| matches!(e.kind, EventKind::HubRestored { .. }))
+        .map(|e| e.n)
         .collect();
 
     let mut conflicts: BTreeMap<Uuid, Vec<&Activity>> = BTreeMap::new();
@@ -306,8 +305,9 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
                 continue;
             }
             for &n in &ver.intents {
-                let excused =
-                    !on_winning_line.contains(r) && restores.iter().any(|(b, rs)| *b < n && n < *rs);
+                // A losing line made before a restore may have lived only at the hub (its
+                // node took the winner), and the copy put back may predate its arrival.
+                let excused = !on_winning_line.contains(r) && restores.iter().any(|rs| n < *rs);
                 if excused {
                     v.excused_by_restore += 1;
                     continue;

@@ -160,6 +160,9 @@ fn a_loser_only_the_hub_held_may_vanish_with_a_restore() {
     let v = check(&log, &hub(&[winner], &[]), &[]);
     assert!(v.is_clean(), "{v:#?}");
     assert_eq!(v.excused_by_restore, 1);
+    // The winner's line is never excused.
+    let v = check(&log, &hub(&[&v1], &[]), &[]);
+    assert_eq!(v.lost, 1, "{v:#?}");
 }
 
 #[test]
