@@ -34,6 +34,9 @@ pub enum SoakError {
     /// Something that must work did not (a sync with no fault injected, say).
     #[error("{0}")]
     Unexpected(String),
+    /// A process of the run (the hub, mount) could not be started or driven.
+    #[error("{0}")]
+    Process(String),
 }
 
 /// How many faults of each kind a schedule injected.

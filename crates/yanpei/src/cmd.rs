@@ -5,6 +5,7 @@ pub(crate) mod bench;
 pub(crate) mod ca;
 pub(crate) mod demo;
 pub(crate) mod hub;
+pub(crate) mod intent;
 pub(crate) mod login;
 pub(crate) mod node;
 pub(crate) mod pairs;

@@ -1,4 +1,6 @@
 //! `yanpei soak`: run many fault schedules and report what was injected and checked.
+//! `yanpei soak --intent`: the intent suite (a hub process, an intent log, a checker
+//! that reads the hub from outside), see `intent.rs`.
 
 use std::path::PathBuf;
 
@@ -22,9 +24,41 @@ pub(crate) struct Args {
     /// JSON output, one report per schedule.
     #[arg(long)]
     json: bool,
+    /// Run the intent suite: the hub as a `yanpei hub serve` process, every person's
+    /// action in an intent log, and a checker that judges the hub's database (read
+    /// after the process exited) against the log and the sync protocol's rules.
+    #[arg(long)]
+    intent: bool,
+    /// With --intent: about how many records each schedule creates.
+    #[arg(long, default_value_t = 1000)]
+    records: usize,
+    /// With --intent: keep the hub's database on the normal disk (no tmpfs, no disk-full faults).
+    #[arg(long)]
+    no_tmpfs: bool,
+    /// With --intent: inject only these kinds (comma-separated: cut-up, cut-down, delay,
+    /// hub-stall, lost-ack, replay, two-sessions, hub-kill, hub-kill-mid-push,
+    /// node-write-cancelled, disk-full, hub-restore, sibling-edits, partner-change,
+    /// foreign-owner; `none` for people at work only) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    faults: Option<Vec<String>>,
 }
 
 pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
+    if a.intent {
+        if a.postgres.is_some() {
+            bail!("--intent runs the hub on SQLite only for now");
+        }
+        return super::intent::run(super::intent::Args {
+            seeds: a.seeds,
+            start: a.start,
+            dir: a.dir,
+            json: a.json,
+            records: a.records,
+            tmpfs: !a.no_tmpfs,
+            faults: a.faults,
+        })
+        .await;
+    }
     let dir =
         a.dir.unwrap_or_else(|| std::env::temp_dir().join(format!("yanpei-soak-{}", std::process::id())));
     let (mut faults, mut checked, mut lost, mut duplicated, mut mismatched) =

@@ -1,0 +1,446 @@
+//! The checker: the end state the intent log and the spec's rules demand, against
+//! the hub's rows as read from outside (a copy of its database, after it exited)
+//! and the nodes' stores. It never derives what is expected from a store.
+//!
+//! For each record the committed intents form a tree (see `tree`); every committed
+//! intent must be the hub's current version, an ancestor of it, or a kept losing
+//! version in `conflict` (or an ancestor of one); the current version must be the
+//! spec's winner among the heads; the hub holds nothing no intent made, counts each
+//! record once, and its rollups equal a recomputation from its rows; every node
+//! holds exactly the hub's view of its school.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use uuid::Uuid;
+use yanpei_domain::{Activity, SchoolCode};
+use yanpei_store::rollup::Rollups;
+
+use crate::intent::{Action, EventKind, IntentLog, Outcome};
+use crate::tree::{RecordTree, rev};
+
+/// The hub's state, read from its database by a fresh connection.
+#[derive(Debug, Clone, Default)]
+pub struct HubSnapshot {
+    /// Every record's current version (tombstones included).
+    pub records: BTreeMap<Uuid, Activity>,
+    /// Every kept losing version (open or resolved).
+    pub conflicts: Vec<Activity>,
+    /// The rollups as stored.
+    pub rollups: Rollups,
+    /// The rollup tables were empty while live records existed (the store's open rebuilds them).
+    pub rollups_were_empty: bool,
+    /// Live records per school as the county statistics count them.
+    pub counted: BTreeMap<String, u64>,
+}
+
+/// A node's state after healing.
+#[derive(Debug, Clone)]
+pub struct NodeSnapshot {
+    /// Its name in the schedule.
+    pub name: String,
+    /// Its school.
+    pub school: SchoolCode,
+    /// Every record it holds (tombstones included).
+    pub records: BTreeMap<Uuid, Activity>,
+    /// Outbox entries still unsent.
+    pub pending: u64,
+    /// Errors of its last healing syncs.
+    pub sync_errors: Vec<String>,
+}
+
+/// A class of violation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Class {
+    /// A committed intent the hub does not hold (the record is missing or older).
+    Lost,
+    /// Something counted or kept twice.
+    Duplicated,
+    /// A committed intent replaced by a concurrent one without being kept as a conflict.
+    SilentlyOverwritten,
+    /// Something at the hub (or made from at a node) that no intent made, or that must be refused.
+    Extra,
+    /// The hub's current version is not the winner the spec's key picks among the heads.
+    WrongWinner,
+    /// A node's store differs from what the hub says it may see.
+    NodeMismatch,
+    /// Rollups or statistics differ from a recomputation of the hub's rows.
+    RollupMismatch,
+}
+
+impl Class {
+    /// The name printed in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Lost => "lost",
+            Class::Duplicated => "duplicated",
+            Class::SilentlyOverwritten => "silently overwritten",
+            Class::Extra => "extra",
+            Class::WrongWinner => "wrong winner",
+            Class::NodeMismatch => "node mismatch",
+            Class::RollupMismatch => "rollup mismatch",
+        }
+    }
+}
+
+/// Most violation lines kept per class (the counts are exact).
+const LINES_PER_CLASS: usize = 40;
+
+/// What the checker found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verdict {
+    /// Intents in the log.
+    pub intents_logged: u64,
+    /// Committed intents checked against the hub.
+    pub intents_checked: u64,
+    /// Records checked.
+    pub records_checked: u64,
+    /// Committed intents the hub does not hold.
+    pub lost: u64,
+    /// Versions kept or counted twice.
+    pub duplicated: u64,
+    /// Committed intents replaced without a kept conflict.
+    pub silently_overwritten: u64,
+    /// Things at the hub no intent made, or that must have been refused.
+    pub extra: u64,
+    /// Records whose current version is not the spec's winner.
+    pub wrong_winner: u64,
+    /// Node records (or sync failures) that differ from the hub's view.
+    pub node_mismatch: u64,
+    /// Rollup or statistics differences.
+    pub rollup_mismatch: u64,
+    /// Losing versions made before a restore of the hub and absent after it: a node may
+    /// already have replaced them with the winner, so only the hub held them, and the copy
+    /// put back may predate their arrival.
+    pub excused_by_restore: u64,
+    /// One line per violation (at most 40 per class), each starting with its class.
+    pub violations: Vec<String>,
+}
+
+impl Verdict {
+    /// Whether nothing was violated.
+    pub fn is_clean(&self) -> bool {
+        self.lost
+            + self.duplicated
+            + self.silently_overwritten
+            + self.extra
+            + self.wrong_winner
+            + self.node_mismatch
+            + self.rollup_mismatch
+            == 0
+    }
+
+    fn add(&mut self, class: Class, n: u64, line: String) {
+        let counter = match class {
+            Class::Lost => &mut self.lost,
+            Class::Duplicated => &mut self.duplicated,
+            Class::SilentlyOverwritten => &mut self.silently_overwritten,
+            Class::Extra => &mut self.extra,
+            Class::WrongWinner => &mut self.wrong_winner,
+            Class::NodeMismatch => &mut self.node_mismatch,
+            Class::RollupMismatch => &mut self.rollup_mismatch,
+        };
+        let before = *counter;
+        *counter += n;
+        if usize::try_from(before).unwrap_or(usize::MAX) < LINES_PER_CLASS {
+            self.violations.push(format!("{}: {line}", class.label()));
+        }
+    }
+}
+
+fn short(r: &str) -> &str {
+    r.get(..r.find('-').map_or(0, |i| i + 9).min(r.len())).unwrap_or(r)
+}
+
+/// Checks the hub and the nodes against the log.
+pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verdict {
+    let mut v = Verdict { intents_logged: log.intents().len() as u64, ..Verdict::default() };
+    let names: BTreeMap<Uuid, String> =
+        log.intents().iter().map(|i| (i.actor.node_id, i.actor.node.clone())).collect();
+    let maker = |ver: &crate::tree::Version| -> String {
+        let who: Vec<&str> =
+            ver.makers.iter().map(|(_, id)| names.get(id).map_or("?", String::as_str)).collect();
+        who.join("+")
+    };
+
+    // Which actions committed: reported ok, or of unknown outcome with evidence (a later
+    // intent was made from one of its versions, or the hub holds one).
+    let mut at_hub: BTreeSet<String> = hub.records.values().map(rev).collect();
+    at_hub.extend(hub.conflicts.iter().map(rev));
+    let bases: BTreeSet<String> = log.intents().iter().filter_map(|i| i.base.as_ref()).map(rev).collect();
+    let mut committed: BTreeSet<u64> = BTreeSet::new();
+    let mut unknown_committed: BTreeSet<u64> = BTreeSet::new();
+    let groups: BTreeSet<u64> = log.intents().iter().map(|i| i.group).collect();
+    for g in groups {
+        match log.outcome_of(g) {
+            Some(Outcome::Ok) => {
+                committed.insert(g);
+            }
+            Some(Outcome::Unknown { .. }) | None => {
+                let seen = log.intents().iter().filter(|i| i.group == g).any(|i| {
+                    let r = rev(&i.made);
+                    bases.contains(&r) || at_hub.contains(&r)
+                });
+                if seen {
+                    committed.insert(g);
+                    unknown_committed.insert(g);
+                }
+            }
+            Some(Outcome::Refused { .. }) => {}
+        }
+    }
+
+    // The trees, and the records that must have been refused.
+    let mut trees: BTreeMap<Uuid, RecordTree> = BTreeMap::new();
+    let mut must_refuse: BTreeMap<Uuid, String> = BTreeMap::new();
+    for i in log.intents() {
+        if i.action == Action::ForeignCreate {
+            must_refuse.insert(
+                i.made.id,
+                format!("made by {} of {} as a record of {}", i.actor.node, i.actor.school, i.made.school),
+            );
+            continue;
+        }
+        if committed.contains(&i.group) {
+            v.intents_checked += 1;
+            trees.entry(i.made.id).or_default().add(i);
+        }
+    }
+    for (id, t) in &trees {
+        for (n, base) in &t.orphans {
+            v.add(
+                Class::Extra,
+                1,
+                format!("record {id}: intent #{n} was made from {base}, a version no intent made"),
+            );
+        }
+    }
+
+    // Where the hub was restored from an earlier copy.
+    let restores: Vec<u64> = log
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::HubRestored { .. }))
+        .map(|e| e.n)
+        .collect();
+
+    let mut conflicts: BTreeMap<Uuid, Vec<&Activity>> = BTreeMap::new();
+    for c in &hub.conflicts {
+        conflicts.entry(c.id).or_default().push(c);
+    }
+    let ids: BTreeSet<Uuid> =
+        trees.keys().chain(hub.records.keys()).chain(conflicts.keys()).copied().collect();
+    for id in ids {
+        let current = hub.records.get(&id);
+        let kept = conflicts.get(&id).cloned().unwrap_or_default();
+        let Some(t) = trees.get(&id) else {
+            let line = match must_refuse.get(&id) {
+                Some(how) => format!("record {id} {how}: the spec refuses it, the hub holds it"),
+                None if current.is_some() => format!("record {id}: the hub holds it, no intent made it"),
+                None => format!("record {id}: the hub keeps a conflict of it, no intent made it"),
+            };
+            v.add(Class::Extra, 1, line);
+            continue;
+        };
+        v.records_checked += 1;
+        let mut accounted: BTreeSet<String> = BTreeSet::new();
+        let cur_rev = current.map(rev);
+        if let Some(c) = &cur_rev {
+            if t.contains(c) {
+                accounted.extend(t.lineage(c));
+            } else {
+                v.add(
+                    Class::Extra,
+                    1,
+                    format!("record {id}: the hub's current {} was made by no intent", short(c)),
+                );
+            }
+        }
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for k in &kept {
+            let r = rev(k);
+            if Some(&r) == cur_rev.as_ref() {
+                v.add(
+                    Class::Duplicated,
+                    1,
+                    format!("record {id}: {} is current and also kept as a losing conflict", short(&r)),
+                );
+            } else if !seen.insert(r.clone()) {
+                v.add(Class::Duplicated, 1, format!("record {id}: losing version {} kept twice", short(&r)));
+            }
+            if t.contains(&r) {
+                accounted.extend(t.lineage(&r));
+            } else {
+                v.add(
+                    Class::Extra,
+                    1,
+                    format!("record {id}: a kept conflict {} was made by no intent", short(&r)),
+                );
+            }
+        }
+        let winners = t.winners();
+        if let Some(c) = &cur_rev
+            && t.heads().contains(c)
+            && !winners.contains(c)
+            && let Some(cv) = t.get(c)
+        {
+            let w: Vec<String> = winners
+                .iter()
+                .filter_map(|w| t.get(w).map(|wv| format!("{} by {}", short(w), maker(wv))))
+                .collect();
+            v.add(
+                Class::WrongWinner,
+                1,
+                format!(
+                    "record {id}: the hub's current is {} by {}, the spec's winner is {}",
+                    short(c),
+                    maker(cv),
+                    w.join(" or ")
+                ),
+            );
+        }
+        let on_winning_line: BTreeSet<String> = winners.iter().flat_map(|w| t.lineage(w)).collect();
+        for (r, ver) in &t.versions {
+            if accounted.contains(r) {
+                continue;
+            }
+            for &n in &ver.intents {
+                // A losing line made before a restore may have lived only at the hub (its
+                // node took the winner), and the copy put back may predate its arrival.
+                let excused = !on_winning_line.contains(r) && restores.iter().any(|rs| n < *rs);
+                if excused {
+                    v.excused_by_restore += 1;
+                    continue;
+                }
+                let intent = log.intents().iter().find(|i| i.n == n);
+                let what = intent.map_or_else(String::new, |i| {
+                    let half =
+                        if unknown_committed.contains(&i.group) { ", part of a killed write" } else { "" };
+                    format!("intent #{n} ({:?} {} by {}{half})", i.action, short(r), i.actor.node)
+                });
+                match &cur_rev {
+                    None => v.add(Class::Lost, 1, format!("record {id}: {what} is not at the hub (no such record)")),
+                    Some(c) if t.lineage(r).contains(c) => v.add(Class::Lost, 1, format!(
+                        "record {id}: {what} is not at the hub, which holds the older {}", short(c)
+                    )),
+                    Some(c) => v.add(Class::SilentlyOverwritten, 1, format!(
+                        "record {id}: {what} is neither the hub's current {}, an ancestor of it, nor a kept conflict",
+                        short(c)
+                    )),
+                }
+            }
+        }
+    }
+
+    check_counts(&mut v, hub);
+    for node in nodes {
+        check_node(&mut v, hub, node);
+    }
+    v
+}
+
+/// Rollups against a recomputation from the hub's rows; statistics against a recount.
+fn check_counts(v: &mut Verdict, hub: &HubSnapshot) {
+    if hub.rollups_were_empty {
+        v.add(Class::RollupMismatch, 1, "the rollup tables were empty beside live records".into());
+    }
+    let expected = Rollups::recompute(hub.records.values());
+    if hub.rollups != expected {
+        let diff = |a: usize, b: usize| a.abs_diff(b);
+        let count =
+            |x: &Rollups| [x.week.len(), x.person.len(), x.subject.len(), x.pair.len(), x.subject_week.len()];
+        let differing = |a: &Rollups, b: &Rollups| -> usize {
+            a.week.iter().filter(|(k, c)| b.week.get(*k) != Some(*c)).count()
+                + a.person.iter().filter(|(k, c)| b.person.get(*k) != Some(*c)).count()
+                + a.subject.iter().filter(|(k, c)| b.subject.get(*k) != Some(*c)).count()
+                + a.pair.iter().filter(|(k, c)| b.pair.get(*k) != Some(*c)).count()
+                + a.subject_week.iter().filter(|(k, c)| b.subject_week.get(*k) != Some(*c)).count()
+        };
+        let (s, e) = (count(&hub.rollups), count(&expected));
+        let rows: usize = s.iter().zip(e.iter()).map(|(a, b)| diff(*a, *b)).sum();
+        v.add(Class::RollupMismatch, 1, format!(
+            "rollups differ from a recomputation of the hub's rows: {} stored rows wrong or extra, {} missing ({rows} rows apart)",
+            differing(&hub.rollups, &expected),
+            differing(&expected, &hub.rollups)
+        ));
+    }
+    let mut live: BTreeMap<String, u64> = BTreeMap::new();
+    for a in hub.records.values().filter(|a| !a.deleted) {
+        *live.entry(a.school.to_string()).or_default() += 1;
+    }
+    let schools: BTreeSet<&String> = live.keys().chain(hub.counted.keys()).collect();
+    for s in schools {
+        let (n, c) = (live.get(s).copied().unwrap_or(0), hub.counted.get(s).copied().unwrap_or(0));
+        if c > n {
+            v.add(
+                Class::Duplicated,
+                c - n,
+                format!("school {s}: the statistics count {c} live records, the rows hold {n}"),
+            );
+        } else if c < n {
+            v.add(
+                Class::RollupMismatch,
+                1,
+                format!("school {s}: the statistics count {c} live records, the rows hold {n}"),
+            );
+        }
+    }
+}
+
+/// A node holds exactly its school's records and the shared records whose current
+/// version names it, each at the hub's current version, and has nothing unsent.
+fn check_node(v: &mut Verdict, hub: &HubSnapshot, node: &NodeSnapshot) {
+    let name = &node.name;
+    for e in &node.sync_errors {
+        v.add(Class::NodeMismatch, 1, format!("node {name}: its healing sync fails: {e}"));
+    }
+    if node.pending > 0 {
+        v.add(
+            Class::NodeMismatch,
+            1,
+            format!("node {name}: {} changes still unsent after healing", node.pending),
+        );
+    }
+    let view: BTreeMap<Uuid, &Activity> =
+        hub.records.iter().filter(|(_, a)| a.involves(&node.school)).map(|(id, a)| (*id, a)).collect();
+    for (id, h) in &view {
+        match node.records.get(id) {
+            None => v.add(
+                Class::NodeMismatch,
+                1,
+                format!(
+                    "node {name}: lacks record {id} (hub v{}{}) of {}",
+                    h.version,
+                    if h.deleted { ", deleted" } else { "" },
+                    h.school
+                ),
+            ),
+            Some(mine) if rev(mine) != rev(h) => v.add(
+                Class::NodeMismatch,
+                1,
+                format!(
+                    "node {name}: holds record {id} at {}, the hub at {}",
+                    short(&rev(mine)),
+                    short(&rev(h))
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    for (id, mine) in &node.records {
+        if view.contains_key(id) {
+            continue;
+        }
+        let why = match hub.records.get(id) {
+            None => "the hub does not hold it".to_owned(),
+            Some(h) => {
+                format!("the hub's current version no longer names {} (owner {})", node.school, h.school)
+            }
+        };
+        v.add(
+            Class::NodeMismatch,
+            1,
+            format!("node {name}: holds record {id} ({}): {why}", short(&rev(mine))),
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! The checker on hand-made logs and hub states: each class of violation is found,
+//! and the hub the spec describes passes.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+use yanpei_domain::{Activity, ActivityKind, SchoolCode, example_draft};
+use yanpei_store::rollup::Rollups;
+
+use crate::check::{HubSnapshot, NodeSnapshot, check};
+use crate::intent::{Action, Actor, EventKind, IntentLog, Outcome};
+
+fn school() -> SchoolCode {
+    "T02Z1".parse().unwrap()
+}
+
+fn actor(node: u128) -> Actor {
+    Actor { node: format!("T02Z1-{node}"), node_id: Uuid::from_u128(node), school: school() }
+}
+
+fn record(day: u32) -> Activity {
+    Activity::create(
+        school(),
+        yanpei_demo::DEMO_SEMESTER,
+        NaiveDate::from_ymd_opt(2024, 10, day).unwrap(),
+        ActivityKind::LessonObservation,
+        example_draft(ActivityKind::LessonObservation, &school()),
+    )
+    .unwrap()
+}
+
+fn next(base: &Activity, note: &str, delete: bool) -> Activity {
+    let mut a = base.clone();
+    a.version += 1;
+    a.deleted = delete;
+    a.body.notes = Some(note.into());
+    a
+}
+
+fn did(log: &mut IntentLog, who: u128, base: Option<&Activity>, made: &Activity) {
+    let action = if base.is_none() { Action::Create } else { Action::Edit };
+    let g = log.begin(&actor(who), action, vec![(base.cloned(), made.clone())]).unwrap();
+    log.outcome(g, Outcome::Ok).unwrap();
+}
+
+fn hub(current: &[&Activity], conflicts: &[&Activity]) -> HubSnapshot {
+    let records: BTreeMap<Uuid, Activity> = current.iter().map(|a| (a.id, (*a).clone())).collect();
+    let rollups = Rollups::recompute(records.values());
+    let mut counted = BTreeMap::new();
+    for a in records.values().filter(|a| !a.deleted) {
+        *counted.entry(a.school.to_string()).or_default() += 1;
+    }
+    HubSnapshot {
+        records,
+        conflicts: conflicts.iter().map(|a| (*a).clone()).collect(),
+        rollups,
+        rollups_were_empty: false,
+        counted,
+    }
+}
+
+fn node(name: &str, held: &[&Activity]) -> NodeSnapshot {
+    NodeSnapshot {
+        name: name.into(),
+        school: school(),
+        records: held.iter().map(|a| (a.id, (*a).clone())).collect(),
+        pending: 0,
+        sync_errors: Vec::new(),
+    }
+}
+
+/// A made v1; A edits v2a; B edits v2b, v3b from v1 (a stale base for A's edit).
+fn stale_base() -> (IntentLog, Activity, Activity, Activity) {
+    let mut log = IntentLog::in_memory();
+    let v1 = record(8);
+    let a2 = next(&v1, "A", false);
+    let b2 = next(&v1, "B", false);
+    let b3 = next(&b2, "B2", false);
+    did(&mut log, 1, None, &v1);
+    did(&mut log, 1, Some(&v1), &a2);
+    did(&mut log, 2, Some(&v1), &b2);
+    did(&mut log, 2, Some(&b2), &b3);
+    (log, a2, b3, v1)
+}
+
+#[test]
+fn the_spec_end_state_passes() {
+    let (log, a2, b3, _) = stale_base();
+    let v = check(&log, &hub(&[&b3], &[&a2]), &[node("a", &[&b3]), node("b", &[&b3])]);
+    assert!(v.is_clean(), "{v:#?}");
+    assert_eq!(v.intents_checked, 4);
+}
+
+#[test]
+fn a_stale_edit_dropped_without_a_conflict_is_silently_overwritten() {
+    let (log, _, b3, _) = stale_base();
+    let v = check(&log, &hub(&[&b3], &[]), &[]);
+    assert_eq!((v.silently_overwritten, v.lost), (1, 0), "{v:#?}");
+}
+
+#[test]
+fn the_wrong_winner_and_a_hub_behind_are_named() {
+    let (log, a2, b3, v1) = stale_base();
+    let v = check(&log, &hub(&[&a2], &[&b3]), &[]);
+    assert_eq!(v.wrong_winner, 1, "{v:#?}");
+    let v = check(&log, &hub(&[&v1], &[]), &[]);
+    assert_eq!(v.lost, 3, "{v:#?}");
+}
+
+#[test]
+fn a_missing_record_is_lost_and_what_no_intent_made_is_extra() {
+    let mut log = IntentLog::in_memory();
+    let r = record(9);
+    did(&mut log, 1, None, &r);
+    let v = check(&log, &hub(&[], &[]), &[node("a", &[&r])]);
+    assert_eq!((v.lost, v.node_mismatch), (1, 1), "{v:#?}");
+    let stranger = record(10);
+    let v = check(&log, &hub(&[&r, &stranger], &[]), &[]);
+    assert_eq!(v.extra, 1, "{v:#?}");
+    let twice = hub(&[&r], &[&r]);
+    assert_eq!(check(&log, &twice, &[]).duplicated, 1);
+}
+
+#[test]
+fn a_killed_write_may_be_all_or_nothing_but_not_half() {
+    let mut log = IntentLog::in_memory();
+    let (x, y) = (record(11), record(12));
+    let g = log.begin(&actor(1), Action::Create, vec![(None, x.clone()), (None, y.clone())]).unwrap();
+    log.outcome(g, Outcome::Unknown { why: "killed".into() }).unwrap();
+    assert!(check(&log, &hub(&[], &[]), &[]).is_clean());
+    assert!(check(&log, &hub(&[&x, &y], &[]), &[]).is_clean());
+    assert_eq!(check(&log, &hub(&[&x], &[]), &[]).lost, 1);
+}
+
+#[test]
+fn a_refused_foreign_record_at_the_hub_is_extra() {
+    let mut log = IntentLog::in_memory();
+    let mut r = record(13);
+    r.school = "T05Z2".parse().unwrap();
+    let g = log.begin(&actor(1), Action::ForeignCreate, vec![(None, r.clone())]).unwrap();
+    log.outcome(g, Outcome::Ok).unwrap();
+    assert!(check(&log, &hub(&[], &[]), &[]).is_clean());
+    assert_eq!(check(&log, &hub(&[&r], &[]), &[]).extra, 1);
+}
+
+#[test]
+fn a_loser_only_the_hub_held_may_vanish_with_a_restore() {
+    let mut log = IntentLog::in_memory();
+    let v1 = record(14);
+    did(&mut log, 1, None, &v1);
+    let backup_n = log.event(EventKind::BackupTaken, "copy").unwrap();
+    let a2 = next(&v1, "A", false);
+    let b2 = next(&v1, "B", true);
+    did(&mut log, 1, Some(&v1), &a2);
+    did(&mut log, 2, Some(&v1), &b2);
+    log.event(EventKind::HubRestored { backup_n }, "restore").unwrap();
+    let winner = if Uuid::from_u128(2) > Uuid::from_u128(1) { &b2 } else { &a2 };
+    let v = check(&log, &hub(&[winner], &[]), &[]);
+    assert!(v.is_clean(), "{v:#?}");
+    assert_eq!(v.excused_by_restore, 1);
+    // The winner's line is never excused.
+    let v = check(&log, &hub(&[&v1], &[]), &[]);
+    assert_eq!(v.lost, 1, "{v:#?}");
+}
+
+#[test]
+fn rollups_and_counts_are_recomputed() {
+    let mut log = IntentLog::in_memory();
+    let r = record(15);
+    did(&mut log, 1, None, &r);
+    let mut h = hub(&[&r], &[]);
+    h.rollups = Rollups::default();
+    assert_eq!(check(&log, &h, &[]).rollup_mismatch, 1);
+    let mut h = hub(&[&r], &[]);
+    h.counted.insert(school().to_string(), 2);
+    assert_eq!(check(&log, &h, &[]).duplicated, 1);
+}

@@ -1,0 +1,108 @@
+//! Reading the hub from outside: its SQLite files are copied after the hub process
+//! exited (the WAL with them, as a crash would leave them) and the copy is opened by
+//! a fresh connection in this process, so nothing the hub under test holds in memory
+//! (an open transaction, a cache) can make a record look held.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sea_orm::{ConnectionTrait, Statement};
+use yanpei_store::hub::{HubStore, StatsFilter};
+use yanpei_store::node::NodeStore;
+use yanpei_store::{StoreError, sqlite_url};
+
+use crate::check::{HubSnapshot, NodeSnapshot};
+
+/// The hub database file's companions that hold committed data.
+const SUFFIXES: [&str; 2] = ["", "-wal"];
+
+/// Copies the SQLite database at `db` (and its WAL) to `to` (a file path).
+pub(crate) fn copy_sqlite(db: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let target = with_suffix(to, suffix);
+        if target.exists() {
+            std::fs::remove_file(&target)?;
+        }
+    }
+    for suffix in SUFFIXES {
+        let from = with_suffix(db, suffix);
+        if from.exists() {
+            std::fs::copy(&from, with_suffix(to, suffix))?;
+        }
+    }
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name.
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Reads the hub database at `db` (a SQLite file of a hub that is not running)
+/// through a copy in `work`.
+pub async fn read_hub(db: &Path, work: &Path) -> Result<HubSnapshot, StoreError> {
+    let copy = work.join("hub-copy.sqlite");
+    copy_sqlite(db, &copy).map_err(|e| StoreError::Invalid(format!("copy {}: {e}", db.display())))?;
+    let url = sqlite_url(&copy);
+    // Before the store's open, which rebuilds rollup tables it finds empty.
+    let raw = yanpei_store::connect(&url).await?;
+    let one =
+        |t: &str| Statement::from_string(raw.get_database_backend(), format!("SELECT 1 FROM {t} LIMIT 1"));
+    let rollups_were_empty = raw.query_one_raw(one("rollup_week")).await.map_err(StoreError::from)?.is_none()
+        && raw
+            .query_one_raw(Statement::from_string(
+                raw.get_database_backend(),
+                "SELECT 1 FROM activity WHERE deleted = 0 LIMIT 1".to_owned(),
+            ))
+            .await
+            .map_err(StoreError::from)?
+            .is_some();
+    let schools: Vec<String> = raw
+        .query_all_raw(Statement::from_string(
+            raw.get_database_backend(),
+            "SELECT DISTINCT school_code FROM activity".to_owned(),
+        ))
+        .await
+        .map_err(StoreError::from)?
+        .iter()
+        .filter_map(|row| row.try_get::<String>("", "school_code").ok())
+        .collect();
+    raw.close().await.map_err(StoreError::from)?;
+
+    let store = HubStore::open(&url).await?;
+    let mut records = BTreeMap::new();
+    for s in schools {
+        let code = s.parse().map_err(|_| StoreError::Corrupt(format!("a record of school {s:?}")))?;
+        records.extend(store.activities_of(&code).await?);
+    }
+    let conflicts = store.conflicts(None, false, 10_000_000).await?.into_iter().map(|c| c.losing).collect();
+    let rollups = store.rollups().await?;
+    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+    for c in store.stats(&StatsFilter::default()).await? {
+        *counted.entry(c.school).or_default() += c.count;
+    }
+    store.connection().clone().close().await.map_err(StoreError::from)?;
+    Ok(HubSnapshot { records, conflicts, rollups, rollups_were_empty, counted })
+}
+
+/// Reads a node store (opened afresh; its agent is gone).
+pub async fn read_node(
+    path: &Path,
+    name: &str,
+    sync_errors: Vec<String>,
+) -> Result<NodeSnapshot, StoreError> {
+    let store = NodeStore::open(&sqlite_url(path)).await?;
+    let snapshot = NodeSnapshot {
+        name: name.to_owned(),
+        school: store.school().clone(),
+        records: store.all().await?,
+        pending: store.pending_count().await?,
+        sync_errors,
+    };
+    Ok(snapshot)
+}

@@ -1,0 +1,161 @@
+//! `yanpei soak --intent`: run many intent-suite schedules, print faults by kind,
+//! intents checked and violations by class, and a replay command per failing seed.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use yanpei_soak::{FaultKind, FaultTally, IntentOptions, IntentReport, run_intent_seed};
+
+pub(crate) struct Args {
+    pub(crate) seeds: u64,
+    pub(crate) start: u64,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) json: bool,
+    pub(crate) records: usize,
+    pub(crate) tmpfs: bool,
+    pub(crate) faults: Option<Vec<String>>,
+}
+
+/// Totals over the schedules of one run.
+#[derive(Debug, Default, Serialize)]
+struct Totals {
+    schedules: u64,
+    records_asked: u64,
+    records_checked: u64,
+    intents_logged: u64,
+    intents_checked: u64,
+    lost: u64,
+    duplicated: u64,
+    silently_overwritten: u64,
+    extra: u64,
+    wrong_winner: u64,
+    node_mismatch: u64,
+    rollup_mismatch: u64,
+    excused_by_restore: u64,
+    faults: FaultTally,
+    failed_seeds: Vec<u64>,
+    replay: Vec<String>,
+    seconds: f64,
+}
+
+impl Totals {
+    fn add(&mut self, r: &IntentReport) {
+        let v = &r.verdict;
+        self.schedules += 1;
+        self.records_asked += r.records as u64;
+        self.records_checked += v.records_checked;
+        self.intents_logged += v.intents_logged;
+        self.intents_checked += v.intents_checked;
+        self.lost += v.lost;
+        self.duplicated += v.duplicated;
+        self.silently_overwritten += v.silently_overwritten;
+        self.extra += v.extra;
+        self.wrong_winner += v.wrong_winner;
+        self.node_mismatch += v.node_mismatch;
+        self.rollup_mismatch += v.rollup_mismatch;
+        self.excused_by_restore += v.excused_by_restore;
+        self.faults += &r.faults;
+    }
+}
+
+pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
+    let dir = a
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("yanpei-intent-{}", std::process::id())));
+    let mut opts = IntentOptions::new(a.records, std::env::current_exe().context("find the yanpei binary")?);
+    opts.small_disk = a.tmpfs;
+    if let Some(names) = &a.faults {
+        opts.kinds = names
+            .iter()
+            .filter(|n| n.as_str() != "none")
+            .map(|n| FaultKind::from_name(n).with_context(|| format!("--faults: no fault kind {n:?}")))
+            .collect::<anyhow::Result<_>>()?;
+    }
+    let started = Instant::now();
+    let mut t = Totals::default();
+    for seed in a.start..a.start + a.seeds {
+        let replay = |a: &Args| {
+            let only = match &a.faults {
+                Some(f) => format!(" --faults {}", f.join(",")),
+                None => String::new(),
+            };
+            format!(
+                "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{only}",
+                a.records,
+                if a.tmpfs { "" } else { " --no-tmpfs" }
+            )
+        };
+        let report = match run_intent_seed(seed, &dir.join(format!("seed-{seed}")), &opts).await {
+            Ok(r) => r,
+            Err(e) => {
+                // A schedule that could not run to its check is a failure too; the others go on.
+                eprintln!("seed {seed}: the schedule stopped: {e}");
+                t.failed_seeds.push(seed);
+                t.replay.push(replay(&a));
+                continue;
+            }
+        };
+        t.add(&report);
+        if a.json {
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        if !report.verdict.is_clean() {
+            for v in &report.verdict.violations {
+                eprintln!("seed {seed}: {v}");
+            }
+            t.failed_seeds.push(seed);
+            t.replay.push(replay(&a));
+        }
+        for n in &report.notes {
+            eprintln!("seed {seed}: note: {n}");
+        }
+    }
+    t.seconds = started.elapsed().as_secs_f64();
+    if a.json {
+        println!("{}", serde_json::json!({ "summary": t }));
+    } else {
+        print_totals(&a, &t, &dir);
+    }
+    if !t.failed_seeds.is_empty() {
+        bail!("the intent check failed for seeds {:?}", t.failed_seeds);
+    }
+    Ok(())
+}
+
+fn print_totals(a: &Args, t: &Totals, dir: &std::path::Path) {
+    println!(
+        "意图核对（intent suite）{} 个场景（种子 {}..{}），每个约 {} 条记录，用时 {:.0} 秒，文件在 {}",
+        t.schedules,
+        a.start,
+        a.start + a.seeds,
+        a.records,
+        t.seconds,
+        dir.display()
+    );
+    let faults: Vec<String> = t.faults.iter().map(|(k, n)| format!("{} {n}", k.label())).collect();
+    println!("注入故障（faults by kind）：{}", faults.join("，"));
+    println!(
+        "核对意图（intents checked）{} 条（共记录 {} 条意图），记录 {} 条",
+        t.intents_checked, t.intents_logged, t.records_checked
+    );
+    println!(
+        "丢失 lost {}，重复 duplicated {}，静默覆盖 silently overwritten {}，多出 extra {}，\
+         胜者不符 wrong winner {}，节点不符 node mismatch {}，统计不符 rollup mismatch {}",
+        t.lost,
+        t.duplicated,
+        t.silently_overwritten,
+        t.extra,
+        t.wrong_winner,
+        t.node_mismatch,
+        t.rollup_mismatch
+    );
+    if t.excused_by_restore > 0 {
+        println!("恢复备份后只在中心存在过的落选版本 {} 条（不计为丢失）", t.excused_by_restore);
+    }
+    for r in &t.replay {
+        println!("重放（replay）：{r}");
+    }
+}
