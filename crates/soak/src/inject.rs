@@ -313,7 +313,7 @@ impl Sched {
         let group = self.cast.log.begin(&tool, Action::ForeignCreate, changes)?;
         self.cast.foreign.extend(records.iter().map(|a| a.id));
         let endpoint = self.world.endpoint(&x)?;
-        let numbered: Vec<(u64, Activity, Vec<String>)> =
+        let numbered: Vec<Sent> =
             records.into_iter().enumerate().map(|(k, a)| (k as u64 + 1, a, Vec::new())).collect();
         let outcome = match raw_push(&endpoint, tool.node_id, &x, numbered).await {
             Ok(reply) if reply.applied > 0 => Outcome::Ok,
@@ -329,7 +329,7 @@ impl Sched {
     async fn replay(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
         self.ensure_pending(i, 5).await?;
         let store = self.cast.nodes[i].agent.store().clone();
-        let batch: Vec<(u64, Activity, Vec<String>)> = store
+        let batch: Vec<Sent> = store
             .pending(opts.batch_size)
             .await?
             .into_iter()
@@ -347,12 +347,15 @@ impl Sched {
     }
 }
 
+/// One change as it went on the wire: sequence number, record, ancestors.
+pub(crate) type Sent = (u64, Activity, Vec<String>);
+
 /// One push in a session of its own, as `node_id` of `school`.
 async fn raw_push(
     endpoint: &yanpei_node::HubEndpoint,
     node_id: Uuid,
     school: &yanpei_domain::SchoolCode,
-    changes: Vec<(u64, Activity, Vec<String>)>,
+    changes: Vec<Sent>,
 ) -> Result<pb::PushResponse, String> {
     let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
     let mut client = SyncServiceClient::new(channel);

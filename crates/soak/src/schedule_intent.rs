@@ -78,7 +78,7 @@ pub(crate) struct Sched {
     /// Log position of the hub backup a restore puts back.
     pub(crate) backup_n: Option<u64>,
     /// Batches delivered, by node, for replays.
-    pub(crate) delivered: Vec<(usize, Vec<(u64, yanpei_domain::Activity, Vec<String>)>)>,
+    pub(crate) delivered: Vec<(usize, Vec<crate::inject::Sent>)>,
     /// The kinds this run injects.
     pub(crate) kinds: Vec<FaultKind>,
 }
