@@ -150,6 +150,7 @@ fn main() {
                 .collect(),
             next_cursor: 14,
             has_more: false,
+            ..Default::default()
         },
     );
     node(

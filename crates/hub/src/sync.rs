@@ -173,7 +173,15 @@ impl Sync {
         };
         let (page, has_more) = self.store.pull(&session, r.cursor, limit).await?;
         let next_cursor = page.last().map(|p| p.cursor).unwrap_or(r.cursor);
-        Ok(pb::PullResponse { changes: page.iter().map(pulled_to_pb).collect(), next_cursor, has_more })
+        // A record that no longer names this school goes as its id only.
+        let (mine, gone): (Vec<Pulled>, Vec<Pulled>) =
+            page.into_iter().partition(|p| p.activity.involves(&school));
+        Ok(pb::PullResponse {
+            changes: mine.iter().map(pulled_to_pb).collect(),
+            next_cursor,
+            has_more,
+            gone: gone.iter().map(|p| p.activity.id.to_string()).collect(),
+        })
     }
 
     async fn roster_part(
@@ -308,7 +316,8 @@ fn pulled_to_pb(p: &Pulled) -> pb::PulledChange {
 /// Checks a whole batch before anything is written: at most [`MAX_BATCH`] changes,
 /// sequence numbers strictly increasing, each with a record (or the batch is refused
 /// whole); a record that does not decode or validate, or whose ancestors are not
-/// older revisions, is refused alone. Ownership is the store's decision.
+/// revisions not newer than the version (nor the version itself), is refused alone.
+/// Ownership is the store's decision.
 fn validate_batch(
     changes: Vec<pb::Change>,
     causal: bool,
@@ -356,11 +365,17 @@ fn validate_batch(
         }
         let ancestors: Result<Vec<Rev>, _> = c.ancestors.iter().map(|r| r.parse::<Rev>()).collect();
         match ancestors {
-            Ok(a) if a.len() <= MAX_ANCESTORS && a.iter().all(|r| r.version() < activity.version) => {
+            // A version descends from older ones; the lineage the hub keeps may also name a
+            // concurrent version of the same number that lost to an ancestor, never a newer one.
+            Ok(a)
+                if a.len() <= MAX_ANCESTORS
+                    && a.iter().all(|r| r.version() <= activity.version)
+                    && !a.contains(&Rev::of(&activity)) =>
+            {
                 out.push(IncomingChange { seq: c.seq, activity, ancestors: a });
             }
             Ok(_) => refused.push(refuse(format!(
-                "记录的来源版本（ancestors）不对：最多 {MAX_ANCESTORS} 个，且都必须早于第 {} 版",
+                "记录的来源版本（ancestors）不对：最多 {MAX_ANCESTORS} 个，不能晚于第 {} 版，也不能包含它自己",
                 activity.version
             ))),
             Err(e) => refused.push(refuse(format!("记录的来源版本（ancestors）不对：{e}"))),

@@ -272,7 +272,8 @@ impl Agent {
                 .into_inner();
             let records = page.changes.into_iter().map(pulled_from_pb).collect::<Result<Vec<_>, _>>()?;
             report.pulled += records.len() as u64;
-            let applied = self.store.apply_pulled(&records, page.next_cursor).await?;
+            let gone = record_ids(page.gone)?;
+            let applied = self.store.apply_pulled_page(&records, &gone, page.next_cursor).await?;
             report.replaced += u64::from(applied.replaced);
             report.removed += u64::from(applied.removed);
             cursor = cursor.max(page.next_cursor);
@@ -381,21 +382,10 @@ impl Agent {
                 })
                 .await?
                 .into_inner();
-            let ids = |v: Vec<String>| -> Result<Vec<uuid::Uuid>, NodeError> {
-                v.iter()
-                    .map(|s| {
-                        uuid::Uuid::try_parse(s).map_err(|_| {
-                            NodeError::Hub(tonic::Status::internal(format!(
-                                "hub sent an invalid record id {s:?}"
-                            )))
-                        })
-                    })
-                    .collect()
-            };
-            let wanted = ids(reply.wanted)?;
+            let wanted = record_ids(reply.wanted)?;
             report.requeued += u64::from(self.store.requeue(&wanted).await?);
             let records = reply.records.into_iter().map(pulled_from_pb).collect::<Result<Vec<_>, _>>()?;
-            let applied = self.store.apply_reconciled(&records, &ids(reply.gone)?).await?;
+            let applied = self.store.apply_reconciled(&records, &record_ids(reply.gone)?).await?;
             report.repaired += u64::from(applied.applied);
             report.removed += u64::from(applied.removed);
         }
@@ -413,6 +403,17 @@ impl Agent {
         );
         Ok(())
     }
+}
+
+/// Record ids the hub sent, checked like anything from the network.
+fn record_ids(v: Vec<String>) -> Result<Vec<uuid::Uuid>, NodeError> {
+    v.iter()
+        .map(|s| {
+            uuid::Uuid::try_parse(s).map_err(|_| {
+                NodeError::Hub(tonic::Status::internal(format!("hub sent an invalid record id {s:?}")))
+            })
+        })
+        .collect()
 }
 
 /// A record the hub sent, checked like anything from the network.

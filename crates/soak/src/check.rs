@@ -32,6 +32,8 @@ pub struct HubSnapshot {
     pub rollups_were_empty: bool,
     /// Live records per school as the county statistics count them.
     pub counted: BTreeMap<String, u64>,
+    /// Every refusal reason the sync ledger holds, one per line.
+    pub ledger_rejections: String,
 }
 
 /// A node's state after healing.
@@ -66,6 +68,8 @@ pub enum Class {
     NodeMismatch,
     /// Rollups or statistics differ from a recomputation of the hub's rows.
     RollupMismatch,
+    /// A change the spec refuses, refused without a note in the sync ledger.
+    Unrecorded,
 }
 
 impl Class {
@@ -79,6 +83,7 @@ impl Class {
             Class::WrongWinner => "wrong winner",
             Class::NodeMismatch => "node mismatch",
             Class::RollupMismatch => "rollup mismatch",
+            Class::Unrecorded => "unrecorded refusal",
         }
     }
 }
@@ -109,6 +114,8 @@ pub struct Verdict {
     pub node_mismatch: u64,
     /// Rollup or statistics differences.
     pub rollup_mismatch: u64,
+    /// Refusals the sync ledger does not name.
+    pub unrecorded: u64,
     /// Losing versions made before a restore of the hub and absent after it: a node may
     /// already have replaced them with the winner, so only the hub held them, and the copy
     /// put back may predate their arrival.
@@ -127,6 +134,7 @@ impl Verdict {
             + self.wrong_winner
             + self.node_mismatch
             + self.rollup_mismatch
+            + self.unrecorded
             == 0
     }
 
@@ -139,6 +147,7 @@ impl Verdict {
             Class::WrongWinner => &mut self.wrong_winner,
             Class::NodeMismatch => &mut self.node_mismatch,
             Class::RollupMismatch => &mut self.rollup_mismatch,
+            Class::Unrecorded => &mut self.unrecorded,
         };
         let before = *counter;
         *counter += n;
@@ -223,6 +232,28 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
         .filter(|e| matches!(e.kind, EventKind::HubRestored { .. }))
         .map(|e| e.n)
         .collect();
+
+    // Every refused change is named in the ledger (unless a restore put back a copy older
+    // than the refusal).
+    let foreign_at: BTreeMap<Uuid, u64> = log
+        .intents()
+        .iter()
+        .filter(|i| i.action == Action::ForeignCreate)
+        .map(|i| (i.made.id, i.n))
+        .collect();
+    for (id, how) in &must_refuse {
+        let restored_after = foreign_at.get(id).is_some_and(|n| restores.iter().any(|rs| n < rs));
+        if !hub.records.contains_key(id)
+            && !restored_after
+            && !hub.ledger_rejections.contains(&id.to_string())
+        {
+            v.add(
+                Class::Unrecorded,
+                1,
+                format!("record {id} {how}: refused, but the sync ledger does not name it"),
+            );
+        }
+    }
 
     let mut conflicts: BTreeMap<Uuid, Vec<&Activity>> = BTreeMap::new();
     for c in &hub.conflicts {

@@ -58,6 +58,7 @@ fn hub(current: &[&Activity], conflicts: &[&Activity]) -> HubSnapshot {
         rollups,
         rollups_were_empty: false,
         counted,
+        ledger_rejections: String::new(),
     }
 }
 

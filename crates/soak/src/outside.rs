@@ -72,6 +72,17 @@ pub async fn read_hub(db: &Path, work: &Path) -> Result<HubSnapshot, StoreError>
         .iter()
         .filter_map(|row| row.try_get::<String>("", "school_code").ok())
         .collect();
+    let ledger_rejections = raw
+        .query_all_raw(Statement::from_string(
+            raw.get_database_backend(),
+            "SELECT rejections FROM sync_session WHERE rejected > 0".to_owned(),
+        ))
+        .await
+        .map_err(StoreError::from)?
+        .iter()
+        .filter_map(|row| row.try_get::<String>("", "rejections").ok())
+        .collect::<Vec<_>>()
+        .join("\n");
     raw.close().await.map_err(StoreError::from)?;
 
     let store = HubStore::open(&url).await?;
@@ -87,7 +98,7 @@ pub async fn read_hub(db: &Path, work: &Path) -> Result<HubSnapshot, StoreError>
         *counted.entry(c.school).or_default() += c.count;
     }
     store.connection().clone().close().await.map_err(StoreError::from)?;
-    Ok(HubSnapshot { records, conflicts, rollups, rollups_were_empty, counted })
+    Ok(HubSnapshot { records, conflicts, rollups, rollups_were_empty, counted, ledger_rejections })
 }
 
 /// Reads a node store (opened afresh; its agent is gone).

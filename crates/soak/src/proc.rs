@@ -25,6 +25,8 @@ pub(crate) struct HubFiles {
     pub(crate) attachments: PathBuf,
     /// Where each start's log goes (`hub-<n>.log`).
     pub(crate) logs: PathBuf,
+    /// Planted bugs the hub runs with (`YANPEI_PLANTED_BUG`; debug builds only).
+    pub(crate) planted: Option<String>,
 }
 
 /// A running `yanpei hub serve`.
@@ -40,7 +42,11 @@ impl HubProcess {
     /// goes to `logs/hub-<start>.log`.
     pub(crate) async fn start(files: &HubFiles, start: u32) -> Result<HubProcess, SoakError> {
         let url = yanpei_store::sqlite_url(&files.db);
-        let mut child = Command::new(&files.exe)
+        let mut command = Command::new(&files.exe);
+        if let Some(bugs) = &files.planted {
+            command.env(yanpei_store::planted::VARIABLE, bugs);
+        }
+        let mut child = command
             .args(["hub", "serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--db", &url])
             .args(["--rate-limit-per-second", "0", "--shutdown-grace-secs", "3"])
             .arg("--ca")

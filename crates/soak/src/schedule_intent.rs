@@ -36,12 +36,14 @@ pub struct IntentOptions {
     /// edit from different bases; without [`FaultKind::PartnerChange`] no partner
     /// school changes; without [`FaultKind::ForeignOwner`] nobody pushes for another school.
     pub kinds: Vec<FaultKind>,
+    /// Planted bugs for the hub process (`yanpei_store::planted`), to show the checker catches them.
+    pub planted: Option<String>,
 }
 
 impl IntentOptions {
     /// Every kind, the hub on a tmpfs.
     pub fn new(records: usize, exe: PathBuf) -> IntentOptions {
-        IntentOptions { records, exe, small_disk: true, kinds: FaultKind::ALL.to_vec() }
+        IntentOptions { records, exe, small_disk: true, kinds: FaultKind::ALL.to_vec(), planted: None }
     }
 }
 
@@ -222,7 +224,8 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     let started = Instant::now();
     std::fs::create_dir_all(dir)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let world = ProcWorld::create(dir, &opts.exe, opts.small_disk, opts.records).await?;
+    let world =
+        ProcWorld::create(dir, &opts.exe, opts.small_disk, opts.records, opts.planted.clone()).await?;
     let log = IntentLog::create(&dir.join("intents.jsonl"))?;
 
     // Three or four schools; the first has two or three nodes, the others one or two.

@@ -50,6 +50,7 @@ impl ProcWorld {
         exe: &Path,
         disk: bool,
         records: usize,
+        planted: Option<String>,
     ) -> Result<ProcWorld, SoakError> {
         let pki = dir.join("pki");
         std::fs::create_dir_all(&pki)?;
@@ -80,6 +81,7 @@ impl ProcWorld {
             pki,
             attachments: dir.join("hub-attachments"),
             logs: dir.join("logs"),
+            planted,
         };
         let store = HubStore::open(&sqlite_url(&files.db)).await?;
         store.replace_roster(&roster, "soak").await?;

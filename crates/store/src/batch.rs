@@ -16,6 +16,7 @@ use crate::convert::{from_hub_row, hub_row, parse_revs, revs_json};
 use crate::decide::{Caller, Decision, Held, KeptLoser, Origin, RefusalReason, decide};
 use crate::entity::{hub_activity, hub_conflict, hub_node, hub_school};
 use crate::hub::{HubStore, Session, bump_counter, set_counter, sql};
+use crate::planted::{Bug, planted};
 use crate::rollup::{Rollups, apply_delta};
 use crate::shared::{insert_parties, record_conflict};
 
@@ -102,7 +103,21 @@ impl HubStore {
             school: session.school.clone(),
             causal: session.protocol_version >= CAUSAL_PROTOCOL,
         };
-        let decision = decide(&caller, held, changes);
+        let decision = if planted(Bug::SkipBaseCheck) {
+            let lied: Vec<IncomingChange> = changes
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    if let Some(h) = held.get(&c.activity.id) {
+                        c.ancestors.insert(0, Rev::of(&h.activity));
+                    }
+                    c
+                })
+                .collect();
+            decide(&caller, held, &lied)
+        } else {
+            decide(&caller, held, changes)
+        };
         if !decision.refused.is_empty() {
             let names = school_names(&txn).await?;
             let name =
@@ -155,6 +170,9 @@ impl HubStore {
         }
         resolve(&txn, &resolved, now).await?;
         insert_parties(&txn, parties).await?;
+        if planted(Bug::DoubleRollup) {
+            apply_delta(&txn, delta.clone()).await?;
+        }
         apply_delta(&txn, delta).await?;
         upsert_activities(&txn, rows).await?;
         set_counter(&txn, cursor).await?;
@@ -164,8 +182,14 @@ impl HubStore {
         node.acked_seq = Set(acked);
         node.last_seen = Set(now);
         node.update(&txn).await?;
-        note_in_ledger(&txn, session.id, received, applied, unchanged, &refused, acked).await?;
-        txn.commit().await?;
+        let noted: &[Refusal] = if planted(Bug::DropLedgerNote) { &[] } else { &refused };
+        note_in_ledger(&txn, session.id, received, applied, unchanged, noted, acked).await?;
+        if planted(Bug::AckBeforeCommit) {
+            // The answer leaves; the transaction is dropped, so nothing of it is kept.
+            drop(txn);
+        } else {
+            txn.commit().await?;
+        }
         Ok(ApplyOutcome {
             acked_seq: u64::try_from(acked).unwrap_or(0),
             applied,

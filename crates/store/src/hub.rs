@@ -512,6 +512,11 @@ impl HubStore {
                 from_hub_row(r).map(|activity| Pulled { cursor, activity, ancestors })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let page = if crate::planted::planted(crate::planted::Bug::ForgetPartnerRemoval) {
+            page.into_iter().filter(|p| p.activity.involves(&session.school)).collect()
+        } else {
+            page
+        };
         Ok((page, has_more))
     }
 

@@ -17,6 +17,7 @@ mod handle;
 pub mod hub;
 pub mod migration;
 pub mod node;
+pub mod planted;
 mod probe;
 pub mod reconcile;
 pub mod rollup;

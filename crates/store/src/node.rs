@@ -421,8 +421,20 @@ impl NodeStore {
         records: &[PulledRecord],
         next_cursor: u64,
     ) -> Result<PullApplied, StoreError> {
+        self.apply_pulled_page(records, &[], next_cursor).await
+    }
+
+    /// [`NodeStore::apply_pulled`], also dropping the records in `gone` (shared records
+    /// that no longer name this school), in the same transaction.
+    pub async fn apply_pulled_page(
+        &self,
+        records: &[PulledRecord],
+        gone: &[Uuid],
+        next_cursor: u64,
+    ) -> Result<PullApplied, StoreError> {
         let txn = self.db.begin_write().await?;
-        let out = apply_records(&txn, &self.school, records).await?;
+        let mut out = apply_records(&txn, &self.school, records).await?;
+        out.removed += drop_records(&txn, gone).await?;
         if next_cursor > get_u64(&txn, key::PULL_CURSOR).await? {
             set_meta(&txn, key::PULL_CURSOR, &next_cursor.to_string()).await?;
         }
@@ -488,15 +500,7 @@ impl NodeStore {
     ) -> Result<PullApplied, StoreError> {
         let txn = self.db.begin_write().await?;
         let mut out = apply_records(&txn, &self.school, records).await?;
-        for id in gone {
-            let unsent =
-                node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(*id)).one(&txn).await?;
-            if unsent.is_none()
-                && node_activity::Entity::delete_by_id(*id).exec(&txn).await?.rows_affected > 0
-            {
-                out.removed += 1;
-            }
-        }
+        out.removed += drop_records(&txn, gone).await?;
         txn.commit().await?;
         Ok(out)
     }
@@ -663,6 +667,18 @@ fn next_ancestry(current: node_activity::Model, also: Option<Rev>) -> Result<Vec
     Ok(ancestors)
 }
 
+/// Drops records that left this school's view (their outbox entries, if any, stay:
+/// the hub will refuse them and they wait, quarantined, with the reason).
+async fn drop_records(txn: &impl ConnectionTrait, gone: &[Uuid]) -> Result<u32, StoreError> {
+    let mut removed = 0;
+    for id in gone {
+        if node_activity::Entity::delete_by_id(*id).exec(txn).await?.rows_affected > 0 {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Applies records the hub sent (see [`NodeStore::apply_pulled`]).
 async fn apply_records(
     txn: &impl ConnectionTrait,
@@ -689,11 +705,21 @@ async fn apply_records(
             out.applied += 1;
             continue;
         };
-        let unsent = node_outbox::Entity::find()
-            .filter(node_outbox::Column::ActivityId.eq(a.id))
-            .one(txn)
-            .await?
-            .is_some();
+        // An unsent change the hub already holds (its revision is the pulled version's or
+        // among its ancestors: the hub has it and moved on) is delivered; any other keeps
+        // the local version until the hub has judged it.
+        let known: std::collections::HashSet<Rev> = ancestors.iter().cloned().chain([Rev::of(a)]).collect();
+        let mut unsent = false;
+        for e in node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(a.id)).all(txn).await?
+        {
+            let sent: Activity = serde_json::from_str(&e.snapshot)
+                .map_err(|err| StoreError::Corrupt(format!("outbox entry {}: {err}", e.seq)))?;
+            if e.refused.is_none() && known.contains(&Rev::of(&sent)) {
+                node_outbox::Entity::delete_by_id(e.seq).exec(txn).await?;
+            } else {
+                unsent = true;
+            }
+        }
         let local_version = u64::try_from(local.version).unwrap_or(0);
         let mine = from_node_row(local)?;
         if unsent || Rev::of(&mine) == Rev::of(a) || a.version < local_version {

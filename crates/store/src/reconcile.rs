@@ -16,6 +16,7 @@ use crate::decide::Held;
 use crate::entity::{hub_activity, hub_activity_party, hub_counter};
 use crate::hub::{HubStore, Pulled};
 use crate::node::PeriodDigest;
+use crate::shared::insert_parties;
 
 /// What the hub answers for one period.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -123,6 +124,16 @@ impl HubStore {
         let view_ids: BTreeSet<Uuid> = view.iter().map(|p| p.activity.id).collect();
         let held = held_state(&self.conn(), node.keys().chain(view_ids.iter()).copied()).await?;
         let (wanted, send, gone) = compare_period(node, &view_ids, &held);
+        // Records this school holds that the hub lacks (a hub restored from an older copy):
+        // whatever version of them arrives later must reach this school, if only to tell it
+        // the record no longer names it.
+        let unknown: Vec<(Uuid, String)> =
+            wanted.iter().filter(|id| !held.contains_key(id)).map(|id| (*id, school.to_string())).collect();
+        if !unknown.is_empty() {
+            let txn = self.db.begin_write().await?;
+            insert_parties(&txn, unknown).await?;
+            txn.commit().await?;
+        }
         let send: BTreeSet<Uuid> = send.into_iter().collect();
         let records = view.into_iter().filter(|p| send.contains(&p.activity.id)).collect();
         Ok(PeriodAnswer { wanted, records, gone })

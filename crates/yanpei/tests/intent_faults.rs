@@ -56,7 +56,7 @@ async fn intent_seeds_0_to_3() {
             }
             failed.push(format!(
                 "seed {seed}: lost {}, duplicated {}, silently overwritten {}, extra {}, wrong winner {}, \
-                 node mismatch {}, rollup mismatch {} (replay: yanpei soak --intent --start {seed} --seeds 1 --records {RECORDS}; files in {})",
+                 node mismatch {}, rollup mismatch {}, unrecorded refusal {} (replay: yanpei soak --intent --start {seed} --seeds 1 --records {RECORDS}; files in {})",
                 report.verdict.lost,
                 report.verdict.duplicated,
                 report.verdict.silently_overwritten,
@@ -64,6 +64,7 @@ async fn intent_seeds_0_to_3() {
                 report.verdict.wrong_winner,
                 report.verdict.node_mismatch,
                 report.verdict.rollup_mismatch,
+                report.verdict.unrecorded,
                 report.dir
             ));
         }

@@ -33,6 +33,7 @@ struct Totals {
     wrong_winner: u64,
     node_mismatch: u64,
     rollup_mismatch: u64,
+    unrecorded: u64,
     excused_by_restore: u64,
     faults: FaultTally,
     failed_seeds: Vec<u64>,
@@ -55,6 +56,7 @@ impl Totals {
         self.wrong_winner += v.wrong_winner;
         self.node_mismatch += v.node_mismatch;
         self.rollup_mismatch += v.rollup_mismatch;
+        self.unrecorded += v.unrecorded;
         self.excused_by_restore += v.excused_by_restore;
         self.faults += &r.faults;
     }
@@ -143,14 +145,16 @@ fn print_totals(a: &Args, t: &Totals, dir: &std::path::Path) {
     );
     println!(
         "丢失 lost {}，重复 duplicated {}，静默覆盖 silently overwritten {}，多出 extra {}，\
-         胜者不符 wrong winner {}，节点不符 node mismatch {}，统计不符 rollup mismatch {}",
+         胜者不符 wrong winner {}，节点不符 node mismatch {}，统计不符 rollup mismatch {}，\
+         拒收未入台账 unrecorded refusal {}",
         t.lost,
         t.duplicated,
         t.silently_overwritten,
         t.extra,
         t.wrong_winner,
         t.node_mismatch,
-        t.rollup_mismatch
+        t.rollup_mismatch,
+        t.unrecorded
     );
     if t.excused_by_restore > 0 {
         println!("恢复备份后只在中心存在过的落选版本 {} 条（不计为丢失）", t.excused_by_restore);

@@ -1,0 +1,80 @@
+//! What a node does with what the hub sends: versions that descend from an unsent
+//! change deliver it; other unsent changes keep the local version; a record that no
+//! longer names the school leaves the store.
+#![allow(clippy::unwrap_used)]
+
+use chrono::NaiveDate;
+use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode, Semester, Term, ancestry_of};
+use yanpei_store::node::{NodeStore, PulledRecord};
+use yanpei_store::testing;
+
+fn code(s: &str) -> SchoolCode {
+    s.parse().unwrap()
+}
+
+fn lecture(n: u32) -> Activity {
+    Activity::create(
+        code("S1"),
+        Semester::new(2024, Term::First).unwrap(),
+        NaiveDate::from_ymd_opt(2024, 10, n).unwrap(),
+        ActivityKind::Lecture,
+        ActivityDraft { actor: "教师".into(), topic: Some(format!("第{n}讲")), ..Default::default() },
+    )
+    .unwrap()
+}
+
+fn next(a: &Activity, notes: &str) -> Activity {
+    let mut b = a.clone();
+    b.version += 1;
+    b.body.notes = Some(notes.into());
+    b
+}
+
+#[tokio::test]
+async fn a_pulled_descendant_delivers_the_unsent_change_it_was_made_from() {
+    let store = NodeStore::open_or_init(&testing::fresh_sqlite("node_pull"), &code("S1")).await.unwrap();
+    let v1 = lecture(1);
+    store.record(&v1).await.unwrap();
+    let v2 = next(&v1, "本节点的修改");
+    store.update(&v2).await.unwrap();
+    assert_eq!(store.pending_count().await.unwrap(), 2);
+
+    // Another node's v3, made from our v2 (the hub has v1 and v2): both entries are delivered.
+    let v3 = next(&v2, "另一节点在其上修改");
+    let ancestors = ancestry_of(&v2, &ancestry_of(&v1, &[]));
+    let out = store.apply_pulled(&[PulledRecord { activity: v3.clone(), ancestors }], 5).await.unwrap();
+    assert_eq!(out.applied, 1);
+    assert_eq!(store.pending_count().await.unwrap(), 0, "entries the hub holds were kept");
+    assert_eq!(store.get(v1.id).await.unwrap(), Some(v3));
+}
+
+#[tokio::test]
+async fn an_unsent_change_the_hub_has_not_seen_keeps_the_local_version() {
+    let store = NodeStore::open_or_init(&testing::fresh_sqlite("node_pull"), &code("S1")).await.unwrap();
+    let v1 = lecture(2);
+    store.record(&v1).await.unwrap();
+    store.mark_acked(1).await.unwrap();
+    let mine = next(&v1, "本节点");
+    store.update(&mine).await.unwrap();
+    // The hub's v2 from another node, made from v1: concurrent with ours, which must reach the hub.
+    let theirs = next(&v1, "另一节点");
+    let out = store
+        .apply_pulled(&[PulledRecord { activity: theirs, ancestors: ancestry_of(&v1, &[]) }], 7)
+        .await
+        .unwrap();
+    assert_eq!(out.unchanged, 1);
+    assert_eq!(store.pending_count().await.unwrap(), 1);
+    assert_eq!(store.get(v1.id).await.unwrap(), Some(mine));
+}
+
+#[tokio::test]
+async fn a_record_gone_from_the_view_leaves_the_store() {
+    let store = NodeStore::open_or_init(&testing::fresh_sqlite("node_pull"), &code("S1")).await.unwrap();
+    let v1 = lecture(3);
+    store.record(&v1).await.unwrap();
+    store.mark_acked(1).await.unwrap();
+    let out = store.apply_pulled_page(&[], &[v1.id], 9).await.unwrap();
+    assert_eq!(out.removed, 1);
+    assert_eq!(store.get(v1.id).await.unwrap(), None);
+    assert_eq!(store.pull_cursor().await.unwrap(), 9);
+}
