@@ -10,6 +10,7 @@ pub(crate) mod login;
 pub(crate) mod node;
 pub(crate) mod pairs;
 pub(crate) mod query;
+pub(crate) mod reliability;
 pub(crate) mod report;
 pub(crate) mod roster;
 pub(crate) mod soak;

@@ -16,29 +16,30 @@ pub(crate) struct Args {
     pub(crate) records: usize,
     pub(crate) tmpfs: bool,
     pub(crate) faults: Option<Vec<String>>,
+    pub(crate) reliability: Option<PathBuf>,
 }
 
 /// Totals over the schedules of one run.
 #[derive(Debug, Default, Serialize)]
-struct Totals {
-    schedules: u64,
-    records_asked: u64,
-    records_checked: u64,
-    intents_logged: u64,
-    intents_checked: u64,
-    lost: u64,
-    duplicated: u64,
-    silently_overwritten: u64,
-    extra: u64,
-    wrong_winner: u64,
-    node_mismatch: u64,
-    rollup_mismatch: u64,
-    unrecorded: u64,
-    excused_by_restore: u64,
-    faults: FaultTally,
-    failed_seeds: Vec<u64>,
-    replay: Vec<String>,
-    seconds: f64,
+pub(crate) struct Totals {
+    pub(crate) schedules: u64,
+    pub(crate) records_asked: u64,
+    pub(crate) records_checked: u64,
+    pub(crate) intents_logged: u64,
+    pub(crate) intents_checked: u64,
+    pub(crate) lost: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) silently_overwritten: u64,
+    pub(crate) extra: u64,
+    pub(crate) wrong_winner: u64,
+    pub(crate) node_mismatch: u64,
+    pub(crate) rollup_mismatch: u64,
+    pub(crate) unrecorded: u64,
+    pub(crate) excused_by_restore: u64,
+    pub(crate) faults: FaultTally,
+    pub(crate) failed_seeds: Vec<u64>,
+    pub(crate) replay: Vec<String>,
+    pub(crate) seconds: f64,
 }
 
 impl Totals {
@@ -120,6 +121,9 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
         println!("{}", serde_json::json!({ "summary": t }));
     } else {
         print_totals(&a, &t, &dir);
+    }
+    if let Some(file) = &a.reliability {
+        super::reliability::record(file, &a, &t).with_context(|| format!("write {}", file.display()))?;
     }
     if !t.failed_seeds.is_empty() {
         bail!("the intent check failed for seeds {:?}", t.failed_seeds);

@@ -41,6 +41,10 @@ pub(crate) struct Args {
     /// foreign-owner; `none` for people at work only) [default: all].
     #[arg(long, value_delimiter = ',')]
     faults: Option<Vec<String>>,
+    /// With --intent: add this run's figures (date, machine, command, schedules, records,
+    /// faults by kind, violations by class) at the top of the Reliability file FILE.
+    #[arg(long, value_name = "FILE")]
+    reliability: Option<PathBuf>,
 }
 
 pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
@@ -56,6 +60,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
             records: a.records,
             tmpfs: !a.no_tmpfs,
             faults: a.faults,
+            reliability: a.reliability,
         })
         .await;
     }
