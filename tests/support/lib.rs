@@ -140,3 +140,27 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A copy of the binary under test in `dir`, removed when dropped (pass or fail): a
+/// rebuild of the shared target directory mid-run then changes nothing under the test.
+pub struct BinaryCopy(PathBuf);
+
+impl BinaryCopy {
+    /// Copies `bin` (e.g. `env!("CARGO_BIN_EXE_yanpei")`) into `dir`.
+    pub fn of(bin: &str, dir: &std::path::Path) -> BinaryCopy {
+        let to = dir.join("yanpei-under-test");
+        std::fs::copy(bin, &to).unwrap();
+        BinaryCopy(to)
+    }
+
+    /// Where the copy is.
+    pub fn path(&self) -> PathBuf {
+        self.0.clone()
+    }
+}
+
+impl Drop for BinaryCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

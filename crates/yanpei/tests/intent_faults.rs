@@ -10,30 +10,19 @@
 #![allow(clippy::unwrap_used)] // a failure is a test failure
 
 use yanpei_soak::{FaultTally, IntentOptions, run_intent_seed};
-use yanpei_tests::test_dir;
+use yanpei_tests::{BinaryCopy, test_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
 
 /// Records per schedule: small, so the block stays within a few minutes.
 const RECORDS: usize = 200;
 
-/// A file removed on drop, pass or fail.
-struct Removed(std::path::PathBuf);
-
-impl Drop for Removed {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intent_seeds_0_to_3() {
     let dir = test_dir("intent-faults");
-    // The hub runs from a copy, so a rebuild of the shared binary mid-run changes nothing;
-    // the copy (150 MB) goes when the test ends, the schedules' files stay for a look.
-    let exe = Removed(dir.join("yanpei-under-test"));
-    std::fs::copy(BIN, &exe.0).unwrap();
-    let opts = IntentOptions::new(RECORDS, exe.0.clone());
+    // The hub runs from a copy, removed when the test ends; the schedules' files stay for a look.
+    let exe = BinaryCopy::of(BIN, &dir);
+    let opts = IntentOptions::new(RECORDS, exe.path());
     let mut faults = FaultTally::default();
     let mut failed = Vec::new();
     for seed in 0..4 {

@@ -8,7 +8,7 @@
 
 use yanpei_soak::{IntentOptions, run_intent_seed};
 use yanpei_store::planted::Bug;
-use yanpei_tests::test_dir;
+use yanpei_tests::{BinaryCopy, test_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
 
@@ -16,22 +16,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
 const SEEDS: std::ops::Range<u64> = 0..4;
 const RECORDS: usize = 200;
 
-struct Removed(std::path::PathBuf);
-
-impl Drop for Removed {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_planted_bug_is_caught() {
     let dir = test_dir("planted-bugs");
-    let exe = Removed(dir.join("yanpei-under-test"));
-    std::fs::copy(BIN, &exe.0).unwrap();
+    let exe = BinaryCopy::of(BIN, &dir);
     let mut missed = Vec::new();
     for bug in Bug::ALL {
-        let mut opts = IntentOptions::new(RECORDS, exe.0.clone());
+        let mut opts = IntentOptions::new(RECORDS, exe.path());
         opts.planted = Some(bug.name().to_owned());
         let mut caught = None;
         for seed in SEEDS {
