@@ -383,8 +383,10 @@ impl Agent {
                 .await?
                 .into_inner();
             let wanted = record_ids(reply.wanted)?;
-            report.requeued += u64::from(self.store.requeue(&wanted).await?);
             let records = reply.records.into_iter().map(pulled_from_pb).collect::<Result<Vec<_>, _>>()?;
+            let held: std::collections::HashSet<uuid::Uuid> = records.iter().map(|r| r.activity.id).collect();
+            // What the hub never saw goes again first, so the hub's version does not replace it here.
+            report.requeued += u64::from(self.store.requeue(&wanted, &held).await?);
             let applied = self.store.apply_reconciled(&records, &record_ids(reply.gone)?).await?;
             report.repaired += u64::from(applied.applied);
             report.removed += u64::from(applied.removed);

@@ -469,17 +469,23 @@ impl NodeStore {
             .collect())
     }
 
-    /// Anti-entropy: queues the current version of each of `ids` again (records of
-    /// this school the hub lacks or never saw at this revision), unless an outbox
-    /// entry of it is already waiting. Returns how many were queued.
-    pub async fn requeue(&self, ids: &[Uuid]) -> Result<u32, StoreError> {
+    /// Anti-entropy: queues the current version of each of `ids` again (records the
+    /// hub lacks or never saw at this revision), unless an outbox entry of it is already
+    /// waiting. A record of another school goes only if the hub holds it (`held_at_hub`:
+    /// a partner's version lost with a restore); one the hub lacks is its owner's to send.
+    /// Returns how many were queued.
+    pub async fn requeue(
+        &self,
+        ids: &[Uuid],
+        held_at_hub: &std::collections::HashSet<Uuid>,
+    ) -> Result<u32, StoreError> {
         let txn = self.db.begin_write().await?;
         let mut queued = 0;
         for id in ids {
             let waiting =
                 node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(*id)).one(&txn).await?;
             let Some(row) = node_activity::Entity::find_by_id(*id).one(&txn).await? else { continue };
-            if waiting.is_some() || row.school_code != self.school.as_str() {
+            if waiting.is_some() || (row.school_code != self.school.as_str() && !held_at_hub.contains(id)) {
                 continue;
             }
             let ancestors = parse_revs(row.revs.as_deref())?;

@@ -21,7 +21,8 @@ use crate::shared::insert_parties;
 /// What the hub answers for one period.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PeriodAnswer {
-    /// Records the hub never saw at the node's revision: the node sends them again.
+    /// Records the hub never saw at the node's revision: the node sends them again (a
+    /// record of another school only if the hub holds it, i.e. it is also in `records`).
     pub wanted: Vec<Uuid>,
     /// The hub's current version of records the node lacks or holds older.
     pub records: Vec<Pulled>,
@@ -48,7 +49,12 @@ pub fn compare_period(
                     continue;
                 }
                 let seen = h.ancestors.contains(nrev) || h.losers.iter().any(|l| &l.rev == nrev);
-                if seen { send.push(*id) } else { wanted.push(*id) }
+                if !seen {
+                    // The hub never saw the node's version (or lost it with a restore): the
+                    // node sends it again, and gets the hub's in case it may not.
+                    wanted.push(*id);
+                }
+                send.push(*id);
             }
         }
     }
@@ -200,9 +206,12 @@ mod tests {
         assert_eq!(wanted, want_expected, "the hub lacks one and never saw the other's revision");
         let mut send = send;
         send.sort();
-        let mut send_expected = vec![behind.id, lacking.id];
+        let mut send_expected = vec![behind.id, lacking.id, unseen.id];
         send_expected.sort();
-        assert_eq!(send, send_expected, "the node is behind on one and lacks the other");
+        assert_eq!(
+            send, send_expected,
+            "the node is behind on one, lacks one, and holds one the hub never saw"
+        );
         assert_eq!(gone, vec![removed.id]);
         // A node holding its own losing version is behind: it gets the winner.
         let node: BTreeMap<Uuid, Rev> = [(behind.id, Rev::of(&loser))].into();
