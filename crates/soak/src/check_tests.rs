@@ -142,7 +142,13 @@ fn a_refused_foreign_record_at_the_hub_is_extra() {
     r.school = "T05Z2".parse().unwrap();
     let g = log.begin(&actor(1), Action::ForeignCreate, vec![(None, r.clone())]).unwrap();
     log.outcome(g, Outcome::Ok).unwrap();
-    assert!(check(&log, &hub(&[], &[]), &[]).is_clean());
+    // Refused and named in the ledger: clean.
+    let mut noted = hub(&[], &[]);
+    noted.ledger_rejections = format!("[\"序号 1（记录 {}）：本校节点只能新建本校的记录\"]", r.id);
+    assert!(check(&log, &noted, &[]).is_clean());
+    // Refused without a note in the ledger: an unrecorded refusal.
+    assert_eq!(check(&log, &hub(&[], &[]), &[]).unrecorded, 1);
+    // Held by the hub: extra.
     assert_eq!(check(&log, &hub(&[&r], &[]), &[]).extra, 1);
 }
 
