@@ -309,6 +309,9 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
                 resolved_by: None,
             });
             let mut kept = h.clone();
+            // The winner's lineage names the loser too: a node holding the losing version
+            // sees from the winner's ancestry that the hub has it (kept), and takes the winner.
+            kept.ancestors = merge(&h.ancestors, std::slice::from_ref(&rev));
             kept.losers.push(KeptLoser { id: 0, rev, open: true });
             // The winner again, with a new cursor: the losing node pulls it.
             st.write(before.as_ref(), &kept);

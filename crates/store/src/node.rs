@@ -728,7 +728,13 @@ async fn apply_records(
         }
         let local_version = u64::try_from(local.version).unwrap_or(0);
         let mine = from_node_row(local)?;
-        if unsent || Rev::of(&mine) == Rev::of(a) || a.version < local_version {
+        // The hub's version replaces the local one only if the hub has the local one (it is
+        // in the pulled version's lineage: an ancestor, or a loser it keeps); a version the
+        // hub never saw (lost with a restore) stays until the comparison sends it again.
+        // Lineages from before protocol 3, or cut at their bound, fall back to numbers.
+        let seen = ancestors.contains(&Rev::of(&mine))
+            || ((ancestors.is_empty() || ancestors.len() >= MAX_ANCESTORS) && a.version > local_version);
+        if unsent || Rev::of(&mine) == Rev::of(a) || a.version < local_version || !seen {
             out.unchanged += 1;
             continue;
         }
