@@ -16,5 +16,5 @@ pub use agent::{
 };
 pub use attach::attach_files;
 pub use error::NodeError;
-pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon};
+pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon, run_daemon_with};
 pub use yanpei_attach::BlobDir;

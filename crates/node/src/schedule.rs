@@ -51,10 +51,12 @@ impl Schedule {
         (start, start + self.length())
     }
 
-    /// When the next nightly sync runs: a uniformly random moment in the next window.
+    /// When the next nightly sync runs: a uniformly random moment in the
+    /// first three quarters of the next window, so a first attempt that fails
+    /// still has the last quarter for its retries.
     pub fn next_run(&self, now: NaiveDateTime, rng: &mut impl Rng) -> (NaiveDateTime, NaiveDateTime) {
         let (start, end) = self.next_window(now);
-        let span_secs = self.length().num_seconds().max(1);
+        let span_secs = (self.length().num_seconds() * 3 / 4).max(1);
         let offset = rng.random_range(0..span_secs);
         (start + TimeDelta::seconds(offset), end)
     }
@@ -124,9 +126,21 @@ pub async fn run_daemon(
     now: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let mut rng = rand::rng();
+    run_daemon_with(syncer, schedule, backoff, clock, now, shutdown, &mut rand::rng()).await;
+}
+
+/// [`run_daemon`] with the caller's random source (tests pass a seeded one).
+pub async fn run_daemon_with(
+    syncer: &impl Syncer,
+    schedule: Schedule,
+    backoff: Backoff,
+    clock: &impl Clock,
+    now: Arc<Notify>,
+    shutdown: CancellationToken,
+    rng: &mut impl Rng,
+) {
     loop {
-        let (at, mut deadline) = schedule.next_run(clock.now(), &mut rng);
+        let (at, mut deadline) = schedule.next_run(clock.now(), rng);
         info!(next_sync = %at, "waiting for the nightly window");
         let wait = (at - clock.now()).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
@@ -146,7 +160,7 @@ pub async fn run_daemon(
                 }
                 Err(e) if e.is_retryable() => {
                     attempt += 1;
-                    let delay = backoff.delay(attempt, &mut rng);
+                    let delay = backoff.delay(attempt, rng);
                     let next = clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
                     if next > deadline {
                         error!(error = %e, attempt, "sync failed and the window has closed; trying again tomorrow night");
@@ -189,7 +203,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..500 {
             let (run, end) = s.next_run(at(22, 22, 0), &mut rng);
-            assert!(run >= at(23, 1, 0) && run < at(23, 5, 0), "{run}");
+            assert!(run >= at(23, 1, 0) && run < at(23, 4, 0), "the last quarter is for retries: {run}");
             assert_eq!(end, at(23, 5, 0));
             seen.insert(run);
         }
@@ -259,20 +273,35 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn syncs_nightly_in_the_window_and_retries_with_backoff() {
-        let clock = TokioClock { start: at(22, 22, 0), t0: tokio::time::Instant::now() };
-        let flaky = Flaky { clock: &clock, fail: 2, calls: AtomicU32::new(0), times: Mutex::new(Vec::new()) };
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
         let backoff = Backoff { base: Duration::from_secs(60), max: Duration::from_secs(600) };
-        let daemon =
-            run_daemon(&flaky, Schedule::default(), backoff, &clock, Arc::new(Notify::new()), shutdown);
-        let timer = async {
-            // Two nights and a bit, in paused time.
-            tokio::time::sleep(Duration::from_secs(49 * 3600)).await; // until 24th 23:00
-            stop.cancel();
-        };
-        tokio::join!(daemon, timer);
-        let times = flaky.times.lock().unwrap().clone();
+        for seed in 0..64 {
+            let clock = TokioClock { start: at(22, 22, 0), t0: tokio::time::Instant::now() };
+            let flaky =
+                Flaky { clock: &clock, fail: 2, calls: AtomicU32::new(0), times: Mutex::new(Vec::new()) };
+            let shutdown = CancellationToken::new();
+            let stop = shutdown.clone();
+            let mut rng = StdRng::seed_from_u64(seed);
+            let daemon = run_daemon_with(
+                &flaky,
+                Schedule::default(),
+                backoff,
+                &clock,
+                Arc::new(Notify::new()),
+                shutdown,
+                &mut rng,
+            );
+            let timer = async {
+                // Two nights and a bit, in paused time.
+                tokio::time::sleep(Duration::from_secs(49 * 3600)).await; // until 24th 23:00
+                stop.cancel();
+            };
+            tokio::join!(daemon, timer);
+            let times = flaky.times.lock().unwrap().clone();
+            check_two_nights(&times);
+        }
+    }
+
+    fn check_two_nights(times: &[NaiveDateTime]) {
         // Night one: fail, fail, succeed; night two: succeed; the timer ends before night three.
         assert_eq!(times.len(), 4, "{times:?}");
         assert!(times[0] >= at(23, 1, 0) && times[0] < at(23, 5, 0));
