@@ -115,7 +115,7 @@ pub fn batch(first_seq: u64, records: &[Activity]) -> Vec<pb::Change> {
         .map(|(i, a)| pb::Change {
             seq: first_seq + i as u64,
             activity: Some(pb::Activity::from(a)),
-            ancestors: vec![],
+            ..Default::default()
         })
         .collect()
 }

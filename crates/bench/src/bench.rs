@@ -355,7 +355,12 @@ async fn store_ingest(world: &World, records: &[Activity]) -> Result<Duration, B
     let changes: Vec<IncomingChange> = records
         .iter()
         .enumerate()
-        .map(|(k, a)| IncomingChange { seq: k as u64 + 1, activity: a.clone(), ancestors: vec![] })
+        .map(|(k, a)| IncomingChange {
+            seq: k as u64 + 1,
+            activity: a.clone(),
+            ancestors: vec![],
+            maker: None,
+        })
         .collect();
     let started = Instant::now();
     let mut applied = 0;
@@ -398,8 +403,12 @@ async fn wire_rows(opts: &BenchOptions, world: &World, n: usize) -> Result<Vec<R
                 .iter()
                 .enumerate()
                 .map(|(k, a)| {
-                    pb::Change { seq: k as u64 + 1, activity: Some(pb::Activity::from(a)), ancestors: vec![] }
-                        .encoded_len()
+                    pb::Change {
+                        seq: k as u64 + 1,
+                        activity: Some(pb::Activity::from(a)),
+                        ..Default::default()
+                    }
+                    .encoded_len()
                 })
                 .sum();
             let school = &world.roster.schools[i].code;

@@ -136,7 +136,7 @@ async fn drive(
             .map(|(k, a)| pb::Change {
                 seq: k as u64 + 1,
                 activity: Some(pb::Activity::from(a)),
-                ancestors: vec![],
+                ..Default::default()
             })
             .collect();
         nodes.push(Arc::new(SimNode {

@@ -110,6 +110,7 @@ async fn a_wrong_rollup_fails_the_check() {
             seq: i as u64 + 1,
             activity,
             ancestors: vec![],
+            maker: None,
         })
         .collect();
     store.apply_batch(&session, &changes).await.unwrap();

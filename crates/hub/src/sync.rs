@@ -9,6 +9,7 @@ use uuid::Uuid;
 use yanpei_domain::{Activity, MAX_ANCESTORS, Rev, SchoolCode};
 use yanpei_proto::pb::{self, sync_service_server::SyncService};
 use yanpei_proto::{CAUSAL_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+use yanpei_store::decide::Origin;
 use yanpei_store::hub::{HubStore, IncomingChange, Pulled, Refusal, Session};
 
 use crate::audit::{Note, Rows};
@@ -310,6 +311,8 @@ fn pulled_to_pb(p: &Pulled) -> pb::PulledChange {
         cursor: p.cursor,
         activity: Some(pb::Activity::from(&p.activity)),
         ancestors: p.ancestors.iter().map(ToString::to_string).collect(),
+        maker_node: p.origin.node.to_string(),
+        maker_school: p.origin.school.clone(),
     }
 }
 
@@ -372,7 +375,10 @@ fn validate_batch(
                     && a.iter().all(|r| r.version() <= activity.version)
                     && !a.contains(&Rev::of(&activity)) =>
             {
-                out.push(IncomingChange { seq: c.seq, activity, ancestors: a });
+                match maker_from_pb(&c.maker_node, &c.maker_school) {
+                    Ok(maker) => out.push(IncomingChange { seq: c.seq, activity, ancestors: a, maker }),
+                    Err(why) => refused.push(refuse(why)),
+                }
             }
             Ok(_) => refused.push(refuse(format!(
                 "记录的来源版本（ancestors）不对：最多 {MAX_ANCESTORS} 个，不能晚于第 {} 版，也不能包含它自己",
@@ -382,6 +388,19 @@ fn validate_batch(
         }
     }
     Ok((out, refused))
+}
+
+/// The maker a change names: both fields empty (the sender made it) or a node id and a
+/// school code.
+fn maker_from_pb(node: &str, school: &str) -> Result<Option<Origin>, String> {
+    if node.is_empty() && school.is_empty() {
+        return Ok(None);
+    }
+    let node =
+        Uuid::parse_str(node).map_err(|_| format!("记录的制作节点（maker_node）不是有效的编号：{node:?}"))?;
+    let school =
+        school.parse::<SchoolCode>().map_err(|e| format!("记录的制作学校（maker_school）不对：{e}"))?;
+    Ok(Some(Origin { node, school: school.to_string() }))
 }
 
 /// Runs one RPC inside a span that carries the caller's school.

@@ -5,12 +5,14 @@ use std::time::Duration;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tracing::{Instrument, info, info_span, warn};
+use uuid::Uuid;
 use yanpei_attach::BlobDir;
-use yanpei_domain::{Activity, Rev};
+use yanpei_domain::{Activity, Rev, SchoolCode};
 use yanpei_proto::PROTOCOL_VERSION;
 use yanpei_proto::pb::{
     self, attachment_service_client::AttachmentServiceClient, sync_service_client::SyncServiceClient,
 };
+use yanpei_store::decide::Origin;
 use yanpei_store::node::{NodeStore, PulledRecord};
 
 use crate::NodeError;
@@ -240,6 +242,8 @@ impl Agent {
                     seq: e.seq,
                     activity: Some(pb::Activity::from(&e.activity)),
                     ancestors: e.ancestors.iter().map(ToString::to_string).collect(),
+                    maker_node: e.maker.as_ref().map(|m| m.node.to_string()).unwrap_or_default(),
+                    maker_school: e.maker.as_ref().map(|m| m.school.clone()).unwrap_or_default(),
                 })
                 .collect();
             let n = changes.len() as u64;
@@ -430,7 +434,16 @@ fn pulled_from_pb(c: pb::PulledChange) -> Result<PulledRecord, NodeError> {
         .map(|r| r.parse::<Rev>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(e.to_string()))?;
-    Ok(PulledRecord { activity, ancestors })
+    // Hubs before the maker was sent leave it empty: the version is then sent again in
+    // this node's name, as before.
+    let maker = match (c.maker_node.as_str(), c.maker_school.as_str()) {
+        ("", "") => None,
+        (node, school) => Some(Origin {
+            node: Uuid::parse_str(node).map_err(|e| bad(format!("maker_node: {e}")))?,
+            school: school.parse::<SchoolCode>().map_err(|e| bad(format!("maker_school: {e}")))?.to_string(),
+        }),
+    };
+    Ok(PulledRecord { activity, ancestors, maker })
 }
 
 /// A conflict the hub reported, checked like any record it sends.

@@ -375,6 +375,7 @@ async fn raw_push(
             seq: *seq,
             activity: Some(pb::Activity::from(a)),
             ancestors: ancestors.clone(),
+            ..Default::default()
         })
         .collect();
     let reply = client

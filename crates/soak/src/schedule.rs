@@ -292,6 +292,8 @@ async fn replay(
             seq: e.seq,
             activity: Some(pb::Activity::from(&e.activity)),
             ancestors: e.ancestors.iter().map(ToString::to_string).collect(),
+            maker_node: e.maker.as_ref().map(|m| m.node.to_string()).unwrap_or_default(),
+            maker_school: e.maker.as_ref().map(|m| m.school.clone()).unwrap_or_default(),
         })
         .collect();
     let reply = client

@@ -29,6 +29,9 @@ pub struct IncomingChange {
     pub activity: Activity,
     /// The revisions it descends from, newest first (empty from protocol-2 nodes and for new records).
     pub ancestors: Vec<Rev>,
+    /// Who made this version, when the sender says it did not (a version it pulled and
+    /// sends again after a hub restore); `None`: the sender made it.
+    pub maker: Option<Origin>,
 }
 
 /// A change refused (by the hub's checks before the store, or by the decision), and why in Chinese.
@@ -245,11 +248,7 @@ pub(crate) async fn held_state(
             .all(txn)
             .await?;
         for m in rows {
-            // Rows from before origin_school existed were made by the owner's nodes.
-            let origin = Origin {
-                node: m.origin_node,
-                school: m.origin_school.clone().unwrap_or_else(|| m.school_code.clone()),
-            };
+            let origin = Origin::of_row(&m);
             let ancestors = parse_revs(m.revs.as_deref())?;
             let activity = from_hub_row(m)?;
             out.insert(activity.id, Held { activity, ancestors, origin, losers: Vec::new() });

@@ -34,6 +34,35 @@ pub struct Origin {
     pub school: String,
 }
 
+impl Origin {
+    /// Who made the version a hub row holds. Rows from before `origin_school` existed
+    /// were made by the owner's nodes.
+    pub fn of_row(m: &crate::entity::hub_activity::Model) -> Origin {
+        Origin {
+            node: m.origin_node,
+            school: m.origin_school.clone().unwrap_or_else(|| m.school_code.clone()),
+        }
+    }
+
+    /// Who made change `c` of a batch `caller` sent: the maker it names, when that is
+    /// another node of a school the version involves (its owner or a partner it names;
+    /// any of them may hold it and send it again after a hub restore), else the caller.
+    /// A sender gains nothing by naming another maker that it could not gain by a
+    /// higher version number, so the claim needs no more proof than that.
+    pub fn of_change(c: &IncomingChange, caller: &Origin) -> Origin {
+        match &c.maker {
+            Some(m)
+                if m.node != caller.node
+                    && !m.node.is_nil()
+                    && m.school.parse::<SchoolCode>().is_ok_and(|s| c.activity.involves(&s)) =>
+            {
+                m.clone()
+            }
+            _ => caller.clone(),
+        }
+    }
+}
+
 /// The node that sent the batch.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -217,13 +246,14 @@ impl State {
 /// holds of their records (`held`, by id; records it does not hold are absent).
 pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingChange]) -> Decision {
     let mut st = State { held, out: Decision::default(), write_at: HashMap::new() };
-    let mine = Origin { node: caller.node, school: caller.school.to_string() };
+    let sender = Origin { node: caller.node, school: caller.school.to_string() };
     // What the hub held before the batch, for rollup deltas.
     let originally: HashMap<Uuid, Activity> =
         st.held.iter().map(|(id, h)| (*id, h.activity.clone())).collect();
     for c in changes {
         let a = &c.activity;
         let rev = Rev::of(a);
+        let mine = Origin::of_change(c, &sender);
         let refuse = |st: &mut State, reason| st.out.refused.push(Refused { seq: c.seq, id: a.id, reason });
         let Some(h) = st.held.get(&a.id) else {
             if a.school != caller.school {

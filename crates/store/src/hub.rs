@@ -60,6 +60,8 @@ pub struct Pulled {
     pub activity: Activity,
     /// The revisions it descends from, newest first.
     pub ancestors: Vec<yanpei_domain::Rev>,
+    /// Who made it.
+    pub origin: crate::decide::Origin,
 }
 
 /// What the statistics are about.
@@ -509,7 +511,8 @@ impl HubStore {
             .map(|r| {
                 let cursor = seq_u64(r.change_seq);
                 let ancestors = parse_revs(r.revs.as_deref())?;
-                from_hub_row(r).map(|activity| Pulled { cursor, activity, ancestors })
+                let origin = crate::decide::Origin::of_row(&r);
+                from_hub_row(r).map(|activity| Pulled { cursor, activity, ancestors, origin })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let page = if crate::planted::planted(crate::planted::Bug::ForgetPartnerRemoval) {

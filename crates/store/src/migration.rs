@@ -12,6 +12,7 @@ mod hub_20261215_revs;
 mod node_20261122_core;
 mod node_20261123_shared;
 mod node_20261215_revs;
+mod node_20261216_maker;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -42,6 +43,7 @@ impl MigratorTrait for NodeMigrator {
             Box::new(node_20261122_core::Migration),
             Box::new(node_20261123_shared::Migration),
             Box::new(node_20261215_revs::Migration),
+            Box::new(node_20261216_maker::Migration),
         ]
     }
 }

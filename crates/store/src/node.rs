@@ -19,6 +19,7 @@ use yanpei_domain::{
 };
 
 use crate::convert::{from_node_row, node_row, parse_revs, revs_json};
+use crate::decide::Origin;
 use crate::entity::{node_activity, node_conflict, node_meta, node_outbox};
 use crate::migration::NodeMigrator;
 use crate::{Db, StoreError};
@@ -44,6 +45,8 @@ pub struct OutboxEntry {
     pub activity: Activity,
     /// The revisions it was made from, newest first (empty for a new record).
     pub ancestors: Vec<Rev>,
+    /// Who made it, when not this node (a version sent again after a hub restore).
+    pub maker: Option<Origin>,
 }
 
 /// A change the hub refused, kept (quarantined) until the school edits the record.
@@ -64,6 +67,8 @@ pub struct PulledRecord {
     pub activity: Activity,
     /// The revisions it descends from, newest first.
     pub ancestors: Vec<Rev>,
+    /// Who made it (`None` from hubs that do not say).
+    pub maker: Option<Origin>,
 }
 
 /// Anti-entropy digest of one period of the records a node holds.
@@ -207,7 +212,7 @@ impl NodeStore {
             let mut row = node_row(a, Utc::now());
             row.revs = Set(None);
             row.insert(&txn).await?;
-            enqueue(&txn, a, &[]).await?;
+            enqueue(&txn, a, &[], None).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -246,6 +251,7 @@ impl NodeStore {
         let ancestors = next_ancestry(current, also_from)?;
         let mut row = node_row(next, Utc::now());
         row.revs = Set(revs_json(&ancestors));
+        set_maker(&mut row, None);
         row.update(&txn).await?;
         // A quarantined change of this record is superseded by the new one.
         node_outbox::Entity::delete_many()
@@ -253,7 +259,7 @@ impl NodeStore {
             .filter(node_outbox::Column::Refused.is_not_null())
             .exec(&txn)
             .await?;
-        enqueue(&txn, next, &ancestors).await?;
+        enqueue(&txn, next, &ancestors, None).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -322,7 +328,8 @@ impl NodeStore {
                 let activity: Activity = serde_json::from_str(&e.snapshot)
                     .map_err(|err| StoreError::Corrupt(format!("outbox entry {}: {err}", e.seq)))?;
                 let ancestors = parse_revs(e.ancestors.as_deref())?;
-                Ok(OutboxEntry { seq: u64::try_from(e.seq).unwrap_or(0), activity, ancestors })
+                let maker = maker_of(e.maker_node, e.maker_school);
+                Ok(OutboxEntry { seq: u64::try_from(e.seq).unwrap_or(0), activity, ancestors, maker })
             })
             .collect()
     }
@@ -489,8 +496,10 @@ impl NodeStore {
                 continue;
             }
             let ancestors = parse_revs(row.revs.as_deref())?;
+            // Sent again in its maker's name: the hub ranks a version by who made it.
+            let maker = maker_of(row.maker_node, row.maker_school.clone());
             let a = from_node_row(row)?;
-            enqueue(&txn, &a, &ancestors).await?;
+            enqueue(&txn, &a, &ancestors, maker.as_ref()).await?;
             queued += 1;
         }
         txn.commit().await?;
@@ -603,13 +612,14 @@ impl NodeStore {
         let ancestors = next_ancestry(row, Some(losing_rev))?;
         let mut row = node_row(&next, Utc::now());
         row.revs = Set(revs_json(&ancestors));
+        set_maker(&mut row, None);
         row.update(&txn).await?;
         node_outbox::Entity::delete_many()
             .filter(node_outbox::Column::ActivityId.eq(id))
             .filter(node_outbox::Column::Refused.is_not_null())
             .exec(&txn)
             .await?;
-        enqueue(&txn, &next, &ancestors).await?;
+        enqueue(&txn, &next, &ancestors, None).await?;
         node_conflict::Entity::delete_many()
             .filter(node_conflict::Column::ActivityId.eq(id))
             .exec(&txn)
@@ -692,7 +702,7 @@ async fn apply_records(
     records: &[PulledRecord],
 ) -> Result<PullApplied, StoreError> {
     let mut out = PullApplied::default();
-    for PulledRecord { activity: a, ancestors } in records {
+    for PulledRecord { activity: a, ancestors, maker } in records {
         let local = node_activity::Entity::find_by_id(a.id).one(txn).await?;
         if !a.involves(school) {
             // A shared record whose current version no longer names this school.
@@ -707,6 +717,7 @@ async fn apply_records(
         let Some(local) = local else {
             let mut row = node_row(a, Utc::now());
             row.revs = Set(revs_json(ancestors));
+            set_maker(&mut row, maker.as_ref());
             row.insert(txn).await?;
             out.applied += 1;
             continue;
@@ -740,6 +751,7 @@ async fn apply_records(
         }
         let mut row = node_row(a, Utc::now());
         row.revs = Set(revs_json(ancestors));
+        set_maker(&mut row, maker.as_ref());
         row.update(txn).await?;
         out.applied += 1;
         if a.version == local_version {
@@ -750,7 +762,12 @@ async fn apply_records(
 }
 
 /// Appends the record's state to the outbox under the next sequence number.
-async fn enqueue(txn: &impl ConnectionTrait, a: &Activity, ancestors: &[Rev]) -> Result<(), StoreError> {
+async fn enqueue(
+    txn: &impl ConnectionTrait,
+    a: &Activity,
+    ancestors: &[Rev],
+    maker: Option<&Origin>,
+) -> Result<(), StoreError> {
     let seq = get_u64(txn, key::LAST_SEQ).await? + 1;
     set_meta(txn, key::LAST_SEQ, &seq.to_string()).await?;
     node_outbox::ActiveModel {
@@ -761,8 +778,21 @@ async fn enqueue(txn: &impl ConnectionTrait, a: &Activity, ancestors: &[Rev]) ->
         created_at: Set(Utc::now()),
         ancestors: Set(revs_json(ancestors)),
         refused: Set(None),
+        maker_node: Set(maker.map(|m| m.node)),
+        maker_school: Set(maker.map(|m| m.school.clone())),
     }
     .insert(txn)
     .await?;
     Ok(())
+}
+
+/// Who made a stored version (`None`: this node).
+fn maker_of(node: Option<Uuid>, school: Option<String>) -> Option<Origin> {
+    Some(Origin { node: node?, school: school? })
+}
+
+/// Records who made the version a row now holds (`None`: this node).
+fn set_maker(row: &mut node_activity::ActiveModel, maker: Option<&Origin>) {
+    row.maker_node = Set(maker.map(|m| m.node));
+    row.maker_school = Set(maker.map(|m| m.school.clone()));
 }

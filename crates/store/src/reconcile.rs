@@ -12,7 +12,7 @@ use yanpei_domain::{Rev, SchoolCode, period_digest, period_of};
 use crate::StoreError;
 use crate::batch::held_state;
 use crate::convert::{from_hub_row, parse_revs};
-use crate::decide::Held;
+use crate::decide::{Held, Origin};
 use crate::entity::{hub_activity, hub_activity_party, hub_counter};
 use crate::hub::{HubStore, Pulled};
 use crate::node::PeriodDigest;
@@ -92,9 +92,10 @@ impl HubStore {
         for r in rows {
             let cursor = u64::try_from(r.change_seq).unwrap_or(0);
             let ancestors = parse_revs(r.revs.as_deref())?;
+            let origin = Origin::of_row(&r);
             let activity = from_hub_row(r)?;
             if activity.involves(school) {
-                out.push(Pulled { cursor, activity, ancestors });
+                out.push(Pulled { cursor, activity, ancestors, origin });
             }
         }
         Ok(out)

@@ -102,7 +102,12 @@ async fn push(
     let changes: Vec<IncomingChange> = batch
         .iter()
         .enumerate()
-        .map(|(i, a)| IncomingChange { seq: *seq + 1 + i as u64, activity: a.clone(), ancestors: vec![] })
+        .map(|(i, a)| IncomingChange {
+            seq: *seq + 1 + i as u64,
+            activity: a.clone(),
+            ancestors: vec![],
+            maker: None,
+        })
         .collect();
     let out = store.apply_batch(session, &changes).await?;
     *seq += batch.len() as u64;

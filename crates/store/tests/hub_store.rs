@@ -54,7 +54,12 @@ fn changes(start_seq: u64, records: &[Activity]) -> Vec<IncomingChange> {
     records
         .iter()
         .enumerate()
-        .map(|(i, a)| IncomingChange { seq: start_seq + i as u64, activity: a.clone(), ancestors: vec![] })
+        .map(|(i, a)| IncomingChange {
+            seq: start_seq + i as u64,
+            activity: a.clone(),
+            ancestors: vec![],
+            maker: None,
+        })
         .collect()
 }
 
@@ -90,8 +95,8 @@ async fn sync_guarantees(url: String) {
         .apply_batch(
             &session,
             &[
-                IncomingChange { seq: 4, activity: edited.clone(), ancestors: vec![] },
-                IncomingChange { seq: 5, activity: stale, ancestors: vec![] },
+                IncomingChange { seq: 4, activity: edited.clone(), ancestors: vec![], maker: None },
+                IncomingChange { seq: 5, activity: stale, ancestors: vec![], maker: None },
             ],
         )
         .await

@@ -39,7 +39,11 @@ async fn recording_during_a_sync_waits_for_the_lock() {
         let mut failures = Vec::new();
         for page in 0..60usize {
             let pulled: Vec<PulledRecord> = (0..40)
-                .map(|i| PulledRecord { activity: record(10_000 + page * 40 + i), ancestors: vec![] })
+                .map(|i| PulledRecord {
+                    activity: record(10_000 + page * 40 + i),
+                    ancestors: vec![],
+                    maker: None,
+                })
                 .collect();
             if let Err(e) = syncing.apply_pulled(&pulled, page as u64 + 1).await {
                 failures.push(e.to_string());

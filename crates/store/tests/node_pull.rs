@@ -42,7 +42,10 @@ async fn a_pulled_descendant_delivers_the_unsent_change_it_was_made_from() {
     // Another node's v3, made from our v2 (the hub has v1 and v2): both entries are delivered.
     let v3 = next(&v2, "另一节点在其上修改");
     let ancestors = ancestry_of(&v2, &ancestry_of(&v1, &[]));
-    let out = store.apply_pulled(&[PulledRecord { activity: v3.clone(), ancestors }], 5).await.unwrap();
+    let out = store
+        .apply_pulled(&[PulledRecord { activity: v3.clone(), ancestors, maker: None }], 5)
+        .await
+        .unwrap();
     assert_eq!(out.applied, 1);
     assert_eq!(store.pending_count().await.unwrap(), 0, "entries the hub holds were kept");
     assert_eq!(store.get(v1.id).await.unwrap(), Some(v3));
@@ -59,7 +62,7 @@ async fn an_unsent_change_the_hub_has_not_seen_keeps_the_local_version() {
     // The hub's v2 from another node, made from v1: concurrent with ours, which must reach the hub.
     let theirs = next(&v1, "另一节点");
     let out = store
-        .apply_pulled(&[PulledRecord { activity: theirs, ancestors: ancestry_of(&v1, &[]) }], 7)
+        .apply_pulled(&[PulledRecord { activity: theirs, ancestors: ancestry_of(&v1, &[]), maker: None }], 7)
         .await
         .unwrap();
     assert_eq!(out.unchanged, 1);
@@ -77,4 +80,34 @@ async fn a_record_gone_from_the_view_leaves_the_store() {
     assert_eq!(out.removed, 1);
     assert_eq!(store.get(v1.id).await.unwrap(), None);
     assert_eq!(store.pull_cursor().await.unwrap(), 9);
+}
+
+#[tokio::test]
+async fn a_version_sent_again_names_its_maker_and_an_own_edit_names_none() {
+    use yanpei_store::decide::Origin;
+    let store = NodeStore::open_or_init(&testing::fresh_sqlite("node_pull"), &code("S1")).await.unwrap();
+    let v1 = lecture(4);
+    let maker = Origin { node: uuid::Uuid::from_u128(3), school: "S1".into() };
+    store
+        .apply_pulled(
+            &[PulledRecord { activity: v1.clone(), ancestors: vec![], maker: Some(maker.clone()) }],
+            3,
+        )
+        .await
+        .unwrap();
+    // The hub asks for it again (restored from an older copy): it goes in its maker's name.
+    let queued = store.requeue(&[v1.id], &Default::default()).await.unwrap();
+    assert_eq!(queued, 1);
+    let pending = store.pending(10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].maker, Some(maker), "sent again in the maker's name, not this node's");
+    store.mark_acked(pending[0].seq).await.unwrap();
+
+    // This node's own edit of it is this node's.
+    let v2 = next(&v1, "本节点修改");
+    store.update(&v2).await.unwrap();
+    assert_eq!(store.pending(10).await.unwrap()[0].maker, None);
+    store.mark_acked(store.pending(10).await.unwrap()[0].seq).await.unwrap();
+    store.requeue(&[v1.id], &Default::default()).await.unwrap();
+    assert_eq!(store.pending(10).await.unwrap()[0].maker, None, "the stored version is now this node's own");
 }

@@ -191,7 +191,12 @@ async fn random_histories(url: String, seeds: std::ops::Range<u64>) {
                     edit(&mut rng, &base)
                 };
                 nodes[i].seq += 1;
-                batch.push(IncomingChange { seq: nodes[i].seq, activity: next.clone(), ancestors: vec![] });
+                batch.push(IncomingChange {
+                    seq: nodes[i].seq,
+                    activity: next.clone(),
+                    ancestors: vec![],
+                    maker: None,
+                });
                 nodes[i].known.retain(|a| a.id != next.id);
                 nodes[i].known.push(next.clone());
                 // The school's other node learns of it too (as a pull would), so both may
@@ -260,7 +265,12 @@ async fn newer_rollups_are_built_on_upgrade(url: String) {
     let batch: Vec<IncomingChange> = records
         .iter()
         .enumerate()
-        .map(|(i, a)| IncomingChange { seq: i as u64 + 1, activity: a.clone(), ancestors: vec![] })
+        .map(|(i, a)| IncomingChange {
+            seq: i as u64 + 1,
+            activity: a.clone(),
+            ancestors: vec![],
+            maker: None,
+        })
         .collect();
     store.apply_batch(&session, &batch).await.unwrap();
     let expected = Rollups::recompute(&records);
@@ -304,6 +314,7 @@ async fn two_hubs_build_missing_rollups_once(url: String) {
                 seq: (n * 1000 + i) as u64 + 1,
                 activity: a.clone(),
                 ancestors: vec![],
+                maker: None,
             })
             .collect();
         store.apply_batch(&session, &batch).await.unwrap();

@@ -58,7 +58,7 @@ fn delete(base: &Activity, base_anc: &[Rev]) -> (Activity, Vec<Rev>) {
 }
 
 fn change(seq: u64, (activity, ancestors): (Activity, Vec<Rev>)) -> IncomingChange {
-    IncomingChange { seq, activity, ancestors }
+    IncomingChange { seq, activity, ancestors, maker: None }
 }
 
 fn held_by(a: &Activity, ancestors: Vec<Rev>, by: Origin) -> HashMap<Uuid, Held> {
@@ -358,4 +358,42 @@ fn a_batch_with_several_versions_of_one_record_writes_it_once_with_the_first_bef
     assert_eq!(d.writes.len(), 1);
     assert_eq!(d.writes[0].before, None);
     assert_eq!(d.writes[0].after, v3);
+}
+
+#[test]
+fn a_version_sent_again_by_another_node_ranks_as_its_makers() {
+    // Nodes 1 and 3 of CGZ1; node 2 made b2 and node 3 made c2, both from v1. The hub
+    // ranked c2 first (node 3 > node 2), then was restored from a copy holding b2 alone.
+    // Node 1, which had pulled c2, sends it again in node 3's name: c2 must win again.
+    let v1 = record("CGZ1");
+    let (b2, b2_anc) = edit(&v1, &[], "B二");
+    let c2 = edit(&v1, &[], "C二");
+    let held = || held_by(&b2, b2_anc.clone(), origin("CGZ1", 2));
+    let again = |maker: Option<Origin>| IncomingChange { maker, ..change(4, c2.clone()) };
+
+    let d = decide(&caller("CGZ1", 1), held(), &[again(Some(origin("CGZ1", 3)))]);
+    assert_eq!(d.writes[0].after, c2.0, "ranked as node 3's, c2 wins as it did before the restore");
+    assert_eq!(d.writes[0].origin, origin("CGZ1", 3));
+    assert_eq!(d.lost[0].activity, b2);
+    assert_eq!((d.lost[0].lost_by.clone(), d.lost[0].won_by.clone()), (origin("CGZ1", 2), origin("CGZ1", 3)));
+
+    // In the sender's name (node 1) it would lose: the winner would depend on who delivered it.
+    let d = decide(&caller("CGZ1", 1), held(), &[again(None)]);
+    assert_eq!(d.writes[0].after, b2);
+    assert_eq!(d.lost[0].lost_by, origin("CGZ1", 1));
+
+    // A maker of a school the version does not involve, or the nil node, is not believed.
+    for claim in [origin("T01Z1", 9), origin("CGZ1", 0)] {
+        let d = decide(&caller("CGZ1", 1), held(), &[again(Some(claim.clone()))]);
+        assert_eq!(d.lost[0].lost_by, origin("CGZ1", 1), "{claim:?} is ignored: ranked as the sender's");
+    }
+    // A partner school named by the version may be its maker.
+    let s1 = shared("CGZ1", &["T01Z1"]);
+    let (p2, p2_anc) = edit(&s1, &[], "T01Z1 改");
+    let d = decide(
+        &caller("CGZ1", 1),
+        HashMap::new(),
+        &[IncomingChange { maker: Some(origin("T01Z1", 7)), ..change(1, (p2.clone(), p2_anc)) }],
+    );
+    assert_eq!(d.writes[0].origin, origin("T01Z1", 7));
 }

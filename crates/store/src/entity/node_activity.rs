@@ -30,6 +30,10 @@ pub struct Model {
     /// The revisions this version descends from, newest first (JSON array); NULL before protocol 3.
     #[sea_orm(column_type = "Text", nullable)]
     pub revs: Option<String>,
+    /// The node that made this version; NULL: this node.
+    pub maker_node: Option<Uuid>,
+    /// That node's school.
+    pub maker_school: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,10 @@ pub struct Model {
     /// The hub's reason for refusing the change (quarantined until the record is edited).
     #[sea_orm(column_type = "Text", nullable)]
     pub refused: Option<String>,
+    /// The node that made this version; NULL: this node.
+    pub maker_node: Option<Uuid>,
+    /// That node's school.
+    pub maker_school: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
