@@ -17,6 +17,7 @@ pub(crate) struct Args {
     pub(crate) tmpfs: bool,
     pub(crate) faults: Option<Vec<String>>,
     pub(crate) reliability: Option<PathBuf>,
+    pub(crate) jobs: usize,
 }
 
 /// Totals over the schedules of one run.
@@ -79,25 +80,36 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let mut t = Totals::default();
-    for seed in a.start..a.start + a.seeds {
-        let replay = |a: &Args| {
-            let only = match &a.faults {
-                Some(f) => format!(" --faults {}", f.join(",")),
-                None => String::new(),
-            };
-            format!(
-                "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{only}",
-                a.records,
-                if a.tmpfs { "" } else { " --no-tmpfs" }
-            )
+    let replay = |a: &Args, seed: u64| {
+        let only = match &a.faults {
+            Some(f) => format!(" --faults {}", f.join(",")),
+            None => String::new(),
         };
-        let report = match run_intent_seed(seed, &dir.join(format!("seed-{seed}")), &opts).await {
+        format!(
+            "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{only}",
+            a.records,
+            if a.tmpfs { "" } else { " --no-tmpfs" }
+        )
+    };
+    // Up to `jobs` schedules at once, each with its own hub process and directory.
+    let mut running = tokio::task::JoinSet::new();
+    let mut next = a.start;
+    let end = a.start + a.seeds;
+    loop {
+        while running.len() < a.jobs.max(1) && next < end {
+            let (seed, dir, opts) = (next, dir.join(format!("seed-{next}")), opts.clone());
+            running.spawn(async move { (seed, run_intent_seed(seed, &dir, &opts).await) });
+            next += 1;
+        }
+        let Some(done) = running.join_next().await else { break };
+        let (seed, outcome) = done.context("a schedule's task ended abnormally")?;
+        let report = match outcome {
             Ok(r) => r,
             Err(e) => {
                 // A schedule that could not run to its check is a failure too; the others go on.
                 eprintln!("seed {seed}: the schedule stopped: {e}");
                 t.failed_seeds.push(seed);
-                t.replay.push(replay(&a));
+                t.replay.push(replay(&a, seed));
                 continue;
             }
         };
@@ -110,12 +122,14 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
                 eprintln!("seed {seed}: {v}");
             }
             t.failed_seeds.push(seed);
-            t.replay.push(replay(&a));
+            t.replay.push(replay(&a, seed));
         }
         for n in &report.notes {
             eprintln!("seed {seed}: note: {n}");
         }
     }
+    t.failed_seeds.sort_unstable();
+    t.replay.sort();
     t.seconds = started.elapsed().as_secs_f64();
     if a.json {
         println!("{}", serde_json::json!({ "summary": t }));

@@ -45,6 +45,10 @@ pub(crate) struct Args {
     /// faults by kind, violations by class) at the top of the Reliability file FILE.
     #[arg(long, value_name = "FILE")]
     reliability: Option<PathBuf>,
+    /// With --intent: how many schedules run at once (each its own hub process and
+    /// directory; a schedule mostly waits on its processes).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    jobs: u64,
 }
 
 pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
@@ -61,6 +65,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
             tmpfs: !a.no_tmpfs,
             faults: a.faults,
             reliability: a.reliability,
+            jobs: usize::try_from(a.jobs).unwrap_or(1),
         })
         .await;
     }
