@@ -203,7 +203,7 @@ impl Sched {
     /// Takes the copy a later restore puts back (hub stopped, files copied, hub started).
     pub(crate) async fn backup(&mut self) -> Result<(), SoakError> {
         self.world.stop_hub().await;
-        let copied = self.world.backup();
+        let copied = self.world.backup().await;
         self.world.ensure_hub().await?;
         copied?;
         self.backup_n = Some(self.cast.log.event(EventKind::BackupTaken, "hub database copied")?);
@@ -213,7 +213,7 @@ impl Sched {
     async fn restore(&mut self) -> Result<bool, SoakError> {
         let Some(backup_n) = self.backup_n else { return Ok(false) };
         self.world.stop_hub().await;
-        let restored = self.world.restore();
+        let restored = self.world.restore().await;
         let note = format!("hub database replaced by the copy taken at #{backup_n}");
         self.cast.log.event(EventKind::HubRestored { backup_n }, note)?;
         self.world.ensure_hub().await?;

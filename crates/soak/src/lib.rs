@@ -20,6 +20,7 @@ mod check;
 #[cfg(test)]
 mod check_tests;
 mod faults;
+mod hubdb;
 mod inject;
 mod intent;
 mod outside;

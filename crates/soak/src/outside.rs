@@ -12,6 +12,7 @@ use yanpei_store::node::NodeStore;
 use yanpei_store::{StoreError, sqlite_url};
 
 use crate::check::{HubSnapshot, NodeSnapshot};
+use crate::hubdb::HubDb;
 
 /// The hub database file's companions that hold committed data.
 const SUFFIXES: [&str; 2] = ["", "-wal"];
@@ -48,7 +49,21 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 pub async fn read_hub(db: &Path, work: &Path) -> Result<HubSnapshot, StoreError> {
     let copy = work.join("hub-copy.sqlite");
     copy_sqlite(db, &copy).map_err(|e| StoreError::Invalid(format!("copy {}: {e}", db.display())))?;
-    let url = sqlite_url(&copy);
+    read_hub_url(&sqlite_url(&copy)).await
+}
+
+/// Reads the hub's database (SQLite through a copy, PostgreSQL through a fresh
+/// connection of this process: the hub process has exited).
+pub(crate) async fn read_hub_db(db: &HubDb, work: &Path) -> Result<HubSnapshot, StoreError> {
+    match db {
+        HubDb::Sqlite(path) => read_hub(path, work).await,
+        HubDb::Postgres { .. } => read_hub_url(&db.url()).await,
+    }
+}
+
+/// Reads the hub database at `url`, which no hub process holds open.
+async fn read_hub_url(url: &str) -> Result<HubSnapshot, StoreError> {
+    let url = url.to_owned();
     // Before the store's open, which rebuilds rollup tables it finds empty.
     let raw = yanpei_store::connect(&url).await?;
     let one =
@@ -57,7 +72,7 @@ pub async fn read_hub(db: &Path, work: &Path) -> Result<HubSnapshot, StoreError>
         && raw
             .query_one_raw(Statement::from_string(
                 raw.get_database_backend(),
-                "SELECT 1 FROM activity WHERE deleted = 0 LIMIT 1".to_owned(),
+                "SELECT 1 FROM activity WHERE NOT deleted LIMIT 1".to_owned(),
             ))
             .await
             .map_err(StoreError::from)?

@@ -11,14 +11,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::SoakError;
+use crate::hubdb::HubDb;
 
 /// Where the hub's files are and how to start it.
 #[derive(Debug, Clone)]
 pub(crate) struct HubFiles {
     /// The `yanpei` binary.
     pub(crate) exe: PathBuf,
-    /// The SQLite database file.
-    pub(crate) db: PathBuf,
+    /// The hub's database.
+    pub(crate) db: HubDb,
     /// `ca.pem`, `hub.pem`, `hub.key` (and `crl.pem`, absent: none revoked).
     pub(crate) pki: PathBuf,
     /// Attachments.
@@ -41,7 +42,7 @@ impl HubProcess {
     /// Starts the hub on a free loopback port and waits until it serves; its log
     /// goes to `logs/hub-<start>.log`.
     pub(crate) async fn start(files: &HubFiles, start: u32) -> Result<HubProcess, SoakError> {
-        let url = yanpei_store::sqlite_url(&files.db);
+        let url = files.db.url();
         let mut command = Command::new(&files.exe);
         if let Some(bugs) = &files.planted {
             command.env(yanpei_store::planted::VARIABLE, bugs);

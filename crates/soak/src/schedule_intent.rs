@@ -18,7 +18,7 @@ use crate::SoakError;
 use crate::check::{NodeSnapshot, Verdict, check};
 use crate::faults::{FaultKind, FaultTally};
 use crate::intent::{Actor, IntentLog};
-use crate::outside::{read_hub, read_node};
+use crate::outside::{read_hub_db, read_node};
 use crate::people::{Cast, SoakNode};
 use crate::world::ProcWorld;
 
@@ -38,12 +38,22 @@ pub struct IntentOptions {
     pub kinds: Vec<FaultKind>,
     /// Planted bugs for the hub process (`yanpei_store::planted`), to show the checker catches them.
     pub planted: Option<String>,
+    /// Run the hub on PostgreSQL: the server's admin URL (each schedule gets a fresh
+    /// database, dropped after its check). `None`: SQLite.
+    pub postgres: Option<String>,
 }
 
 impl IntentOptions {
     /// Every kind, the hub on a tmpfs.
     pub fn new(records: usize, exe: PathBuf) -> IntentOptions {
-        IntentOptions { records, exe, small_disk: true, kinds: FaultKind::ALL.to_vec(), planted: None }
+        IntentOptions {
+            records,
+            exe,
+            small_disk: true,
+            kinds: FaultKind::ALL.to_vec(),
+            planted: None,
+            postgres: None,
+        }
     }
 }
 
@@ -224,8 +234,16 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     let started = Instant::now();
     std::fs::create_dir_all(dir)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let world =
-        ProcWorld::create(dir, &opts.exe, opts.small_disk, opts.records, opts.planted.clone()).await?;
+    let world = ProcWorld::create(
+        dir,
+        &opts.exe,
+        opts.small_disk,
+        opts.records,
+        opts.planted.clone(),
+        opts.postgres.as_deref(),
+        seed,
+    )
+    .await?;
     let log = IntentLog::create(&dir.join("intents.jsonl"))?;
 
     // Three or four schools; the first has two or three nodes, the others one or two.
@@ -277,8 +295,9 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     for (path, name, errors) in paths {
         snapshots.push(read_node(&path, &name, errors).await?);
     }
-    let hub = read_hub(&db, &dir.join("check")).await?;
-    let verdict = check(&log, &hub, &snapshots);
+    let hub = read_hub_db(&db, &dir.join("check")).await;
+    db.remove().await?;
+    let verdict = check(&log, &hub?, &snapshots);
     drop(world);
     let report = IntentReport {
         seed,

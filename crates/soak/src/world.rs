@@ -15,7 +15,8 @@ use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
 
 use crate::SoakError;
-use crate::outside::{copy_sqlite, with_suffix};
+use crate::hubdb::HubDb;
+use crate::outside::copy_sqlite;
 use crate::proc::{HubFiles, HubProcess, Tmpfs};
 use crate::wire::FaultProxy;
 
@@ -51,6 +52,8 @@ impl ProcWorld {
         disk: bool,
         records: usize,
         planted: Option<String>,
+        postgres: Option<&str>,
+        seed: u64,
     ) -> Result<ProcWorld, SoakError> {
         let pki = dir.join("pki");
         std::fs::create_dir_all(&pki)?;
@@ -62,7 +65,8 @@ impl ProcWorld {
         ca.issue_hub(&[])
             .and_then(|c| c.write(&pki, "hub"))
             .map_err(|e| SoakError::Unexpected(format!("hub certificate: {e}")))?;
-        let tmpfs = if disk {
+        // PostgreSQL keeps its own disk: the disk-full faults run on SQLite only.
+        let tmpfs = if disk && postgres.is_none() {
             match Tmpfs::mount(&dir.join("hubfs"), tmpfs_bytes(records)) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -75,15 +79,19 @@ impl ProcWorld {
         };
         let db_dir = tmpfs.as_ref().map_or_else(|| dir.join("hub"), |t| t.path().to_owned());
         std::fs::create_dir_all(&db_dir)?;
+        let db = match postgres {
+            Some(admin) => HubDb::fresh_postgres(admin, seed).await?,
+            None => HubDb::Sqlite(db_dir.join("hub.sqlite")),
+        };
         let files = HubFiles {
             exe: exe.to_owned(),
-            db: db_dir.join("hub.sqlite"),
+            db,
             pki,
             attachments: dir.join("hub-attachments"),
             logs: dir.join("logs"),
             planted,
         };
-        let store = HubStore::open(&sqlite_url(&files.db)).await?;
+        let store = HubStore::open(&files.db.url()).await?;
         store.replace_roster(&roster, "soak").await?;
         store.connection().clone().close().await.map_err(yanpei_store::StoreError::from)?;
         let hub = HubProcess::start(&files, 0).await?;
@@ -136,22 +144,14 @@ impl ProcWorld {
         }
     }
 
-    /// Copies the hub's database (hub stopped) to `backup/hub.sqlite`.
-    pub(crate) fn backup(&self) -> Result<(), SoakError> {
-        copy_sqlite(&self.files.db, &self.backup_path())?;
-        Ok(())
+    /// Copies the hub's database (hub stopped): to `backup/hub.sqlite`, or a PostgreSQL copy.
+    pub(crate) async fn backup(&self) -> Result<(), SoakError> {
+        self.files.db.backup(&self.backup_path()).await
     }
 
     /// Puts the backup back in place of the hub's database (hub stopped).
-    pub(crate) fn restore(&self) -> Result<(), SoakError> {
-        for suffix in ["", "-wal", "-shm"] {
-            let f = with_suffix(&self.files.db, suffix);
-            if f.exists() {
-                std::fs::remove_file(f)?;
-            }
-        }
-        copy_sqlite(&self.backup_path(), &self.files.db)?;
-        Ok(())
+    pub(crate) async fn restore(&self) -> Result<(), SoakError> {
+        self.files.db.restore(&self.backup_path()).await
     }
 
     fn backup_path(&self) -> PathBuf {
@@ -220,15 +220,16 @@ impl ProcWorld {
     }
 
     /// Stops the hub and unmounts its tmpfs (after copying its database out, so the
-    /// checker can read it): returns the database file to read.
-    pub(crate) async fn shut_down(&mut self) -> Result<PathBuf, SoakError> {
+    /// checker can read it): returns the database to read.
+    pub(crate) async fn shut_down(&mut self) -> Result<HubDb, SoakError> {
         self.stop_hub().await;
+        let HubDb::Sqlite(path) = &self.files.db else { return Ok(self.files.db.clone()) };
         let Some(mut t) = self.tmpfs.take() else { return Ok(self.files.db.clone()) };
         let kept = self.dir.join("hub-final").join("hub.sqlite");
-        let copied = copy_sqlite(&self.files.db, &kept);
+        let copied = copy_sqlite(path, &kept);
         t.unmount();
         copied?;
-        Ok(kept)
+        Ok(HubDb::Sqlite(kept))
     }
 }
 

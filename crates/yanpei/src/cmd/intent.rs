@@ -18,6 +18,7 @@ pub(crate) struct Args {
     pub(crate) faults: Option<Vec<String>>,
     pub(crate) reliability: Option<PathBuf>,
     pub(crate) jobs: usize,
+    pub(crate) postgres: Option<String>,
 }
 
 /// Totals over the schedules of one run.
@@ -71,6 +72,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("yanpei-intent-{}", std::process::id())));
     let mut opts = IntentOptions::new(a.records, std::env::current_exe().context("find the yanpei binary")?);
     opts.small_disk = a.tmpfs;
+    opts.postgres = a.postgres.clone();
     if let Some(names) = &a.faults {
         opts.kinds = names
             .iter()
@@ -85,8 +87,9 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
             Some(f) => format!(" --faults {}", f.join(",")),
             None => String::new(),
         };
+        let engine = a.postgres.as_ref().map(|u| format!(" --postgres {u}")).unwrap_or_default();
         format!(
-            "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{only}",
+            "yanpei soak --intent --start {seed} --seeds 1 --records {}{}{engine}{only}",
             a.records,
             if a.tmpfs { "" } else { " --no-tmpfs" }
         )

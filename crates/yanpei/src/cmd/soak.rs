@@ -15,7 +15,8 @@ pub(crate) struct Args {
     /// The first seed (a failing seed replays with `--start SEED --seeds 1`).
     #[arg(long, default_value_t = 0)]
     start: u64,
-    /// Run the hubs on PostgreSQL: an admin URL; each schedule gets a fresh database.
+    /// Run the hubs on PostgreSQL: an admin URL; each schedule gets a fresh database
+    /// (with --intent: dropped after its check; disk-full faults run on SQLite only).
     #[arg(long)]
     postgres: Option<String>,
     /// Working directory (default: a fresh one under the temp dir).
@@ -53,9 +54,6 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
     if a.intent {
-        if a.postgres.is_some() {
-            bail!("--intent runs the hub on SQLite only for now");
-        }
         return super::intent::run(super::intent::Args {
             seeds: a.seeds,
             start: a.start,
@@ -66,6 +64,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
             faults: a.faults,
             reliability: a.reliability,
             jobs: usize::try_from(a.jobs).unwrap_or(1),
+            postgres: a.postgres,
         })
         .await;
     }
