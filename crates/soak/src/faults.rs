@@ -17,6 +17,9 @@ pub enum FaultKind {
     LostAck,
     /// An already acknowledged batch delivered again, as the node, later.
     Replay,
+    /// A node's pending changes delivered out of order: its newer half in one session,
+    /// then its older half in another (then the node syncs as usual).
+    Reorder,
     /// One node syncing in two sessions at once (the same outbox pushed twice concurrently).
     TwoSessions,
     /// SIGKILL of the hub process at a random moment between syncs.
@@ -41,13 +44,14 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::CutUp,
         FaultKind::CutDown,
         FaultKind::Delay,
         FaultKind::HubStall,
         FaultKind::LostAck,
         FaultKind::Replay,
+        FaultKind::Reorder,
         FaultKind::TwoSessions,
         FaultKind::HubKill,
         FaultKind::HubKillMidPush,
@@ -69,6 +73,7 @@ impl FaultKind {
             FaultKind::HubStall => "hub-stall",
             FaultKind::LostAck => "lost-ack",
             FaultKind::Replay => "replay",
+            FaultKind::Reorder => "reorder",
             FaultKind::TwoSessions => "two-sessions",
             FaultKind::HubKill => "hub-kill",
             FaultKind::HubKillMidPush => "hub-kill-mid-push",
@@ -96,6 +101,7 @@ impl FaultKind {
             FaultKind::HubStall => "hub frozen",
             FaultKind::LostAck => "lost ack",
             FaultKind::Replay => "replay",
+            FaultKind::Reorder => "reordered batches",
             FaultKind::TwoSessions => "two sessions",
             FaultKind::HubKill => "hub SIGKILL",
             FaultKind::HubKillMidPush => "hub SIGKILL mid-push",
@@ -112,7 +118,7 @@ impl FaultKind {
 
 /// How many faults of each kind were injected (kinds in [`FaultKind::ALL`] order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FaultTally([u32; 16]);
+pub struct FaultTally([u32; FaultKind::ALL.len()]);
 
 impl FaultTally {
     /// Counts one.

@@ -87,6 +87,7 @@ impl Sched {
                 lost
             }
             FaultKind::Replay => self.replay(i, opts).await?,
+            FaultKind::Reorder => self.reorder(i).await?,
             FaultKind::TwoSessions => {
                 self.ensure_pending(i, 10).await?;
                 let (a, b) = (self.cast.nodes[i].agent.clone(), self.cast.nodes[i].agent.clone());
@@ -314,7 +315,7 @@ impl Sched {
         self.cast.foreign.extend(records.iter().map(|a| a.id));
         let endpoint = self.world.endpoint(&x)?;
         let numbered: Vec<Sent> =
-            records.into_iter().enumerate().map(|(k, a)| (k as u64 + 1, a, Vec::new())).collect();
+            records.into_iter().enumerate().map(|(k, a)| (k as u64 + 1, a, Vec::new(), None)).collect();
         let outcome = match raw_push(&endpoint, tool.node_id, &x, numbered).await {
             Ok(reply) if reply.applied > 0 => Outcome::Ok,
             Ok(reply) => Outcome::Refused { reason: format!("applied 0 of the batch: {reply:?}") },
@@ -329,12 +330,7 @@ impl Sched {
     async fn replay(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
         self.ensure_pending(i, 5).await?;
         let store = self.cast.nodes[i].agent.store().clone();
-        let batch: Vec<Sent> = store
-            .pending(opts.batch_size)
-            .await?
-            .into_iter()
-            .map(|e| (e.seq, e.activity, e.ancestors.iter().map(ToString::to_string).collect()))
-            .collect();
+        let batch: Vec<Sent> = store.pending(opts.batch_size).await?.into_iter().map(sent).collect();
         if self.sync(i, opts).await.is_err() || batch.is_empty() {
             return Ok(false);
         }
@@ -345,10 +341,33 @@ impl Sched {
         let endpoint = self.world.endpoint(store.school())?;
         Ok(raw_push(&endpoint, store.node_id(), store.school(), old).await.is_ok())
     }
+
+    /// The node's pending changes delivered out of order, as the node: the newer half
+    /// first, then the older half, each in a session of its own.
+    async fn reorder(&mut self, i: usize) -> Result<bool, SoakError> {
+        self.ensure_pending(i, 10).await?;
+        let store = self.cast.nodes[i].agent.store().clone();
+        let batch: Vec<Sent> = store.pending(200).await?.into_iter().map(sent).collect();
+        if batch.len() < 2 {
+            return Ok(false);
+        }
+        let cut = self.rng.random_range(1..batch.len());
+        let (older, newer) = batch.split_at(cut);
+        let endpoint = self.world.endpoint(store.school())?;
+        let first = raw_push(&endpoint, store.node_id(), store.school(), newer.to_vec()).await;
+        let then = raw_push(&endpoint, store.node_id(), store.school(), older.to_vec()).await;
+        Ok(first.is_ok() && then.is_ok())
+    }
 }
 
-/// One change as it went on the wire: sequence number, record, ancestors.
-pub(crate) type Sent = (u64, Activity, Vec<String>);
+/// One change as it went on the wire: sequence number, record, ancestors, and its maker
+/// when not the sender.
+pub(crate) type Sent = (u64, Activity, Vec<String>, Option<yanpei_store::decide::Origin>);
+
+/// An outbox entry as the node puts it on the wire.
+fn sent(e: yanpei_store::node::OutboxEntry) -> Sent {
+    (e.seq, e.activity, e.ancestors.iter().map(ToString::to_string).collect(), e.maker)
+}
 
 /// One push in a session of its own, as `node_id` of `school`.
 async fn raw_push(
@@ -371,11 +390,12 @@ async fn raw_push(
         .into_inner();
     let changes = changes
         .iter()
-        .map(|(seq, a, ancestors)| pb::Change {
+        .map(|(seq, a, ancestors, maker)| pb::Change {
             seq: *seq,
             activity: Some(pb::Activity::from(a)),
             ancestors: ancestors.clone(),
-            ..Default::default()
+            maker_node: maker.as_ref().map(|m| m.node.to_string()).unwrap_or_default(),
+            maker_school: maker.as_ref().map(|m| m.school.clone()).unwrap_or_default(),
         })
         .collect();
     let reply = client

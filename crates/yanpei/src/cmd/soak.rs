@@ -37,8 +37,8 @@ pub(crate) struct Args {
     #[arg(long)]
     no_tmpfs: bool,
     /// With --intent: inject only these kinds (comma-separated: cut-up, cut-down, delay,
-    /// hub-stall, lost-ack, replay, two-sessions, hub-kill, hub-kill-mid-push,
-    /// node-write-cancelled, disk-full, hub-restore, sibling-edits, partner-change,
+    /// hub-stall, lost-ack, replay, reorder, two-sessions, hub-kill, hub-kill-mid-push,
+    /// node-write-cancelled, node-kill-mid-sync, disk-full, hub-restore, sibling-edits, partner-change,
     /// foreign-owner; `none` for people at work only) [default: all].
     #[arg(long, value_delimiter = ',')]
     faults: Option<Vec<String>>,
