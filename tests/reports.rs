@@ -368,7 +368,8 @@ async fn pairings_and_gaps_match_hand_counts(db: Option<String>) {
     // The gaps report as a workbook with Chinese headers, read back.
     {
         use calamine::{Reader, open_workbook_auto_from_rs};
-        let tables = yanpei_hub::tables::pairs::gaps_tables(&gaps);
+        let answer = yanpei_hub::model::GapsAnswer::try_from(gaps.clone()).unwrap();
+        let tables = yanpei_hub::tables::pairs::gaps_tables(&answer.groups);
         let bytes = yanpei_report::to_xlsx(&tables).unwrap();
         let mut book = open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(book.sheet_names(), ["差距汇总", "逐周对比"]);

@@ -8,7 +8,7 @@ use yanpei_hub::Accounts;
 use yanpei_hub::accounts::AccountRole;
 use yanpei_store::hub::HubStore;
 
-use crate::DemoError;
+use crate::error::DemoError;
 
 /// One demo account and its password (printed by `yanpei demo`; demo data only).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -6,10 +6,12 @@
 
 mod accounts;
 mod county;
+mod error;
 mod run;
 mod semester;
 
 pub use accounts::{DemoAccount, create_demo_accounts};
 pub use county::{DEMO_ROSTER_DIR, demo_roster};
-pub use run::{DemoError, DemoReport, DemoWorld, GroupTotal, run_demo, run_demo_kept, start_world};
+pub use error::DemoError;
+pub use run::{DemoReport, DemoWorld, GroupTotal, run_demo, run_demo_kept, start_world};
 pub use semester::{DEMO_SEMESTER, pairing_activity, semester_of_activity};

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_hub::HubError;
 use yanpei_node::{Agent, HubEndpoint, NodeError, SyncReport, TlsMaterial};
-use yanpei_pki::{CountyCa, HUB_DNS_NAME, PkiError};
+use yanpei_pki::{CountyCa, HUB_DNS_NAME};
 use yanpei_proto::pb::{self, query_service_client::QueryServiceClient};
 use yanpei_store::hub::HubStore;
 use yanpei_store::node::NodeStore;
@@ -20,30 +20,8 @@ use yanpei_store::{StoreError, sqlite_url};
 
 use yanpei_domain::roster::Roster;
 
+use crate::error::DemoError;
 use crate::{DEMO_SEMESTER, pairing_activity, semester_of_activity};
-
-/// What can stop the demo.
-#[derive(Debug, thiserror::Error)]
-pub enum DemoError {
-    /// Certificates.
-    #[error(transparent)]
-    Pki(#[from] PkiError),
-    /// A store.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A node.
-    #[error(transparent)]
-    Node(#[from] NodeError),
-    /// The hub.
-    #[error(transparent)]
-    Hub(#[from] HubError),
-    /// A query.
-    #[error("query failed: {0}")]
-    Query(#[from] tonic::Status),
-    /// Files and sockets.
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
-}
 
 /// A running hub with its CA, on SQLite (or a given database), ready for nodes.
 pub struct DemoWorld {

@@ -1,12 +1,11 @@
 //! An activity record and the rules every record obeys, wherever it comes from.
 
-use std::fmt;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::details::Details;
+use crate::validation::ValidationError;
 use crate::{ActivityKind, Field, SchoolCode, Semester};
 
 /// One 研培 activity in its full state at `version`.
@@ -56,28 +55,6 @@ pub struct ActivityDraft {
     /// Everything else a kind may record (五定四有, 课题 stage, attendance, partner schools, attachments…).
     #[serde(default, skip_serializing_if = "Details::is_empty")]
     pub details: Details,
-}
-
-/// A record broke a rule. `Display` gives a message a clerk can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationError {
-    /// The field at fault.
-    pub field: Field,
-    /// What is wrong, in Chinese.
-    pub reason: String,
-}
-
-impl fmt::Display for ValidationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "字段 {}（{}）：{}", self.field.name(), self.field.label(), self.reason)
-    }
-}
-
-impl ValidationError {
-    /// An error on a field.
-    pub fn new(field: Field, reason: impl Into<String>) -> Self {
-        ValidationError { field, reason: reason.into() }
-    }
 }
 
 const SHORT: usize = 64;

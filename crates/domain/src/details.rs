@@ -8,7 +8,8 @@ use std::str::FromStr;
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
-use crate::{Field, SchoolCode, ValidationError};
+use crate::validation::ValidationError;
+use crate::{Field, SchoolCode};
 
 /// The largest attachment a record may reference: 64 MiB.
 pub const MAX_ATTACHMENT_BYTES: u64 = 64 * 1024 * 1024;

@@ -13,8 +13,9 @@ mod rev;
 pub mod roster;
 mod semester;
 mod text;
+mod validation;
 
-pub use activity::{Activity, ActivityDraft, ValidationError};
+pub use activity::{Activity, ActivityDraft};
 pub use details::{AttachmentRef, Details, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_PEOPLE, ProjectStage};
 pub use example::example_draft;
 pub use field::Field;
@@ -24,3 +25,4 @@ pub use rev::{MAX_ANCESTORS, Rev, RevError, ancestry_of, period_digest, period_o
 pub use roster::{Alliance, Area, School, SchoolCode, SchoolLevel};
 pub use semester::{Semester, Term};
 pub use text::split_list;
+pub use validation::ValidationError;

@@ -1,31 +1,21 @@
-//! The pairings and gaps reports over gRPC: week-by-week reads of the rollups (the pair
-//! rollup and the week rollup), computed by `yanpei_report`, through the same scope
-//! layer as every query. The web dashboard calls `pairings_report` and `gaps_report`
-//! in-process.
+//! The pairings and gaps reports: week-by-week reads of the rollups (the pair rollup and
+//! the week rollup), computed by `yanpei_report`, through the same scope layer as every
+//! query. Typed requests in, report types out; the gRPC edge and the dashboard call
+//! `pairings_report` and `gaps_report`.
 
 use std::collections::BTreeSet;
 
-use chrono::{NaiveDate, Utc};
-use yanpei_domain::{ActivityKind, SchoolCode, Semester};
+use chrono::Utc;
+use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_pki::Identity;
-use yanpei_proto::pb;
-use yanpei_proto::semester_from_pb;
-use yanpei_report::pairs::{family_code, family_label};
-use yanpei_report::week::{iso_week, semester_span};
+use yanpei_report::week::semester_span;
 use yanpei_report::{Dimension, PairCount};
 
 use crate::audit::Note;
+use crate::model::{GapsAnswer, GapsQuery, PairingsAnswer, PairingsQuery};
 use crate::query::Query;
 use crate::report::STALE_AFTER_HOURS;
 use crate::{HubError, scope};
-
-fn semester(s: Option<&pb::Semester>) -> Result<Semester, HubError> {
-    semester_from_pb(s).map_err(|e| HubError::InvalidArgument(e.to_string()))
-}
-
-fn school(field: &str, text: &str) -> Result<SchoolCode, HubError> {
-    text.parse().map_err(|e| HubError::InvalidArgument(format!("字段 {field}（学校代码）：{e}")))
-}
 
 impl Query {
     /// The pairings report: every pair whose two schools the caller may read (or the pairs
@@ -34,21 +24,9 @@ impl Query {
         &self,
         who: Identity,
         note: &Note,
-        r: pb::PairingsRequest,
-    ) -> Result<pb::PairingsResponse, HubError> {
-        let semester = semester(r.semester.as_ref())?;
-        let asked =
-            if r.school_code.is_empty() { None } else { Some(school("school_code", &r.school_code)?) };
-        let as_of = if r.as_of.is_empty() {
-            None
-        } else {
-            Some(NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d").map_err(|_| {
-                HubError::InvalidArgument(format!(
-                    "字段 as_of（统计截止日）「{}」不是 YYYY-MM-DD 格式",
-                    r.as_of
-                ))
-            })?)
-        };
+        r: PairingsQuery,
+    ) -> Result<PairingsAnswer, HubError> {
+        let PairingsQuery { semester, school: asked, as_of } = r;
         let readable = scope::readable(&self.store, &who).await?;
         if let Some(s) = &asked {
             note.school(s);
@@ -110,12 +88,7 @@ impl Query {
             note.school(s);
         }
         let stale_schools = self.stale(&roster, Some(&involved), STALE_AFTER_HOURS).await?;
-        Ok(pb::PairingsResponse {
-            semester: semester.to_string(),
-            as_of: as_of.to_string(),
-            pairings: report.into_iter().map(pairing_to_pb).collect(),
-            stale_schools,
-        })
+        Ok(PairingsAnswer { semester, as_of, pairings: report, stale_schools })
     }
 
     /// The gaps report over the schools asked for (all the caller may read when none).
@@ -123,21 +96,11 @@ impl Query {
         &self,
         who: Identity,
         note: &Note,
-        r: pb::GapsRequest,
-    ) -> Result<pb::GapsResponse, HubError> {
-        let semester = semester(r.semester.as_ref())?;
-        let dimensions: Vec<Dimension> = if r.dimension.is_empty() {
-            Dimension::ALL.to_vec()
-        } else {
-            vec![Dimension::parse(r.dimension.trim()).ok_or_else(|| {
-                HubError::InvalidArgument(format!(
-                    "字段 dimension（对比维度）「{}」无效：可选 area（城乡）、township（乡镇）、alliance（联合体）",
-                    r.dimension
-                ))
-            })?]
-        };
-        let asked: Vec<SchoolCode> =
-            r.school_codes.iter().map(|c| school("school_codes", c)).collect::<Result<_, _>>()?;
+        r: GapsQuery,
+    ) -> Result<GapsAnswer, HubError> {
+        let GapsQuery { semester, dimensions, schools: asked } = r;
+        let dimensions: Vec<Dimension> =
+            if dimensions.is_empty() { Dimension::ALL.to_vec() } else { dimensions };
         let readable = scope::readable(&self.store, &who).await?;
         let requested: Option<Vec<SchoolCode>> = if asked.is_empty() {
             match &readable {
@@ -160,92 +123,10 @@ impl Query {
         let schools: Option<BTreeSet<SchoolCode>> = requested.map(|v| v.into_iter().collect());
         let weekly = self.store.weekly_totals(semester).await?;
         let gaps = yanpei_report::gaps(&roster, semester, &dimensions, schools.as_ref(), &weekly);
-        Ok(pb::GapsResponse {
-            semester: semester.to_string(),
-            groups: gaps
-                .groups
-                .into_iter()
-                .map(|g| pb::GapGroup {
-                    dimension: g.dimension.code().to_owned(),
-                    dimension_label: g.dimension.label().to_owned(),
-                    code: g.code,
-                    name: g.name,
-                    schools: g.schools,
-                    total: g.total,
-                    per_school: g.per_school,
-                    weeks: g
-                        .weeks
-                        .into_iter()
-                        .map(|w| pb::GapWeek {
-                            week: w.week.to_string(),
-                            iso_week: iso_week(w.week),
-                            count: w.count,
-                            per_school: w.per_school,
-                        })
-                        .collect(),
-                })
-                .collect(),
+        Ok(GapsAnswer {
+            semester,
+            groups: gaps.groups,
             stale_schools: self.stale(&roster, schools.as_ref(), STALE_AFTER_HOURS).await?,
         })
-    }
-}
-
-fn pairing_to_pb(p: yanpei_report::PairReport) -> pb::PairingReport {
-    pb::PairingReport {
-        helper_code: p.helper,
-        helper_name: p.helper_name,
-        partner_code: p.partner,
-        partner_name: p.partner_name,
-        kind: match p.kind {
-            yanpei_domain::roster::PairingKind::StrongWithStrong => "strong_with_strong",
-            yanpei_domain::roster::PairingKind::StrongHelpsWeak => "strong_helps_weak",
-        }
-        .to_owned(),
-        kind_label: p.kind.label().to_owned(),
-        pairing_type: p.pairing_type.to_owned(),
-        from_helper: p.from_helper,
-        from_partner: p.from_partner,
-        total: p.total,
-        kinds: p
-            .kinds
-            .into_iter()
-            .map(|k| pb::PairKindCount {
-                kind: k.kind.code().to_owned(),
-                kind_label: k.kind.label().to_owned(),
-                family: family_code(k.kind.family()).to_owned(),
-                family_label: family_label(k.kind.family()).to_owned(),
-                from_helper: k.from_helper,
-                from_partner: k.from_partner,
-            })
-            .collect(),
-        families: p
-            .families
-            .into_iter()
-            .map(|f| pb::PairFamilyCount {
-                family: family_code(f.family).to_owned(),
-                family_label: f.label.to_owned(),
-                total: f.total,
-            })
-            .collect(),
-        weeks: p
-            .weeks
-            .into_iter()
-            .map(|w| pb::PairWeek {
-                week: w.week.to_string(),
-                iso_week: iso_week(w.week),
-                helper: w.helper,
-                partner: w.partner,
-                cross: w.cross,
-            })
-            .collect(),
-        trend: p.trend.map(|t| pb::PairTrend {
-            weeks: u32::try_from(t.weeks).unwrap_or(u32::MAX),
-            weak_recent: t.weak_recent,
-            weak_previous: t.weak_previous,
-            strong_recent: t.strong_recent,
-            strong_previous: t.strong_previous,
-            weak_rising: t.weak_rising,
-            catching_up: t.catching_up,
-        }),
     }
 }

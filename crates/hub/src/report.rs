@@ -1,16 +1,19 @@
-//! The report RPCs: quota compliance, computed from the person rollups and the
-//! current roster, through the same scope layer as every query.
+//! The reports of the query API: quota compliance, coverage and sync completeness,
+//! computed from the rollups and the current roster, through the same scope layer as
+//! every query. Typed requests in, report types out.
 
 use std::collections::BTreeSet;
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_pki::Identity;
-use yanpei_proto::pb;
-use yanpei_proto::semester_from_pb;
 use yanpei_report::{RollupRow, compliance};
 
 use crate::audit::Note;
+use crate::model::{
+    ComplianceAnswer, ComplianceQuery, CoverageAnswer, CoverageQuery, SchoolSync, SyncStatusAnswer,
+    SyncStatusQuery,
+};
 use crate::query::Query;
 use crate::{HubError, scope};
 
@@ -22,23 +25,15 @@ impl Query {
         &self,
         who: Identity,
         note: &Note,
-        r: pb::ComplianceRequest,
-    ) -> Result<pb::ComplianceResponse, HubError> {
-        let semester =
-            semester_from_pb(r.semester.as_ref()).map_err(|e| HubError::InvalidArgument(e.to_string()))?;
-        let schools = self.report_scope(&who, note, &r.school_code).await?;
+        r: ComplianceQuery,
+    ) -> Result<ComplianceAnswer, HubError> {
+        let semester = r.semester;
+        let schools = self.report_scope(&who, note, r.school.as_ref()).await?;
         let roster = self.roster().await?;
-        let as_of = if r.as_of.is_empty() {
+        let as_of = r.as_of.unwrap_or_else(|| {
             let (first, last) = semester.dates();
             Utc::now().date_naive().clamp(first, last)
-        } else {
-            NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d").map_err(|_| {
-                HubError::InvalidArgument(format!(
-                    "字段 as_of（统计截止日）「{}」不是 YYYY-MM-DD 格式",
-                    r.as_of
-                ))
-            })?
-        };
+        });
         let rows: Vec<RollupRow> = self
             .store
             .person_rollups(semester)
@@ -60,43 +55,7 @@ impl Query {
             compliance(&roster, &self.policy, semester, as_of, &rows, schools.as_ref(), include_staff);
 
         let stale_schools = self.stale(&roster, schools.as_ref(), STALE_AFTER_HOURS).await?;
-        Ok(pb::ComplianceResponse {
-            semester: report.semester,
-            as_of: report.as_of.to_string(),
-            elapsed: report.elapsed,
-            rows: report
-                .rows
-                .into_iter()
-                .map(|c| pb::ComplianceRow {
-                    role: serde_role(c.role),
-                    role_label: c.role.label().to_owned(),
-                    person_id: c.person_id,
-                    name: c.name,
-                    schools: c.schools,
-                    subjects: c.subjects,
-                    quota: c.quota,
-                    target: c.target,
-                    actual: c.actual,
-                    missing: c.missing,
-                    projected: c.projected,
-                    on_pace: c.on_pace,
-                })
-                .collect(),
-            groups: report
-                .rollup
-                .into_iter()
-                .map(|g| pb::ComplianceGroup {
-                    dimension: g.dimension.to_owned(),
-                    code: g.code,
-                    name: g.name,
-                    people: u32::try_from(g.people).unwrap_or(u32::MAX),
-                    behind: u32::try_from(g.behind).unwrap_or(u32::MAX),
-                    checks: u32::try_from(g.checks).unwrap_or(u32::MAX),
-                    checks_behind: u32::try_from(g.checks_behind).unwrap_or(u32::MAX),
-                })
-                .collect(),
-            stale_schools,
-        })
+        Ok(ComplianceAnswer { report, stale_schools })
     }
 }
 
@@ -106,16 +65,15 @@ impl Query {
         &self,
         who: &Identity,
         note: &Note,
-        school_code: &str,
+        school: Option<&SchoolCode>,
     ) -> Result<Option<BTreeSet<SchoolCode>>, HubError> {
         let readable = scope::readable(&self.store, who).await?;
-        let requested: Option<Vec<SchoolCode>> = if school_code.is_empty() {
-            match &readable {
+        let requested: Option<Vec<SchoolCode>> = match school {
+            None => match &readable {
                 scope::Readable::All => None,
                 scope::Readable::Schools(s) => Some(s.iter().cloned().collect()),
-            }
-        } else {
-            Some(vec![school_code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?])
+            },
+            Some(s) => Some(vec![s.clone()]),
         };
         scope::authorize(&readable, requested.as_deref())?;
         for s in requested.iter().flatten() {
@@ -153,11 +111,10 @@ impl Query {
         &self,
         who: Identity,
         note: &Note,
-        r: pb::CoverageRequest,
-    ) -> Result<pb::CoverageResponse, HubError> {
-        let semester =
-            semester_from_pb(r.semester.as_ref()).map_err(|e| HubError::InvalidArgument(e.to_string()))?;
-        let schools = self.report_scope(&who, note, &r.school_code).await?;
+        r: CoverageQuery,
+    ) -> Result<CoverageAnswer, HubError> {
+        let semester = r.semester;
+        let schools = self.report_scope(&who, note, r.school.as_ref()).await?;
         let roster = self.roster().await?;
         let mut kinds = std::collections::BTreeMap::new();
         let filter = yanpei_store::hub::StatsFilter { semester: Some(semester), ..Default::default() };
@@ -170,17 +127,8 @@ impl Query {
         }
         let subjects = self.store.subject_totals(semester).await?;
         let rows = yanpei_report::coverage(&roster, schools.as_ref(), &kinds, &people, &subjects);
-        Ok(pb::CoverageResponse {
-            schools: rows
-                .into_iter()
-                .map(|c| pb::SchoolCoverage {
-                    school_code: c.school,
-                    name: c.name,
-                    alliance_code: c.alliance,
-                    staff_visits: c.staff_visits,
-                    silent_subjects: c.silent_subjects,
-                })
-                .collect(),
+        Ok(CoverageAnswer {
+            schools: rows,
             stale_schools: self.stale(&roster, schools.as_ref(), STALE_AFTER_HOURS).await?,
         })
     }
@@ -189,24 +137,24 @@ impl Query {
         &self,
         who: Identity,
         note: &Note,
-        r: pb::SyncStatusRequest,
-    ) -> Result<pb::SyncStatusResponse, HubError> {
-        let schools = self.report_scope(&who, note, "").await?;
+        r: SyncStatusQuery,
+    ) -> Result<SyncStatusAnswer, HubError> {
+        let schools = self.report_scope(&who, note, None).await?;
         let roster = self.roster().await?;
         let days = i64::from(if r.days == 0 { 2 } else { r.days.min(365) });
         let last = self.store.last_sync_by_school().await?;
         let now = Utc::now();
-        Ok(pb::SyncStatusResponse {
+        Ok(SyncStatusAnswer {
             schools: roster
                 .schools
                 .iter()
                 .filter(|s| schools.as_ref().is_none_or(|set| set.contains(&s.code)))
                 .map(|s| {
                     let t = last.get(s.code.as_str());
-                    pb::SchoolSync {
+                    SchoolSync {
                         school_code: s.code.to_string(),
                         name: s.name.clone(),
-                        last_sync: t.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                        last_sync: t.copied(),
                         synced_last_day: t.is_some_and(|t| now - *t < chrono::TimeDelta::hours(24)),
                         stale: t.is_none_or(|t| now - *t >= chrono::TimeDelta::days(days)),
                     }
@@ -214,14 +162,4 @@ impl Query {
                 .collect(),
         })
     }
-}
-
-fn serde_role(r: yanpei_report::Role) -> String {
-    match r {
-        yanpei_report::Role::Staff => "staff",
-        yanpei_report::Role::StationedStaff => "stationed_staff",
-        yanpei_report::Role::Teacher => "teacher",
-        yanpei_report::Role::NewTeacher => "new_teacher",
-    }
-    .to_owned()
 }

@@ -214,7 +214,7 @@ impl Sync {
             session_id = %session.id, pull_cursor = r.pull_cursor, open_conflicts = conflicts.len(),
             "sync session finished"
         );
-        Ok(pb::FinishResponse { conflicts: conflicts.iter().map(crate::query::conflict_to_pb).collect() })
+        Ok(pb::FinishResponse { conflicts: conflicts.iter().map(crate::grpc::conflict_to_pb).collect() })
     }
 
     /// Partner schools named in a change must be schools of the county roster; a change

@@ -10,7 +10,6 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use crate::SoakError;
-use crate::outside::{copy_sqlite, with_suffix};
 
 /// The hub's database.
 #[derive(Debug, Clone)]
@@ -135,6 +134,36 @@ async fn copy_database(conn: &DatabaseConnection, from: &str, to: &str) -> Resul
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(SoakError::Process(format!("{sql}: {last}")))
+}
+
+/// The hub database file's companions that hold committed data.
+const SUFFIXES: [&str; 2] = ["", "-wal"];
+
+/// Copies the SQLite database at `db` (and its WAL) to `to` (a file path).
+pub(crate) fn copy_sqlite(db: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let target = with_suffix(to, suffix);
+        if target.exists() {
+            std::fs::remove_file(&target)?;
+        }
+    }
+    for suffix in SUFFIXES {
+        let from = with_suffix(db, suffix);
+        if from.exists() {
+            std::fs::copy(&from, with_suffix(to, suffix))?;
+        }
+    }
+    Ok(())
+}
+
+/// `path` with `suffix` appended to its file name.
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! (an open transaction, a cache) can make a record look held.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sea_orm::{ConnectionTrait, Statement};
 use yanpei_store::hub::{HubStore, StatsFilter};
@@ -12,37 +12,7 @@ use yanpei_store::node::NodeStore;
 use yanpei_store::{StoreError, sqlite_url};
 
 use crate::check::{HubSnapshot, NodeSnapshot};
-use crate::hubdb::HubDb;
-
-/// The hub database file's companions that hold committed data.
-const SUFFIXES: [&str; 2] = ["", "-wal"];
-
-/// Copies the SQLite database at `db` (and its WAL) to `to` (a file path).
-pub(crate) fn copy_sqlite(db: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let target = with_suffix(to, suffix);
-        if target.exists() {
-            std::fs::remove_file(&target)?;
-        }
-    }
-    for suffix in SUFFIXES {
-        let from = with_suffix(db, suffix);
-        if from.exists() {
-            std::fs::copy(&from, with_suffix(to, suffix))?;
-        }
-    }
-    Ok(())
-}
-
-/// `path` with `suffix` appended to its file name.
-pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
+use crate::hubdb::{HubDb, copy_sqlite};
 
 /// Reads the hub database at `db` (a SQLite file of a hub that is not running)
 /// through a copy in `work`.

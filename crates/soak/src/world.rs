@@ -15,8 +15,7 @@ use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
 
 use crate::SoakError;
-use crate::hubdb::HubDb;
-use crate::outside::copy_sqlite;
+use crate::hubdb::{HubDb, copy_sqlite};
 use crate::proc::{HubFiles, HubProcess, Tmpfs};
 use crate::wire::FaultProxy;
 

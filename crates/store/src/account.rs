@@ -10,7 +10,7 @@ use yanpei_domain::SchoolCode;
 
 use crate::StoreError;
 use crate::entity::{hub_account, hub_secret};
-use crate::hub::HubStore;
+use crate::sql::HubStore;
 
 /// What an account may do, and whom it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use crate::StoreError;
 use crate::entity::hub_audit;
-use crate::hub::HubStore;
+use crate::sql::HubStore;
 
 /// One answered RPC.
 #[derive(Debug, Clone, PartialEq, Eq)]

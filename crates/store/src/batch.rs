@@ -13,26 +13,13 @@ use yanpei_domain::{Activity, Rev};
 
 use crate::StoreError;
 use crate::convert::{from_hub_row, hub_row, parse_revs, revs_json};
-use crate::decide::{Caller, Decision, Held, KeptLoser, Origin, RefusalReason, decide};
+use crate::decide::{Caller, Decision, Held, IncomingChange, KeptLoser, Origin, RefusalReason, decide};
 use crate::entity::{hub_activity, hub_conflict, hub_node, hub_school};
-use crate::hub::{HubStore, Session, bump_counter, set_counter, sql};
+use crate::ledger::{Session, append_rejections};
 use crate::planted::{Bug, planted};
 use crate::rollup::{Rollups, apply_delta};
 use crate::shared::{insert_parties, record_conflict};
-
-/// One change of a pushed batch, already validated.
-#[derive(Debug, Clone)]
-pub struct IncomingChange {
-    /// The node's sequence number.
-    pub seq: u64,
-    /// The record's full state.
-    pub activity: Activity,
-    /// The revisions it descends from, newest first (empty from protocol-2 nodes and for new records).
-    pub ancestors: Vec<Rev>,
-    /// Who made this version, when the sender says it did not (a version it pulled and
-    /// sends again after a hub restore); `None`: the sender made it.
-    pub maker: Option<Origin>,
-}
+use crate::sql::{CHUNK, HubStore, bump_counter, set_counter, sql};
 
 /// A change refused (by the hub's checks before the store, or by the decision), and why in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +48,6 @@ pub struct ApplyOutcome {
     /// Changes refused, with the reason.
     pub refused: Vec<Refusal>,
 }
-
-/// Rows per multi-row statement: about 20 columns each stays far under SQLite's
-/// 32,766 bound variables and PostgreSQL's 65,535.
-pub(crate) const CHUNK: usize = 500;
-
-/// Most reasons kept in one ledger row.
-const MAX_LEDGER_REASONS: usize = 200;
 
 impl HubStore {
     /// Applies a batch of one node's changes in one transaction (see [`HubStore::apply_batch_with`]).
@@ -330,28 +310,6 @@ async fn note_in_ledger(
         )
         .await?;
     }
-    Ok(())
-}
-
-/// Appends reasons to a session's ledger row (at most [`MAX_LEDGER_REASONS`] kept).
-pub(crate) async fn append_rejections(
-    txn: &impl ConnectionTrait,
-    session: Uuid,
-    reasons: impl Iterator<Item = String>,
-) -> Result<(), StoreError> {
-    use crate::entity::hub_sync_session;
-    let Some(row) = hub_sync_session::Entity::find_by_id(session).one(txn).await? else {
-        return Ok(());
-    };
-    let mut kept: Vec<String> = serde_json::from_str(&row.rejections).unwrap_or_default();
-    kept.extend(reasons);
-    if kept.len() > MAX_LEDGER_REASONS {
-        let extra = kept.len() - MAX_LEDGER_REASONS;
-        kept.drain(..extra);
-    }
-    let mut am: hub_sync_session::ActiveModel = row.into();
-    am.rejections = Set(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()));
-    am.update(txn).await?;
     Ok(())
 }
 

@@ -23,7 +23,19 @@ use std::collections::HashMap;
 use uuid::Uuid;
 use yanpei_domain::{Activity, MAX_ANCESTORS, Rev, SchoolCode};
 
-use crate::hub::IncomingChange;
+/// One change of a pushed batch, already validated.
+#[derive(Debug, Clone)]
+pub struct IncomingChange {
+    /// The node's sequence number.
+    pub seq: u64,
+    /// The record's full state.
+    pub activity: Activity,
+    /// The revisions it descends from, newest first (empty from protocol-2 nodes and for new records).
+    pub ancestors: Vec<Rev>,
+    /// Who made this version, when the sender says it did not (a version it pulled and
+    /// sends again after a hub restore); `None`: the sender made it.
+    pub maker: Option<Origin>,
+}
 
 /// Who made a version: a node and its school.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,13 +15,17 @@ pub mod entity;
 mod error;
 mod handle;
 pub mod hub;
+mod ledger;
 pub mod migration;
 pub mod node;
 pub mod planted;
 mod probe;
 pub mod reconcile;
 pub mod rollup;
+mod roster;
 mod shared;
+mod sql;
+mod stats;
 pub mod testing;
 pub mod weekly;
 

@@ -4,7 +4,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::StoreError;
-use crate::hub::{HubStore, sql};
+use crate::sql::{HubStore, sql};
 
 /// The counter row the probe rewrites.
 const PROBE: &str = "probe";

@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use yanpei_domain::{Activity, ActivityKind};
 
 use crate::StoreError;
-use crate::hub::{HubStore, sql};
+use crate::sql::{HubStore, sql};
 
 /// (start_year, term, school, kind, Monday of the ISO week).
 pub type WeekKey = (i32, i32, String, String, NaiveDate);
@@ -274,7 +274,7 @@ impl HubStore {
     /// lock, as a batch does, so no batch changes records or rollups meanwhile.
     pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write().await?;
-        crate::hub::bump_counter(&txn, 0).await?;
+        crate::sql::bump_counter(&txn, 0).await?;
         rebuild_rollups_in(&txn).await?;
         txn.commit().await
     }
@@ -289,7 +289,7 @@ pub(crate) async fn rebuild_rollups_in(txn: &impl ConnectionTrait) -> Result<(),
     let mut all = Rollups::default();
     let mut after: Option<uuid::Uuid> = None;
     loop {
-        let page = crate::hub::page_by_id(txn, after, 5000).await?;
+        let page = crate::sql::page_by_id(txn, after, 5000).await?;
         let Some(last) = page.last().map(|a| a.id) else { break };
         for a in &page {
             all.add(a, 1);
@@ -506,32 +506,6 @@ impl HubStore {
             .await?;
         rows.into_iter()
             .map(|r| Ok(((r.try_get_by_index(0)?, r.try_get_by_index(1)?), r.try_get_by_index(2)?)))
-            .collect()
-    }
-}
-
-impl HubStore {
-    /// Group meetings with all nine items of 五定四有, by school, for the same filter as `stats`.
-    pub async fn complete_meetings(
-        &self,
-        filter: &crate::hub::StatsFilter,
-    ) -> Result<BTreeMap<String, u64>, StoreError> {
-        let Some((table, clause, mut values)) = filter.rollup_where() else { return Ok(BTreeMap::new()) };
-        let text = format!(
-            "SELECT school_code, CAST(SUM(complete) AS BIGINT) FROM {table}{clause} AND kind = ? \
-             GROUP BY school_code"
-        );
-        values.push(ActivityKind::GroupMeeting.code().into());
-        let backend = self.conn().get_database_backend();
-        let rows = self
-            .conn()
-            .query_all_raw(Statement::from_sql_and_values(backend, sql(backend, &text), values))
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                let n: i64 = r.try_get_by_index(1)?;
-                Ok((r.try_get_by_index(0)?, u64::try_from(n).unwrap_or(0)))
-            })
             .collect()
     }
 }

@@ -13,10 +13,10 @@ use uuid::Uuid;
 use yanpei_domain::{Activity, SchoolCode};
 
 use crate::StoreError;
-use crate::batch::CHUNK;
 use crate::decide::Lost;
 use crate::entity::{hub_activity_party, hub_conflict};
-use crate::hub::HubStore;
+use crate::sql::CHUNK;
+use crate::sql::HubStore;
 
 /// Keeps the losing version; a replay of the same loss is recorded once.
 pub(crate) async fn record_conflict(

@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use yanpei_domain::Semester;
 
 use crate::StoreError;
-use crate::hub::{HubStore, sql};
+use crate::sql::{HubStore, sql};
 
 /// Live records of `school` naming `partner` as a partner school, of one kind in one week.
 #[derive(Debug, Clone, PartialEq, Eq)]

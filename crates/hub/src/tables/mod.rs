@@ -4,77 +4,24 @@
 
 pub mod pairs;
 
-use yanpei_domain::ActivityKind;
-use yanpei_proto::pb;
-use yanpei_report::{Cell, Compliance, ComplianceRow, PersonCount, Role, Table};
+use chrono::{DateTime, Utc};
+use yanpei_report::{Cell, SchoolCoverage, Table};
+
+use crate::model::{SchoolSync, StatsAnswer};
 
 fn headers(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
 }
 
-fn role(r: &str) -> Role {
-    match r {
-        "staff" => Role::Staff,
-        "stationed_staff" => Role::StationedStaff,
-        "new_teacher" => Role::NewTeacher,
-        _ => Role::Teacher,
-    }
-}
-
-/// The compliance answer back in the report crate's terms (for its tables and JSON).
-pub fn compliance(r: &pb::ComplianceResponse) -> Result<Compliance, String> {
-    Ok(Compliance {
-        semester: r.semester.clone(),
-        as_of: chrono::NaiveDate::parse_from_str(&r.as_of, "%Y-%m-%d")
-            .map_err(|e| format!("report date {:?}: {e}", r.as_of))?,
-        elapsed: r.elapsed,
-        rows: r
-            .rows
-            .iter()
-            .map(|c| ComplianceRow {
-                role: role(&c.role),
-                person_id: c.person_id.clone(),
-                name: c.name.clone(),
-                schools: c.schools.clone(),
-                subjects: c.subjects.clone(),
-                quota: c.quota.clone(),
-                target: c.target,
-                actual: c.actual,
-                missing: c.missing,
-                projected: c.projected,
-                on_pace: c.on_pace,
-            })
-            .collect(),
-        rollup: r
-            .groups
-            .iter()
-            .map(|g| PersonCount {
-                dimension: match g.dimension.as_str() {
-                    "学校" => "学校",
-                    "联合体" => "联合体",
-                    _ => "学科",
-                },
-                code: g.code.clone(),
-                name: g.name.clone(),
-                people: g.people as usize,
-                behind: g.behind as usize,
-                checks_behind: g.checks_behind as usize,
-                checks: g.checks as usize,
-            })
-            .collect(),
-    })
-}
-
 /// Coverage (不留死角): one row per school.
-pub fn coverage(r: &pb::CoverageResponse) -> Table {
-    let rows = r
-        .schools
+pub fn coverage(schools: &[SchoolCoverage]) -> Table {
+    let rows = schools
         .iter()
         .map(|c| {
             vec![
-                Cell::from(c.school_code.clone()),
+                Cell::from(c.school.clone()),
                 c.name.clone().into(),
-                c.alliance_code.clone().into(),
+                c.alliance.clone().into(),
                 c.staff_visits.into(),
                 c.silent_subjects.join("、").into(),
             ]
@@ -99,17 +46,21 @@ pub fn local_time(rfc3339: &str) -> String {
     }
 }
 
+/// A last sync time as people in the county read it (never: 从未同步).
+pub fn last_sync(t: Option<DateTime<Utc>>) -> String {
+    local_time(&t.map(|t| t.to_rfc3339()).unwrap_or_default())
+}
+
 /// Sync completeness: one row per school; `days` is the staleness threshold asked for.
-pub fn sync_status(r: &pb::SyncStatusResponse, days: u32) -> Table {
+pub fn sync_status(schools: &[SchoolSync], days: u32) -> Table {
     let yes_no = |b: bool| Cell::from(if b { "是" } else { "否" });
-    let rows = r
-        .schools
+    let rows = schools
         .iter()
         .map(|s| {
             vec![
                 Cell::from(s.school_code.clone()),
                 s.name.clone().into(),
-                local_time(&s.last_sync).into(),
+                last_sync(s.last_sync).into(),
                 yes_no(s.synced_last_day),
                 yes_no(s.stale),
             ]
@@ -121,13 +72,12 @@ pub fn sync_status(r: &pb::SyncStatusResponse, days: u32) -> Table {
 }
 
 /// Statistics: one row per group (alliance or school; the county when not grouped) and kind.
-pub fn stats(r: &pb::StatsResponse) -> Table {
+pub fn stats(r: &StatsAnswer) -> Table {
     let rows = r
         .rows
         .iter()
         .map(|row| {
-            let kind =
-                yanpei_proto::kind_from_pb(row.kind).map(ActivityKind::label).unwrap_or("（未知类型）");
+            let kind = row.kind.label();
             let group = if row.group_code.is_empty() { "全县".to_owned() } else { row.group_name.clone() };
             vec![Cell::from(row.group_code.clone()), group.into(), kind.into(), row.count.into()]
         })

@@ -1,7 +1,8 @@
 //! The pairings and gaps reports as tables.
 
-use yanpei_proto::pb;
-use yanpei_report::{Cell, Table};
+use yanpei_report::pairs::family_label;
+use yanpei_report::week::iso_week;
+use yanpei_report::{Cell, GapGroup, PairReport, Table};
 
 fn headers(xs: &[&str]) -> Vec<String> {
     xs.iter().map(|s| (*s).to_owned()).collect()
@@ -18,72 +19,10 @@ fn mean(x: f64) -> Cell {
 
 /// 结对活动 (one row per pair, with the weak school's trend), 结对活动明细 (per pair and
 /// kind) and 帮扶趋势 (per 强弱帮扶 pair and week).
-pub fn pairings_tables(r: &pb::PairingsResponse) -> Vec<Table> {
-    let summary = r
-        .pairings
-        .iter()
-        .map(|p| {
-            let t = p.trend.as_ref().filter(|t| t.weeks > 0);
-            let families = p
-                .families
-                .iter()
-                .map(|f| format!("{} {}", f.family_label, f.total))
-                .collect::<Vec<_>>()
-                .join("、");
-            vec![
-                p.helper_code.clone().into(),
-                p.helper_name.clone().into(),
-                p.partner_code.clone().into(),
-                p.partner_name.clone().into(),
-                p.kind_label.clone().into(),
-                p.pairing_type.clone().into(),
-                p.from_helper.into(),
-                p.from_partner.into(),
-                p.total.into(),
-                families.into(),
-                t.map(|t| mean(t.weak_recent)).unwrap_or_else(|| "".into()),
-                t.map(|t| mean(t.weak_previous)).unwrap_or_else(|| "".into()),
-                t.map(|t| mean(t.strong_recent)).unwrap_or_else(|| "".into()),
-                t.map(|t| yes_no(t.weak_rising)).unwrap_or_else(|| "".into()),
-                t.map(|t| yes_no(t.catching_up)).unwrap_or_else(|| "".into()),
-            ]
-        })
-        .collect();
-    let kinds = r
-        .pairings
-        .iter()
-        .flat_map(|p| {
-            p.kinds.iter().map(move |k| {
-                vec![
-                    p.helper_name.clone().into(),
-                    p.partner_name.clone().into(),
-                    k.kind_label.clone().into(),
-                    k.family_label.clone().into(),
-                    k.from_helper.into(),
-                    k.from_partner.into(),
-                    (k.from_helper + k.from_partner).into(),
-                ]
-            })
-        })
-        .collect();
-    let weeks = r
-        .pairings
-        .iter()
-        .filter(|p| p.trend.is_some())
-        .flat_map(|p| {
-            p.weeks.iter().map(move |w| {
-                vec![
-                    p.helper_name.clone().into(),
-                    p.partner_name.clone().into(),
-                    w.iso_week.clone().into(),
-                    w.week.clone().into(),
-                    w.helper.into(),
-                    w.partner.into(),
-                    w.cross.into(),
-                ]
-            })
-        })
-        .collect();
+pub fn pairings_tables(pairings: &[PairReport]) -> Vec<Table> {
+    let summary = summary_rows(pairings);
+    let kinds = kind_rows(pairings);
+    let weeks = week_rows(pairings);
     vec![
         Table {
             name: "结对活动".into(),
@@ -135,14 +74,83 @@ pub fn pairings_tables(r: &pb::PairingsResponse) -> Vec<Table> {
     ]
 }
 
+/// 结对活动's rows: one per pair, with the weak school's trend.
+fn summary_rows(pairings: &[PairReport]) -> Vec<Vec<Cell>> {
+    pairings
+        .iter()
+        .map(|p| {
+            let t = p.trend.as_ref().filter(|t| t.weeks > 0);
+            let families =
+                p.families.iter().map(|f| format!("{} {}", f.label, f.total)).collect::<Vec<_>>().join("、");
+            vec![
+                p.helper.clone().into(),
+                p.helper_name.clone().into(),
+                p.partner.clone().into(),
+                p.partner_name.clone().into(),
+                p.kind.label().into(),
+                p.pairing_type.into(),
+                p.from_helper.into(),
+                p.from_partner.into(),
+                p.total.into(),
+                families.into(),
+                t.map(|t| mean(t.weak_recent)).unwrap_or_else(|| "".into()),
+                t.map(|t| mean(t.weak_previous)).unwrap_or_else(|| "".into()),
+                t.map(|t| mean(t.strong_recent)).unwrap_or_else(|| "".into()),
+                t.map(|t| yes_no(t.weak_rising)).unwrap_or_else(|| "".into()),
+                t.map(|t| yes_no(t.catching_up)).unwrap_or_else(|| "".into()),
+            ]
+        })
+        .collect()
+}
+
+/// 结对活动明细's rows: one per pair and kind.
+fn kind_rows(pairings: &[PairReport]) -> Vec<Vec<Cell>> {
+    pairings
+        .iter()
+        .flat_map(|p| {
+            p.kinds.iter().map(move |k| {
+                vec![
+                    p.helper_name.clone().into(),
+                    p.partner_name.clone().into(),
+                    k.kind.label().into(),
+                    family_label(k.kind.family()).into(),
+                    k.from_helper.into(),
+                    k.from_partner.into(),
+                    (k.from_helper + k.from_partner).into(),
+                ]
+            })
+        })
+        .collect()
+}
+
+/// 帮扶趋势's rows: one per 强弱帮扶 pair and week.
+fn week_rows(pairings: &[PairReport]) -> Vec<Vec<Cell>> {
+    pairings
+        .iter()
+        .filter(|p| p.trend.is_some())
+        .flat_map(|p| {
+            p.weeks.iter().map(move |w| {
+                vec![
+                    p.helper_name.clone().into(),
+                    p.partner_name.clone().into(),
+                    iso_week(w.week).into(),
+                    w.week.to_string().into(),
+                    w.helper.into(),
+                    w.partner.into(),
+                    w.cross.into(),
+                ]
+            })
+        })
+        .collect()
+}
+
 /// 差距汇总 (one row per group) and 逐周对比 (per group and week).
-pub fn gaps_tables(r: &pb::GapsResponse) -> Vec<Table> {
-    let summary = r
-        .groups
+pub fn gaps_tables(groups: &[GapGroup]) -> Vec<Table> {
+    let summary = groups
         .iter()
         .map(|g| {
             vec![
-                g.dimension_label.clone().into(),
+                g.dimension.label().into(),
                 g.code.clone().into(),
                 g.name.clone().into(),
                 g.schools.len().into(),
@@ -151,16 +159,15 @@ pub fn gaps_tables(r: &pb::GapsResponse) -> Vec<Table> {
             ]
         })
         .collect();
-    let weeks = r
-        .groups
+    let weeks = groups
         .iter()
         .flat_map(|g| {
             g.weeks.iter().map(move |w| {
                 vec![
-                    g.dimension_label.clone().into(),
+                    g.dimension.label().into(),
                     g.name.clone().into(),
-                    w.iso_week.clone().into(),
-                    w.week.clone().into(),
+                    iso_week(w.week).into(),
+                    w.week.to_string().into(),
                     w.count.into(),
                     mean(w.per_school),
                 ]
@@ -187,26 +194,20 @@ mod tests {
 
     #[test]
     fn gaps_become_a_summary_and_a_week_by_week_sheet() {
-        let r = pb::GapsResponse {
-            semester: "2024-2025学年第一学期".into(),
-            groups: vec![pb::GapGroup {
-                dimension: "area".into(),
-                dimension_label: "城乡".into(),
-                code: "rural".into(),
-                name: "乡镇".into(),
-                schools: vec!["R1".into(), "R2".into(), "R3".into()],
-                total: 10,
+        let groups = vec![GapGroup {
+            dimension: yanpei_report::Dimension::Area,
+            code: "rural".into(),
+            name: "乡镇".into(),
+            schools: vec!["R1".into(), "R2".into(), "R3".into()],
+            total: 10,
+            per_school: 10.0 / 3.0,
+            weeks: vec![yanpei_report::GapWeek {
+                week: chrono::NaiveDate::from_ymd_opt(2024, 9, 9).unwrap(),
+                count: 10,
                 per_school: 10.0 / 3.0,
-                weeks: vec![pb::GapWeek {
-                    week: "2024-09-09".into(),
-                    iso_week: "2024-W37".into(),
-                    count: 10,
-                    per_school: 10.0 / 3.0,
-                }],
             }],
-            stale_schools: vec![],
-        };
-        let t = gaps_tables(&r);
+        }];
+        let t = gaps_tables(&groups);
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].rows[0][3], Cell::Number(3.0));
         assert_eq!(t[0].rows[0][5], Cell::Number(3.33));

@@ -5,54 +5,20 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Serialize;
 use tracing::Instrument;
 use yanpei_domain::{SchoolCode, Semester};
 use yanpei_store::audit::AuditEntry;
 
 use super::Web;
 use super::assets::respond;
+use super::pages;
+pub(super) use super::reply::{Failure, json};
 use super::session::caller;
-use super::view::{self, PAGES, Params};
+use super::view::{PAGES, Params};
 use crate::HubError;
 use crate::accounts::Caller;
 use crate::audit::{Note, caller_name};
 use crate::scope::{self, Readable};
-
-/// A failure as the page sees it: the HTTP status and the same Chinese message a gRPC client gets.
-pub(super) struct Failure {
-    status: StatusCode,
-    code: tonic::Code,
-    message: String,
-}
-
-impl From<HubError> for Failure {
-    fn from(e: HubError) -> Self {
-        // The one mapping to gRPC codes (which also logs internal failures), then to HTTP.
-        let status = tonic::Status::from(e);
-        let http = match status.code() {
-            tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition => StatusCode::BAD_REQUEST,
-            tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-            tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
-            tonic::Code::NotFound => StatusCode::NOT_FOUND,
-            tonic::Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-            tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Failure { status: http, code: status.code(), message: status.message().to_owned() }
-    }
-}
-
-impl Failure {
-    pub(super) fn into_response(self) -> Response {
-        json(self.status, &serde_json::json!({ "error": self.message }))
-    }
-}
-
-pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    respond(status, "application/json; charset=utf-8", body)
-}
 
 /// Writes one audit entry (the log is the same as the gRPC calls').
 pub(super) async fn audit(web: &Web, caller: String, rpc: &str, schools: Vec<String>, rows: u64, code: i32) {
@@ -120,7 +86,7 @@ async fn me_body(web: &Web, who: &Caller) -> Result<serde_json::Value, HubError>
     let today = chrono::Utc::now().date_naive();
     let mut semesters: Vec<Semester> = roster.semesters.iter().map(|s| s.semester).collect();
     semesters.extend(Semester::containing(today));
-    let default = view::default_semester(&web.query, &roster).await?;
+    let default = pages::default_semester(&web.query, &roster).await?;
     semesters.extend(default);
     semesters.sort();
     semesters.dedup();
@@ -187,7 +153,7 @@ async fn answer(
     raw: Option<&str>,
 ) -> Result<Response, Failure> {
     let (p, format, table) = params(raw)?;
-    let v = view::build(&web.query, &who.identity, note, page, p).await?;
+    let v = pages::build(&web.query, &who.identity, note, page, p).await?;
     note.rows(v.tables.iter().map(|t| t.table.rows.len()).sum());
     match format.as_deref() {
         None | Some("json") => Ok(json(StatusCode::OK, &v)),

@@ -18,6 +18,9 @@
 mod api;
 mod assets;
 mod listener;
+mod pages;
+mod reply;
+mod report_pages;
 mod session;
 mod view;
 

@@ -3,7 +3,7 @@
 //! page scripts cannot read it and other sites cannot send it.
 
 use super::Web;
-use super::api::{Failure, json};
+use super::reply::{Failure, json};
 use crate::HubError;
 use crate::accounts::Caller;
 use axum::body::Bytes;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use yanpei_domain::{Activity, ActivityKind, Rev, SchoolCode, Semester, ancestry_of, example_draft};
 
 use super::*;
-use crate::hub::IncomingChange;
+use crate::decide::IncomingChange;
 
 fn code(s: &str) -> SchoolCode {
     s.parse().unwrap()

@@ -116,7 +116,8 @@ pub(crate) async fn pairings(a: PairingsArgs) -> anyhow::Result<()> {
         .await?
         .into_inner();
     if let Some(path) = &a.xlsx {
-        write_xlsx(path, &yanpei_hub::tables::pairs::pairings_tables(&reply))?;
+        let answer = yanpei_hub::model::PairingsAnswer::try_from(reply.clone())?;
+        write_xlsx(path, &yanpei_hub::tables::pairs::pairings_tables(&answer.pairings))?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&pairings_json(&reply))?);
@@ -177,7 +178,8 @@ pub(crate) async fn gaps(a: GapsArgs) -> anyhow::Result<()> {
         .await?
         .into_inner();
     if let Some(path) = &a.xlsx {
-        write_xlsx(path, &yanpei_hub::tables::pairs::gaps_tables(&reply))?;
+        let answer = yanpei_hub::model::GapsAnswer::try_from(reply.clone())?;
+        write_xlsx(path, &yanpei_hub::tables::pairs::gaps_tables(&answer.groups))?;
     }
     if a.json {
         let groups: Vec<_> = reply

@@ -279,111 +279,125 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 println!("合计 {}", reply.total);
             }
         }
-        Command::Conflicts { conn, school, all, json } => {
-            let reply = client(&conn)
-                .await?
-                .conflicts(pb::ConflictsRequest {
-                    school_code: school.unwrap_or_default(),
-                    include_resolved: all,
-                    limit: 500,
-                })
-                .await?
-                .into_inner();
-            if json {
-                let rows: Vec<_> = reply
-                    .conflicts
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({
-                            "id": c.id, "activity_id": c.activity_id, "version": c.version,
-                            "winning_school": c.winning_school, "losing_school": c.losing_school,
-                            "detected_at": c.detected_at, "resolved_version": c.resolved_version,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                for c in &reply.conflicts {
-                    let state = match c.resolved_version {
-                        0 => "未解决".to_owned(),
-                        v => format!("已由第 {v} 版解决"),
-                    };
-                    println!(
-                        "{} 记录 {} 第 {} 版：保留 {} 的修改，{} 的修改未采用（已保存）· {state}",
-                        c.detected_at, c.activity_id, c.version, c.winning_school, c.losing_school
-                    );
-                }
-                println!("共 {} 处", reply.conflicts.len());
-            }
-        }
-        Command::Ledger { conn, school, limit, json } => {
-            let reply = client(&conn)
-                .await?
-                .sync_ledger(pb::SyncLedgerRequest { school_code: school.unwrap_or_default(), limit })
-                .await?
-                .into_inner();
-            if json {
-                let rows: Vec<_> = reply
-                    .sessions
-                    .iter()
-                    .map(|s| {
-                        serde_json::json!({
-                            "session_id": s.session_id, "node_id": s.node_id, "school_code": s.school_code,
-                            "started_at": s.started_at, "finished_at": s.finished_at, "received": s.received,
-                            "applied": s.applied, "unchanged": s.unchanged, "rejected": s.rejected,
-                            "rejections": s.rejections, "acked_seq": s.acked_seq, "pull_cursor": s.pull_cursor,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                for s in &reply.sessions {
-                    let state = if s.finished_at.is_empty() { "未完成" } else { "完成" };
-                    println!(
-                        "{} {} {state} 收到 {} 写入 {} 已有 {} 拒收 {} 确认到 {}",
-                        s.started_at,
-                        s.school_code,
-                        s.received,
-                        s.applied,
-                        s.unchanged,
-                        s.rejected,
-                        s.acked_seq
-                    );
-                    for r in &s.rejections {
-                        println!("    拒收原因：{r}");
-                    }
-                }
-            }
-        }
+        Command::Conflicts { conn, school, all, json } => conflicts(conn, school, all, json).await?,
+        Command::Ledger { conn, school, limit, json } => ledger(conn, school, limit, json).await?,
         Command::Audit { conn, caller, school, limit, json } => {
-            let reply = client(&conn)
-                .await?
-                .audit(pb::AuditRequest {
-                    limit,
-                    caller: caller.unwrap_or_default(),
-                    school_code: school.unwrap_or_default(),
+            audit(conn, caller, school, limit, json).await?
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn conflicts(conn: Conn, school: Option<String>, all: bool, json: bool) -> anyhow::Result<()> {
+    let reply = client(&conn)
+        .await?
+        .conflicts(pb::ConflictsRequest {
+            school_code: school.unwrap_or_default(),
+            include_resolved: all,
+            limit: 500,
+        })
+        .await?
+        .into_inner();
+    if json {
+        let rows: Vec<_> = reply
+            .conflicts
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id, "activity_id": c.activity_id, "version": c.version,
+                    "winning_school": c.winning_school, "losing_school": c.losing_school,
+                    "detected_at": c.detected_at, "resolved_version": c.resolved_version,
                 })
-                .await?
-                .into_inner();
-            if json {
-                let rows: Vec<_> = reply
-                    .entries
-                    .iter()
-                    .map(|e| {
-                        serde_json::json!({
-                            "id": e.id, "at": e.at, "caller": e.caller, "rpc": e.rpc, "schools": e.schools,
-                            "rows": e.rows, "code": e.code, "outcome": outcome(e.code),
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                for e in &reply.entries {
-                    let rpc = e.rpc.rsplit('/').next().unwrap_or(&e.rpc);
-                    let schools = if e.schools.is_empty() { "—".to_owned() } else { e.schools.join("、") };
-                    println!("{} {} {rpc} 学校 {schools} {} 条 {}", e.at, e.caller, e.rows, outcome(e.code));
-                }
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for c in &reply.conflicts {
+            let state = match c.resolved_version {
+                0 => "未解决".to_owned(),
+                v => format!("已由第 {v} 版解决"),
+            };
+            println!(
+                "{} 记录 {} 第 {} 版：保留 {} 的修改，{} 的修改未采用（已保存）· {state}",
+                c.detected_at, c.activity_id, c.version, c.winning_school, c.losing_school
+            );
+        }
+        println!("共 {} 处", reply.conflicts.len());
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn ledger(conn: Conn, school: Option<String>, limit: u32, json: bool) -> anyhow::Result<()> {
+    let reply = client(&conn)
+        .await?
+        .sync_ledger(pb::SyncLedgerRequest { school_code: school.unwrap_or_default(), limit })
+        .await?
+        .into_inner();
+    if json {
+        let rows: Vec<_> = reply
+            .sessions
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "session_id": s.session_id, "node_id": s.node_id, "school_code": s.school_code,
+                    "started_at": s.started_at, "finished_at": s.finished_at, "received": s.received,
+                    "applied": s.applied, "unchanged": s.unchanged, "rejected": s.rejected,
+                    "rejections": s.rejections, "acked_seq": s.acked_seq, "pull_cursor": s.pull_cursor,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for s in &reply.sessions {
+            let state = if s.finished_at.is_empty() { "未完成" } else { "完成" };
+            println!(
+                "{} {} {state} 收到 {} 写入 {} 已有 {} 拒收 {} 确认到 {}",
+                s.started_at, s.school_code, s.received, s.applied, s.unchanged, s.rejected, s.acked_seq
+            );
+            for r in &s.rejections {
+                println!("    拒收原因：{r}");
             }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn audit(
+    conn: Conn,
+    caller: Option<String>,
+    school: Option<String>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let reply = client(&conn)
+        .await?
+        .audit(pb::AuditRequest {
+            limit,
+            caller: caller.unwrap_or_default(),
+            school_code: school.unwrap_or_default(),
+        })
+        .await?
+        .into_inner();
+    if json {
+        let rows: Vec<_> = reply
+            .entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id, "at": e.at, "caller": e.caller, "rpc": e.rpc, "schools": e.schools,
+                    "rows": e.rows, "code": e.code, "outcome": outcome(e.code),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for e in &reply.entries {
+            let rpc = e.rpc.rsplit('/').next().unwrap_or(&e.rpc);
+            let schools = if e.schools.is_empty() { "—".to_owned() } else { e.schools.join("、") };
+            println!("{} {} {rpc} 学校 {schools} {} 条 {}", e.at, e.caller, e.rows, outcome(e.code));
         }
     }
     Ok(())

@@ -1,0 +1,29 @@
+//! What can stop the demo.
+
+use yanpei_hub::HubError;
+use yanpei_node::NodeError;
+use yanpei_pki::PkiError;
+use yanpei_store::StoreError;
+
+/// What can stop the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Certificates.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// A store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A node.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The hub.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// A query.
+    #[error("query failed: {0}")]
+    Query(#[from] tonic::Status),
+    /// Files and sockets.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
