@@ -86,13 +86,13 @@ pub fn renewal_due(v: Validity, now: i64, window_days: i64) -> bool {
     v.not_after - now <= window
 }
 
-/// A fresh key pair and a certificate request for `school`'s node `node_id`: the key stays
-/// here; the request (PEM) goes to the hub. Returns (request, key).
-pub fn node_request(school: &SchoolCode, node_id: &str) -> Result<(String, String), PkiError> {
+/// A fresh key pair and a certificate request for node `node_id`: the key stays here; the
+/// request (PEM) goes to the hub, which decides the school and every name in the certificate.
+/// Returns (request, key).
+pub fn node_request(node_id: &str) -> Result<(String, String), PkiError> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, format!("node {school}"));
-    params.subject_alt_names.push(SanType::URI(format!("{NODE_URN}{school}").try_into()?));
+    params.distinguished_name.push(DnType::CommonName, format!("node {node_id}"));
     params.subject_alt_names.push(SanType::URI(format!("{NODE_ID_URN}{node_id}").try_into()?));
     let csr = params.serialize_request(&key)?;
     Ok((csr.pem()?, key.serialize_pem()))
@@ -192,7 +192,7 @@ mod tests {
     fn a_signed_request_carries_school_and_node_id_and_a_bounded_life() {
         let ca = CountyCa::generate("测试县").unwrap();
         let school: SchoolCode = "CZ01".parse().unwrap();
-        let (csr, key) = node_request(&school, "0190f0f0-0000-7000-8000-000000000001").unwrap();
+        let (csr, key) = node_request("0190f0f0-0000-7000-8000-000000000001").unwrap();
         assert!(key.contains("PRIVATE KEY"));
         let now = OffsetDateTime::now_utc();
         let pem =
@@ -214,7 +214,7 @@ mod tests {
     fn a_damaged_request_is_refused() {
         let ca = CountyCa::generate("测试县").unwrap();
         let school: SchoolCode = "CZ01".parse().unwrap();
-        let (csr, _) = node_request(&school, "n").unwrap();
+        let (csr, _) = node_request("n").unwrap();
         let broken = csr.replace('A', "B");
         assert!(ca.sign_node_request(&broken, &school, "n", OffsetDateTime::now_utc(), 1).is_err());
         assert!(ca.sign_node_request("not pem", &school, "n", OffsetDateTime::now_utc(), 1).is_err());
