@@ -32,6 +32,8 @@ pub struct Metrics {
     batch_seconds_buckets: [AtomicU64; BUCKETS.len()],
     batch_seconds_count: AtomicU64,
     batch_micros_sum: AtomicU64,
+    /// When the hub's own certificate and the CA expire (Unix seconds), once known.
+    pub(crate) own_certs: std::sync::OnceLock<(i64, i64)>,
 }
 
 /// Why a batch was rejected, for the metric's label.
@@ -169,7 +171,9 @@ async fn scrape(State(app): State<AppState>) -> impl IntoResponse {
             }
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&stale)).into_response()
+    let mut text = app.metrics.render(&stale);
+    text.push_str(&crate::enroll::render_metrics(&app.store, &app.metrics).await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown` completes.

@@ -192,6 +192,18 @@ impl CountyCa {
         self.lifetimes
     }
 
+    /// The CA from its certificate and key (PEM), refusing a key that is not the certificate's.
+    pub fn from_pems(cert_pem: &str, key_pem: &str) -> Result<CountyCa, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let der = pem_to_der(cert_pem)?;
+        let (_, cert) = X509Certificate::from_der(&der)
+            .map_err(|e| PkiError::NoIdentity(format!("unreadable CA certificate: {e}")))?;
+        if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(PkiError::BadRequest("the CA key does not belong to the CA certificate".into()));
+        }
+        Ok(CountyCa { cert_pem: cert_pem.to_owned(), key, lifetimes: Lifetimes::default() })
+    }
+
     /// Writes `ca.pem` and `ca.key` into `dir`, refusing to overwrite.
     pub fn save(&self, dir: &Path) -> Result<(), PkiError> {
         let cert = dir.join("ca.pem");
@@ -420,6 +432,10 @@ mod tests {
         assert!(matches!(ca.save(&dir), Err(PkiError::Exists(_))));
         let loaded = CountyCa::load(&dir).unwrap();
         assert_eq!(loaded.cert_pem(), ca.cert_pem());
+        let key = fs::read_to_string(dir.join("ca.key")).unwrap();
+        assert!(CountyCa::from_pems(ca.cert_pem(), &key).is_ok());
+        let other = CountyCa::generate("别的县").unwrap();
+        assert!(CountyCa::from_pems(other.cert_pem(), &key).is_err(), "a key of another CA");
         loaded.issue_node(&"X1".parse().unwrap()).unwrap();
         #[cfg(unix)]
         {
