@@ -56,6 +56,30 @@ pub async fn create_enrollment(
     Ok((code, e))
 }
 
+/// Replacing a school's machine: a new enrollment for `school` (see [`create_enrollment`])
+/// and every certificate the hub signed for the school's nodes (only `old_node`'s, if
+/// given), which the caller revokes. The school's records stay at the hub; the new node
+/// pulls them at its first sync.
+pub async fn replace_machine(
+    store: &HubStore,
+    school: &SchoolCode,
+    old_node: Option<&str>,
+    ttl: chrono::TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<(String, Enrollment, Vec<IssuedCert>), HubError> {
+    let old: Vec<IssuedCert> = store
+        .issued_certs()
+        .await?
+        .into_iter()
+        .filter(|c| &c.school == school && old_node.is_none_or(|n| c.node_id.eq_ignore_ascii_case(n)))
+        .collect();
+    if old_node.is_some() && old.is_empty() {
+        return Err(HubError::NotFound(format!("中心没有为学校 {school} 的这个节点签发过证书")));
+    }
+    let (code, e) = create_enrollment(store, school, ttl, now).await?;
+    Ok((code, e, old))
+}
+
 /// The node id the caller's certificate is bound to, if its certificate names one
 /// (certificates issued before enrollment existed do not: they keep the old behaviour).
 pub(crate) fn bound_node_id<T>(req: &Request<T>) -> Option<String> {
@@ -99,7 +123,13 @@ impl Enroll {
     }
 
     /// Signs `csr` for `school`/`node_id` and describes the certificate.
-    fn sign(&self, csr: &str, school: &SchoolCode, node_id: &str, kind: &str) -> Result<(String, IssuedCert), HubError> {
+    fn sign(
+        &self,
+        csr: &str,
+        school: &SchoolCode,
+        node_id: &str,
+        kind: &str,
+    ) -> Result<(String, IssuedCert), HubError> {
         let ca = self.ca()?;
         let now = time::OffsetDateTime::now_utc();
         let pem = ca
@@ -121,16 +151,28 @@ impl Enroll {
         Ok((pem, issued))
     }
 
-    async fn enroll(&self, address: &str, r: pb::EnrollRequest, note: &Note) -> Result<pb::EnrollResponse, HubError> {
+    async fn enroll(
+        &self,
+        address: &str,
+        r: pb::EnrollRequest,
+        note: &Note,
+    ) -> Result<pb::EnrollResponse, HubError> {
         let ca_pem = self.ca()?.cert_pem().to_owned();
-        let allowed = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).allowed(address, Instant::now());
+        let allowed = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allowed(address, Instant::now());
         if !allowed {
             return Err(HubError::ResourceExhausted(
                 "注册码错误次数过多，请 10 分钟后再试，或联系县进修学校核对注册码".into(),
             ));
         }
         let refused = |message: String| {
-            self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).failed(address, Instant::now());
+            self.failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .failed(address, Instant::now());
             warn!(%address, reason = %message, "enrollment refused");
             HubError::PermissionDenied(message)
         };
@@ -155,13 +197,13 @@ impl Enroll {
         let node_id = Uuid::try_parse(r.node_id.trim())
             .map_err(|_| HubError::InvalidArgument(format!("node_id「{}」不是合法的 UUID", r.node_id)))?
             .to_string();
-        if let Some(other) = self.store.node_id_school(&node_id).await? {
-            if other != e.school {
-                return Err(HubError::PermissionDenied(format!(
-                    "节点编号 {node_id} 已属于学校 {other}，不能再注册为学校 {}",
-                    e.school
-                )));
-            }
+        if let Some(other) = self.store.node_id_school(&node_id).await?
+            && other != e.school
+        {
+            return Err(HubError::PermissionDenied(format!(
+                "节点编号 {node_id} 已属于学校 {other}，不能再注册为学校 {}",
+                e.school
+            )));
         }
         let (cert_pem, issued) = self.sign(&r.csr_pem, &e.school, &node_id, "enroll")?;
         if !self.store.complete_enrollment(&hash, &issued, now).await? {
@@ -173,7 +215,12 @@ impl Enroll {
         Ok(pb::EnrollResponse { cert_pem, ca_pem, school_code: e.school.to_string(), school_name })
     }
 
-    async fn renew(&self, school: SchoolCode, node_id: Option<String>, r: pb::RenewRequest) -> Result<pb::RenewResponse, HubError> {
+    async fn renew(
+        &self,
+        school: SchoolCode,
+        node_id: Option<String>,
+        r: pb::RenewRequest,
+    ) -> Result<pb::RenewResponse, HubError> {
         self.ca()?;
         let node_id = node_id.ok_or_else(|| {
             HubError::FailedPrecondition(
