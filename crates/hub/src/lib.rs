@@ -291,9 +291,10 @@ async fn serve_with_metrics(
         AttachmentServiceServer::new(attach::Attachments::new(options.attachments.clone(), revoked.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let enroll = EnrollServiceServer::new(enroll::Enroll::new(store.clone(), options.ca.clone(), revoked.clone()))
-        .max_decoding_message_size(64 * 1024)
-        .max_encoding_message_size(64 * 1024);
+    let enroll =
+        EnrollServiceServer::new(enroll::Enroll::new(store.clone(), options.ca.clone(), revoked.clone()))
+            .max_decoding_message_size(64 * 1024)
+            .max_encoding_message_size(64 * 1024);
     let sync = SyncServiceServer::new(sync::Sync::new(
         store.clone(),
         options.attachments.clone(),

@@ -169,6 +169,19 @@ pub fn fingerprint(pem: &str) -> Result<String, PkiError> {
     Ok(hex(&Sha256::digest(pem_to_der(pem)?)))
 }
 
+/// PEM text of a DER certificate.
+pub fn der_to_pem(der: &[u8]) -> String {
+    use base64ct::Encoding;
+    let b64 = base64ct::Base64::encode_string(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -265,5 +278,7 @@ mod tests {
         assert!(fingerprint_matches(&spaced, &fp));
         assert!(!fingerprint_matches(&fp[1..], &fp));
         assert!(!fingerprint_matches("", &fp));
+        let der = pem_to_der(ca.cert_pem()).unwrap();
+        assert_eq!(pem_to_der(&der_to_pem(&der)).unwrap(), der, "PEM round trip");
     }
 }

@@ -22,8 +22,8 @@ mod csr;
 
 pub use csr::{
     CA_DAYS, DEFAULT_HUB_DAYS, DEFAULT_NODE_DAYS, DEFAULT_PERSON_DAYS, DEFAULT_RENEW_WITHIN_DAYS,
-    EXPIRY_WARNING_DAYS, Lifetimes, NODE_ID_URN, Validity, fingerprint, fingerprint_matches, hex, node_id_of,
-    node_request, renewal_due, validity_of,
+    EXPIRY_WARNING_DAYS, Lifetimes, NODE_ID_URN, Validity, der_to_pem, fingerprint, fingerprint_matches, hex,
+    node_id_of, node_request, renewal_due, validity_of,
 };
 
 /// The DNS name the hub's certificate carries; nodes verify the hub against it.

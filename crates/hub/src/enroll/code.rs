@@ -34,11 +34,8 @@ pub fn new_code() -> Result<String, ring::error::Unspecified> {
 
 /// The code as typed, without dashes or spaces, in upper case; `None` if it cannot be a code.
 pub fn normalise(typed: &str) -> Option<String> {
-    let code: String = typed
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let code: String =
+        typed.chars().filter(|c| !matches!(c, '-' | ' ' | '\t')).map(|c| c.to_ascii_uppercase()).collect();
     (code.len() == CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 

@@ -181,7 +181,11 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         key: a.key.or(file.key).unwrap_or_else(|| "pki/hub.key".into()),
         crl: a.crl.or(file.crl).unwrap_or_else(|| "pki/crl.pem".into()),
         ca_key: a.ca_key.or(file.ca_key),
-        node_cert_days: a.node_cert_days.or(file.node_cert_days).unwrap_or(yanpei_pki::DEFAULT_NODE_DAYS).max(1),
+        node_cert_days: a
+            .node_cert_days
+            .or(file.node_cert_days)
+            .unwrap_or(yanpei_pki::DEFAULT_NODE_DAYS)
+            .max(1),
         shutdown_grace: Duration::from_secs(a.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30)),
         rate_limit: RateLimit {
             per_second: a.rate_limit_per_second.or(file.rate_limit_per_second).unwrap_or(50),
