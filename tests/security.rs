@@ -212,6 +212,7 @@ async fn hub_with(w: &yanpei_demo::DemoWorld, tls: bool, rate_limit: RateLimit) 
         quotas: yanpei_hub::QuotaPolicy::default_policy(),
         token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
         probe_interval: yanpei_hub::DEFAULT_PROBE_INTERVAL,
+        ca: None,
     };
     let store = w.hub_store.clone();
     tokio::spawn(

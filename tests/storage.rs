@@ -34,6 +34,7 @@ async fn hub_probing_fast(w: &yanpei_demo::DemoWorld) -> SocketAddr {
         quotas: yanpei_hub::QuotaPolicy::default_policy(),
         token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
         probe_interval: Duration::from_millis(200),
+        ca: None,
     };
     let store = w.hub_store.clone();
     tokio::spawn(

@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "yanpei/v1/sync.proto",
         "yanpei/v1/attachment.proto",
         "yanpei/v1/account.proto",
+        "yanpei/v1/enroll.proto",
     ]
     .map(|f| root.join(f));
     println!("cargo:rerun-if-changed={}", root.display());

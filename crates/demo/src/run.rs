@@ -27,8 +27,8 @@ use crate::{DEMO_SEMESTER, pairing_activity, semester_of_activity};
 pub struct DemoWorld {
     /// The working directory (stores, certificates).
     pub dir: PathBuf,
-    /// The county CA.
-    pub ca: CountyCa,
+    /// The county CA (the hub holds it too, to sign enrolling and renewing nodes).
+    pub ca: std::sync::Arc<CountyCa>,
     /// Where the hub listens.
     pub hub_addr: SocketAddr,
     /// The hub's store, for checks that read it directly.
@@ -69,7 +69,7 @@ pub async fn start_world(
     };
     let mut world = DemoWorld {
         dir: dir.to_owned(),
-        ca,
+        ca: std::sync::Arc::new(ca),
         hub_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         hub_store,
         hub_url,
@@ -89,19 +89,9 @@ impl DemoWorld {
         self.shutdown = CancellationToken::new();
         let token = self.shutdown.clone();
         let store = self.hub_store.clone();
-        let tls = self.hub_tls.clone();
-        let crl = self.crl_path();
-        let files = self.hub_attachments();
+        let options = self.serve_options();
         self.hub_task = Some(tokio::spawn(async move {
-            yanpei_hub::serve_with_attachments(
-                listener,
-                store,
-                tls,
-                Some(crl),
-                files,
-                token.cancelled_owned(),
-            )
-            .await
+            yanpei_hub::serve_with(listener, store, options, token.cancelled_owned()).await
         }));
         Ok(())
     }
@@ -148,6 +138,21 @@ impl DemoWorld {
         Ok((addr, token, task))
     }
 
+    /// How this world's hub serves: mutual TLS, its revocation list, attachments, no rate
+    /// limit, and the county CA to sign enrolling and renewing nodes.
+    pub fn serve_options(&self) -> yanpei_hub::ServeOptions {
+        yanpei_hub::ServeOptions {
+            transport: yanpei_hub::Transport::MutualTls(self.hub_tls.clone()),
+            crl: Some(self.crl_path()),
+            rate_limit: yanpei_hub::RateLimit::UNLIMITED,
+            attachments: Some(self.hub_attachments()),
+            quotas: yanpei_hub::QuotaPolicy::default_policy(),
+            token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
+            probe_interval: yanpei_hub::DEFAULT_PROBE_INTERVAL,
+            ca: Some(self.ca.clone()),
+        }
+    }
+
     /// Where the hub keeps attachments (shared by every hub of this world, as a shared volume would be).
     pub fn hub_attachments(&self) -> yanpei_hub::BlobDir {
         yanpei_hub::BlobDir::new(self.dir.join("hub-attachments"))
@@ -158,15 +163,7 @@ impl DemoWorld {
     pub fn start_dashboard(&self, listener: TcpListener) -> Result<SocketAddr, DemoError> {
         let addr = listener.local_addr().map_err(|e| DemoError::Io("dashboard".into(), e))?;
         let store = self.hub_store.clone();
-        let options = yanpei_hub::ServeOptions {
-            transport: yanpei_hub::Transport::MutualTls(self.hub_tls.clone()),
-            crl: Some(self.crl_path()),
-            rate_limit: yanpei_hub::RateLimit::UNLIMITED,
-            attachments: Some(self.hub_attachments()),
-            quotas: yanpei_hub::QuotaPolicy::default_policy(),
-            token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
-            probe_interval: yanpei_hub::DEFAULT_PROBE_INTERVAL,
-        };
+        let options = self.serve_options();
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
             if let Err(e) =

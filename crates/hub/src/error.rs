@@ -18,6 +18,9 @@ pub enum HubError {
     /// The request cannot proceed in the present state (an outdated node, a closed session).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller tried too often (wrong enrollment codes).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// Something named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -40,6 +43,7 @@ impl From<HubError> for Status {
             HubError::Unauthenticated(m) => Status::unauthenticated(m),
             HubError::FailedPrecondition(m) => Status::failed_precondition(m),
             HubError::NotFound(m) => Status::not_found(m),
+            HubError::ResourceExhausted(m) => Status::resource_exhausted(m),
             HubError::Store(s) => match s {
                 StoreError::Unavailable(m) => {
                     tracing::warn!(error = %m, "database unavailable");

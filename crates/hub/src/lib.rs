@@ -9,6 +9,7 @@ pub mod accounts;
 mod attach;
 mod audit;
 mod auth;
+pub mod enroll;
 mod error;
 mod gate;
 pub mod grpc;
@@ -38,6 +39,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use yanpei_proto::pb::account_service_server::AccountServiceServer;
 use yanpei_proto::pb::attachment_service_server::AttachmentServiceServer;
+use yanpei_proto::pb::enroll_service_server::EnrollServiceServer;
 use yanpei_proto::pb::query_service_server::QueryServiceServer;
 use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
@@ -91,6 +93,9 @@ pub struct ServeOptions {
     /// While the database cannot write (full disk, I/O error), how often a small write
     /// probes it; health answers NOT_SERVING until one commits ([`DEFAULT_PROBE_INTERVAL`]).
     pub probe_interval: Duration,
+    /// The county CA with its key, to sign the certificates of enrolling and renewing nodes
+    /// (`hub.ca_key`); `None`: enrollment and renewal answer FAILED_PRECONDITION.
+    pub ca: Option<Arc<yanpei_pki::CountyCa>>,
 }
 
 /// How the hub runs.
@@ -119,6 +124,8 @@ pub struct HubConfig {
     pub token_ttl: Duration,
     /// How often to probe while the database cannot write ([`DEFAULT_PROBE_INTERVAL`]).
     pub probe_interval: Duration,
+    /// The county CA with its key, for enrollment and renewal (`hub.ca_key`), if configured.
+    pub ca: Option<Arc<yanpei_pki::CountyCa>>,
 }
 
 /// Opens the database (running migrations), then serves until `shutdown` completes.
@@ -169,6 +176,7 @@ pub async fn run(
         quotas: config.quotas,
         token_ttl: config.token_ttl,
         probe_interval: config.probe_interval,
+        ca: config.ca,
     };
     if let Some(addr) = config.web_listen {
         let web_listener = TcpListener::bind(addr)
@@ -209,6 +217,7 @@ pub async fn serve(
         quotas: QuotaPolicy::default_policy(),
         token_ttl: DEFAULT_TOKEN_TTL,
         probe_interval: DEFAULT_PROBE_INTERVAL,
+        ca: None,
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -230,6 +239,7 @@ pub async fn serve_with_attachments(
         quotas: QuotaPolicy::default_policy(),
         token_ttl: DEFAULT_TOKEN_TTL,
         probe_interval: DEFAULT_PROBE_INTERVAL,
+        ca: None,
     };
     serve_with(listener, store, options, shutdown).await
 }
@@ -252,7 +262,10 @@ async fn serve_with_metrics(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
     let ca_pem = match &options.transport {
-        Transport::MutualTls(tls) => tls.ca_pem.clone(),
+        Transport::MutualTls(tls) => {
+            enroll::warn_at_start(&tls.cert_pem, &tls.ca_pem, &metrics);
+            tls.ca_pem.clone()
+        }
         Transport::InsecureDev => String::new(),
     };
     let revoked = Arc::new(revocation::Revocations::new(options.crl, ca_pem));
@@ -264,6 +277,7 @@ async fn serve_with_metrics(
     health.set_serving::<QueryServiceServer<query::Query>>().await;
     health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
     health.set_serving::<AccountServiceServer<accounts::AccountGrpc>>().await;
+    health.set_serving::<EnrollServiceServer<enroll::Enroll>>().await;
     // While the database cannot write, the sync service and "" answer NOT_SERVING; the
     // watcher stops with this function (returned or dropped after the grace period).
     let watcher_stop = CancellationToken::new();
@@ -279,6 +293,10 @@ async fn serve_with_metrics(
         AttachmentServiceServer::new(attach::Attachments::new(options.attachments.clone(), revoked.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let enroll =
+        EnrollServiceServer::new(enroll::Enroll::new(store.clone(), options.ca.clone(), revoked.clone()))
+            .max_decoding_message_size(64 * 1024)
+            .max_encoding_message_size(64 * 1024);
     let sync = SyncServiceServer::new(sync::Sync::new(
         store.clone(),
         options.attachments.clone(),
@@ -308,8 +326,11 @@ async fn serve_with_metrics(
         .load_shed(true);
     match &options.transport {
         Transport::MutualTls(tls) => {
+            // The chain ends with the CA certificate, so an enrolling node without one can
+            // check it against the fingerprint on its enrollment slip.
+            let chain = format!("{}\n{}", tls.cert_pem.trim_end(), tls.ca_pem);
             let tls_config = ServerTlsConfig::new()
-                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+                .identity(Identity::from_pem(chain, &tls.key_pem))
                 .client_ca_root(Certificate::from_pem(&tls.ca_pem))
                 // People log in without a certificate; a certificate presented is still
                 // verified against the county CA in the handshake, and a call with neither
@@ -342,6 +363,7 @@ async fn serve_with_metrics(
         .add_service(query)
         .add_service(attachments)
         .add_service(account_service)
+        .add_service(enroll)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .map_err(|e| HubError::Startup(format!("server: {e}")))?;

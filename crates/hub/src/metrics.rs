@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use yanpei_pki::EXPIRY_WARNING_DAYS;
 use yanpei_store::hub::HubStore;
 
 /// Upper bounds (seconds) of the batch-latency histogram's buckets.
@@ -32,6 +33,8 @@ pub struct Metrics {
     batch_seconds_buckets: [AtomicU64; BUCKETS.len()],
     batch_seconds_count: AtomicU64,
     batch_micros_sum: AtomicU64,
+    /// When the hub's own certificate and the CA expire (Unix seconds), once known.
+    pub(crate) own_certs: std::sync::OnceLock<(i64, i64)>,
 }
 
 /// Why a batch was rejected, for the metric's label.
@@ -169,7 +172,39 @@ async fn scrape(State(app): State<AppState>) -> impl IntoResponse {
             }
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&stale)).into_response()
+    let mut text = app.metrics.render(&stale);
+    text.push_str(&certificate_gauges(&app.store, &app.metrics).await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The certificate gauges, in Prometheus text: the hub's and the CA's days left (kept at
+/// start by `enroll::warn_at_start`) and nodes whose certificate expires soon.
+async fn certificate_gauges(store: &HubStore, metrics: &Metrics) -> String {
+    let mut out = String::new();
+    let now = chrono::Utc::now();
+    if let Some((hub, ca)) = metrics.own_certs.get() {
+        let _ = writeln!(
+            out,
+            "# HELP yanpei_certificate_expiry_days Days until the hub's own certificate or the CA expires.\n\
+             # TYPE yanpei_certificate_expiry_days gauge\n\
+             yanpei_certificate_expiry_days{{cert=\"hub\"}} {}\n\
+             yanpei_certificate_expiry_days{{cert=\"ca\"}} {}",
+            (hub - now.timestamp()).div_euclid(86_400),
+            (ca - now.timestamp()).div_euclid(86_400)
+        );
+    }
+    match store.certs_expiring(now, now + chrono::TimeDelta::days(EXPIRY_WARNING_DAYS)).await {
+        Ok(n) => {
+            let _ = writeln!(
+                out,
+                "# HELP yanpei_node_certificates_expiring Nodes whose newest hub-signed certificate expires within {EXPIRY_WARNING_DAYS} days.\n\
+                 # TYPE yanpei_node_certificates_expiring gauge\n\
+                 yanpei_node_certificates_expiring{{days=\"{EXPIRY_WARNING_DAYS}\"}} {n}"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count expiring certificates"),
+    }
+    out
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown` completes.

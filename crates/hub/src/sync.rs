@@ -428,6 +428,8 @@ impl SyncService for Sync {
         &self,
         req: Request<pb::HandshakeRequest>,
     ) -> Result<Response<pb::HandshakeResponse>, Status> {
+        // An enrolled node's certificate names its node id: no other id may use it.
+        crate::enroll::check_handshake(&req)?;
         rpc!(self, req, "handshake", open)
     }
 

@@ -124,6 +124,8 @@ pub struct SyncReport {
     pub repaired: u64,
     /// Shared records removed here because they no longer name this school.
     pub removed: u64,
+    /// Whether the node renewed its certificate in this sync.
+    pub renewed: bool,
 }
 
 /// Why a sync compared all records with the hub.
@@ -143,14 +145,17 @@ pub enum Reconcile {
 #[derive(Debug, Clone)]
 pub struct Agent {
     store: NodeStore,
-    hub: HubEndpoint,
+    pub(crate) hub: HubEndpoint,
     blobs: Option<BlobDir>,
+    /// When to renew the certificate (`crate::enroll`), and the renewed one once it is.
+    pub(crate) renewal: Option<std::sync::Arc<crate::Renewal>>,
+    pub(crate) renewed: std::sync::Arc<std::sync::Mutex<Option<TlsMaterial>>>,
 }
 
 impl Agent {
     /// An agent over an opened store, without local attachments (see [`Agent::with_attachments`]).
     pub fn new(store: NodeStore, hub: HubEndpoint) -> Agent {
-        Agent { store, hub, blobs: None }
+        Agent { store, hub, blobs: None, renewal: None, renewed: Default::default() }
     }
 
     /// The same agent, finding attached files in `blobs` (`BlobDir::beside_node_store`).
@@ -191,7 +196,8 @@ impl Agent {
     }
 
     async fn session(&self, opts: SyncOptions) -> Result<SyncReport, NodeError> {
-        let channel = self.hub.connect().await?;
+        let channel = self.endpoint().connect().await?;
+        let renew_over = channel.clone();
         let mut files = AttachmentServiceClient::new(channel.clone());
         let mut client = SyncServiceClient::new(channel)
             .max_decoding_message_size(8 * 1024 * 1024)
@@ -310,6 +316,20 @@ impl Agent {
         self.store.set_conflicts(&conflicts).await?;
         if !conflicts.is_empty() {
             warn!(open = conflicts.len(), "the hub reports conflicting edits; see `yanpei node conflicts`");
+        }
+        // Inside its renewal window the node renews its certificate; the old one keeps
+        // working meanwhile, so a failure waits for the next sync.
+        if let Some(r) = self.renewal.as_deref() {
+            match crate::enroll::renew_if_due(r, self.current_tls(), self.store.node_id(), renew_over).await {
+                Ok(Some(new)) => {
+                    *self.renewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(new);
+                    report.renewed = true;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(error = %e, "certificate renewal failed; the current certificate stays in use")
+                }
+            }
         }
         if self.store.last_reconcile().await?.is_none() {
             // The weekly comparison's clock starts at the first sync.
@@ -465,4 +485,24 @@ fn conflict_from_pb(c: pb::Conflict) -> Result<yanpei_store::Conflict, NodeError
         detected_at,
         resolved_version: (c.resolved_version != 0).then_some(c.resolved_version),
     })
+}
+
+impl Agent {
+    /// The same agent, renewing its certificate during a sync as `renewal` says.
+    pub fn with_renewal(mut self, renewal: crate::Renewal) -> Agent {
+        self.renewal = Some(std::sync::Arc::new(renewal));
+        self
+    }
+
+    /// The TLS material the agent presents now (renewed, or as it started).
+    pub fn current_tls(&self) -> TlsMaterial {
+        let renewed = self.renewed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        renewed.clone().unwrap_or_else(|| self.hub_tls().clone())
+    }
+
+    pub(crate) fn endpoint(&self) -> crate::HubEndpoint {
+        let mut hub = self.hub.clone();
+        hub.tls = self.current_tls();
+        hub
+    }
 }

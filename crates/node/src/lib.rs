@@ -8,6 +8,7 @@
 
 mod agent;
 mod attach;
+pub mod enroll;
 mod error;
 mod schedule;
 
@@ -15,6 +16,7 @@ pub use agent::{
     Agent, Fault, HubEndpoint, RECONCILE_EVERY, Reconcile, SyncOptions, SyncReport, TlsMaterial,
 };
 pub use attach::attach_files;
+pub use enroll::{Enrolled, Renewal};
 pub use error::NodeError;
 pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon, run_daemon_with};
 pub use yanpei_attach::BlobDir;

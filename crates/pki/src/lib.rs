@@ -18,6 +18,14 @@ use rcgen::{
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use yanpei_domain::SchoolCode;
 
+mod csr;
+
+pub use csr::{
+    CA_DAYS, DEFAULT_HUB_DAYS, DEFAULT_NODE_DAYS, DEFAULT_PERSON_DAYS, DEFAULT_RENEW_WITHIN_DAYS,
+    EXPIRY_WARNING_DAYS, Lifetimes, NODE_ID_URN, Validity, der_to_pem, fingerprint, fingerprint_matches, hex,
+    node_id_of, node_request, renewal_due, validity_of,
+};
+
 /// The DNS name the hub's certificate carries; nodes verify the hub against it.
 pub const HUB_DNS_NAME: &str = "hub.yanpei.internal";
 
@@ -73,6 +81,9 @@ pub enum PkiError {
     /// Files already exist where new ones would be written.
     #[error("{0} already exists; refusing to overwrite a CA")]
     Exists(PathBuf),
+    /// A certificate request that cannot be read or whose signature does not match its key.
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 /// PEM material for one end of a mutual-TLS connection: the county CA that
@@ -138,6 +149,7 @@ fn read(path: &Path) -> Result<String, PkiError> {
 pub struct CountyCa {
     cert_pem: String,
     key: KeyPair,
+    lifetimes: Lifetimes,
 }
 
 impl std::fmt::Debug for CountyCa {
@@ -155,15 +167,41 @@ impl CountyCa {
         params.distinguished_name.push(DnType::OrganizationName, "yanpei");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(CA_DAYS);
         let cert = params.self_signed(&key)?;
-        Ok(CountyCa { cert_pem: cert.pem(), key })
+        Ok(CountyCa { cert_pem: cert.pem(), key, lifetimes: Lifetimes::default() })
     }
 
     /// Loads `ca.pem` and `ca.key` from `dir`.
     pub fn load(dir: &Path) -> Result<CountyCa, PkiError> {
         let cert_pem = read(&dir.join("ca.pem"))?;
         let key = KeyPair::from_pem(&read(&dir.join("ca.key"))?)?;
-        Ok(CountyCa { cert_pem, key })
+        Ok(CountyCa { cert_pem, key, lifetimes: Lifetimes::default() })
+    }
+
+    /// The same CA issuing certificates that live `lifetimes` (default [`Lifetimes::default`]).
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> CountyCa {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// How long the certificates this CA issues live.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    /// The CA from its certificate and key (PEM), refusing a key that is not the certificate's.
+    pub fn from_pems(cert_pem: &str, key_pem: &str) -> Result<CountyCa, PkiError> {
+        let key = KeyPair::from_pem(key_pem)?;
+        let der = pem_to_der(cert_pem)?;
+        let (_, cert) = X509Certificate::from_der(&der)
+            .map_err(|e| PkiError::NoIdentity(format!("unreadable CA certificate: {e}")))?;
+        if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(PkiError::BadRequest("the CA key does not belong to the CA certificate".into()));
+        }
+        Ok(CountyCa { cert_pem: cert_pem.to_owned(), key, lifetimes: Lifetimes::default() })
     }
 
     /// Writes `ca.pem` and `ca.key` into `dir`, refusing to overwrite.
@@ -182,9 +220,18 @@ impl CountyCa {
         &self.cert_pem
     }
 
+    /// Signs `params` with a new key, valid from an hour ago (clock skew) for `days`.
+    fn issue_for(&self, mut params: CertificateParams, days: i64) -> Result<CertifiedKey, PkiError> {
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(days.max(1));
+        self.issue(params)
+    }
+
     fn issue(&self, mut params: CertificateParams) -> Result<CertifiedKey, PkiError> {
         let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)?;
         let key = KeyPair::generate()?;
+        params.serial_number = Some(csr::random_serial()?);
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         let cert = params.signed_by(&key, &issuer)?;
@@ -200,7 +247,7 @@ impl CountyCa {
         params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
         params.distinguished_name.push(DnType::CommonName, "yanpei hub");
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(params)
+        self.issue_for(params, self.lifetimes.hub_days)
     }
 
     /// A node agent's client certificate for `school`.
@@ -209,7 +256,7 @@ impl CountyCa {
         params.subject_alt_names.push(SanType::URI(format!("{NODE_URN}{school}").try_into()?));
         params.distinguished_name.push(DnType::CommonName, format!("node {school}"));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params)
+        self.issue_for(params, self.lifetimes.node_days)
     }
 
     /// A node certificate valid only between `not_before` and `not_after` (for tests of expiry).
@@ -260,7 +307,7 @@ impl CountyCa {
         params.subject_alt_names.push(SanType::URI(format!("{STAFF_URN}{safe}").try_into()?));
         params.distinguished_name.push(DnType::CommonName, format!("staff {safe}"));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params)
+        self.issue_for(params, self.lifetimes.person_days)
     }
 
     /// The county operator's client certificate.
@@ -271,7 +318,7 @@ impl CountyCa {
         params.subject_alt_names.push(SanType::URI(format!("{OPERATOR_URN}{safe}").try_into()?));
         params.distinguished_name.push(DnType::CommonName, format!("operator {safe}"));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params)
+        self.issue_for(params, self.lifetimes.person_days)
     }
 }
 
@@ -385,6 +432,10 @@ mod tests {
         assert!(matches!(ca.save(&dir), Err(PkiError::Exists(_))));
         let loaded = CountyCa::load(&dir).unwrap();
         assert_eq!(loaded.cert_pem(), ca.cert_pem());
+        let key = fs::read_to_string(dir.join("ca.key")).unwrap();
+        assert!(CountyCa::from_pems(ca.cert_pem(), &key).is_ok());
+        let other = CountyCa::generate("别的县").unwrap();
+        assert!(CountyCa::from_pems(other.cert_pem(), &key).is_err(), "a key of another CA");
         loaded.issue_node(&"X1".parse().unwrap()).unwrap();
         #[cfg(unix)]
         {

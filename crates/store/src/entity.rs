@@ -7,6 +7,8 @@ pub mod hub_alliance;
 pub mod hub_audit;
 pub mod hub_conflict;
 pub mod hub_counter;
+pub mod hub_enrollment;
+pub mod hub_issued_cert;
 pub mod hub_node;
 pub mod hub_roster_version;
 pub mod hub_school;

@@ -11,6 +11,7 @@ mod batch;
 mod convert;
 mod db;
 pub mod decide;
+pub mod enrollment;
 pub mod entity;
 mod error;
 mod handle;

@@ -125,6 +125,16 @@ impl NodeStore {
     ///
     /// A store belongs to one school for life: opening it for another school fails.
     pub async fn open_or_init(url: &str, school: &SchoolCode) -> Result<NodeStore, StoreError> {
+        Self::open_or_init_as(url, school, Uuid::now_v7()).await
+    }
+
+    /// [`NodeStore::open_or_init`], a new store taking `node_id` (the id an enrollment bound
+    /// into the node's certificate); an existing store keeps its own.
+    pub async fn open_or_init_as(
+        url: &str,
+        school: &SchoolCode,
+        node_id: Uuid,
+    ) -> Result<NodeStore, StoreError> {
         let db = Db::open(url).await?;
         NodeMigrator::up(&db.conn(), None).await?;
         let txn = db.begin_write().await?;
@@ -137,7 +147,7 @@ impl NodeStore {
             Some(_) => {}
             None => {
                 set_meta(&txn, key::SCHOOL, school.as_str()).await?;
-                set_meta(&txn, key::NODE_ID, &Uuid::now_v7().to_string()).await?;
+                set_meta(&txn, key::NODE_ID, &node_id.to_string()).await?;
             }
         }
         txn.commit().await?;

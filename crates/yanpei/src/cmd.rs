@@ -4,6 +4,7 @@ pub(crate) mod account;
 pub(crate) mod bench;
 pub(crate) mod ca;
 pub(crate) mod demo;
+pub(crate) mod enroll;
 pub(crate) mod hub;
 pub(crate) mod intent;
 pub(crate) mod login;
@@ -12,6 +13,7 @@ pub(crate) mod pairs;
 pub(crate) mod query;
 pub(crate) mod reliability;
 pub(crate) mod report;
+pub(crate) mod revoke;
 pub(crate) mod roster;
 pub(crate) mod soak;
 

@@ -87,7 +87,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(a) => cmd::demo::run(a).await,
         Command::Hub(c) => cmd::hub::run(c).await,
         Command::Node(c) => cmd::node::run(*c).await,
-        Command::Ca(c) => cmd::ca::run(c),
+        Command::Ca(c) => cmd::ca::run(c).await,
         Command::Account(c) => cmd::account::run(c).await,
         Command::Login(a) => cmd::login::run(a).await,
         Command::Roster(c) => cmd::roster::run(c).await,

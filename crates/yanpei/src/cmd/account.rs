@@ -13,10 +13,10 @@ use yanpei_store::hub::HubStore;
 pub(crate) struct HubDb {
     /// The hub's config file (its database_url and token_ttl_secs are used).
     #[arg(long, env = "YANPEI_HUB_CONFIG")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// The hub's database URL (overrides the config file) [default: sqlite://yanpei-hub.sqlite?mode=rwc].
     #[arg(long, env = "YANPEI_HUB_DB")]
-    db: Option<String>,
+    pub(crate) db: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

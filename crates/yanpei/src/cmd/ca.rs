@@ -1,5 +1,6 @@
 //! `yanpei ca ...`: the county certificate authority.
 
+use super::revoke::{hex, read_revoked};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -50,11 +51,20 @@ pub(crate) enum Command {
         #[arg(long)]
         cert: PathBuf,
     },
-    /// List the certificates in DIR with their serials, holders and whether they are revoked.
+    /// List the certificates in DIR with their serials, holders, expiry and whether they are
+    /// revoked; with --db or --config, also every node certificate the hub signed (enrollment, renewal).
     List {
         #[arg(long, default_value = "pki")]
         dir: PathBuf,
+        #[command(flatten)]
+        hub_db: super::account::HubDb,
     },
+    /// Enroll a school: a one-time code (a day by default) and a slip with the hub's address
+    /// and the CA's fingerprint; the school runs `yanpei node init --enroll CODE --hub ADDR`.
+    Enroll(super::enroll::EnrollArgs),
+    /// Replace a school's machine: revoke the certificates the hub signed for its old node(s)
+    /// and enroll the new machine with a one-time code; the school's records stay at the hub.
+    Replace(super::enroll::ReplaceArgs),
     /// Issue the county operator's client certificate (operator-NAME.pem, operator-NAME.key).
     IssueOperator {
         #[arg(long, default_value = "pki")]
@@ -65,8 +75,10 @@ pub(crate) enum Command {
     },
 }
 
-pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
+pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
+        Command::Enroll(a) => return super::enroll::enroll(a).await,
+        Command::Replace(r) => return super::enroll::replace(r).await,
         Command::Init { dir, county } => {
             CountyCa::generate(&county)?.save(&dir).context("save the CA")?;
             println!("已创建县 CA：{}/ca.pem（私钥 ca.key 请妥善保管）", dir.display());
@@ -79,7 +91,14 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
         Command::IssueNode { dir, school } => {
             let school: SchoolCode = school.parse()?;
             let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
-            let (cert, key) = ca.issue_node(&school)?.write(&dir, &format!("node-{school}"))?;
+            // A second certificate for the school gets files of its own (node-CODE-2, ...).
+            let stem = (1..)
+                .map(|n| if n == 1 { format!("node-{school}") } else { format!("node-{school}-{n}") })
+                .find(|stem| {
+                    !dir.join(format!("{stem}.pem")).exists() && !dir.join(format!("{stem}.key")).exists()
+                })
+                .ok_or_else(|| anyhow::anyhow!("no free file name"))?;
+            let (cert, key) = ca.issue_node(&school)?.write(&dir, &stem)?;
             println!("已签发学校 {school} 的节点证书：{} {}", cert.display(), key.display());
         }
         Command::IssueStaff { dir, id } => {
@@ -92,54 +111,19 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
             );
         }
         Command::Revoke { dir, cert } => {
-            let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
             let serial = serial_of(&pem_to_der(
                 &std::fs::read_to_string(&cert).with_context(|| format!("read {}", cert.display()))?,
             )?)?;
-            let mut revoked = read_revoked(&dir)?;
-            if !revoked.contains(&serial) {
-                revoked.push(serial.clone());
-            }
-            let lines: Vec<String> = revoked.iter().map(|s| hex(s)).collect();
-            std::fs::write(dir.join("revoked.txt"), lines.join("\n") + "\n").context("write revoked.txt")?;
-            let crl = ca.crl_pem(&revoked, revoked.len() as u64, 30)?;
-            std::fs::write(dir.join("crl.pem"), crl).context("write crl.pem")?;
+            let total = super::revoke::revoke_serials(&dir, std::slice::from_ref(&serial))?;
             println!(
                 "已吊销证书 {}（序列号 {}）；吊销列表 {}/crl.pem 共 {} 项，中心下次收到请求时生效（30 天内请重新生成）",
                 cert.display(),
                 hex(&serial),
                 dir.display(),
-                revoked.len()
+                total
             );
         }
-        Command::List { dir } => {
-            let revoked = read_revoked(&dir)?;
-            let mut entries: Vec<_> = std::fs::read_dir(&dir)
-                .with_context(|| format!("read {}", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "pem"))
-                .filter(|p| !matches!(p.file_stem().and_then(|s| s.to_str()), Some("ca" | "crl")))
-                .collect();
-            entries.sort();
-            for path in entries {
-                let Ok(der) = std::fs::read_to_string(&path)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|t| Ok(pem_to_der(&t)?))
-                else {
-                    continue;
-                };
-                let serial = serial_of(&der)?;
-                let who = match identity_of(&der) {
-                    Ok(Identity::Node { school }) => format!("学校节点 {school}"),
-                    Ok(Identity::Operator { name }) => format!("管理员 {name}"),
-                    Ok(Identity::Staff { id }) => format!("研培人员 {id}"),
-                    Ok(Identity::Principal { school }) => format!("校长 {school}"),
-                    Err(_) => "中心".to_owned(),
-                };
-                let state = if revoked.contains(&serial) { "已吊销" } else { "有效" };
-                println!("{}  {}  {who}  {state}", path.display(), hex(&serial));
-            }
-        }
+        Command::List { dir, hub_db } => list(&dir, &hub_db).await?,
         Command::IssueOperator { dir, name } => {
             let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
             let (cert, key) = ca.issue_operator(&name)?.write(&dir, &format!("operator-{name}"))?;
@@ -149,23 +133,73 @@ pub(crate) fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `yanpei ca list`: every certificate file in DIR with its expiry, then (with the hub's
+/// database) every certificate the hub signed.
+async fn list(dir: &std::path::Path, hub_db: &super::account::HubDb) -> anyhow::Result<()> {
+    let revoked = read_revoked(dir)?;
+    let now = chrono::Utc::now().timestamp();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .filter(|p| !matches!(p.file_stem().and_then(|s| s.to_str()), Some("ca" | "crl")))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Ok(der) =
+            std::fs::read_to_string(&path).map_err(anyhow::Error::from).and_then(|t| Ok(pem_to_der(&t)?))
+        else {
+            continue;
+        };
+        let serial = serial_of(&der)?;
+        let who = match identity_of(&der) {
+            Ok(Identity::Node { school }) => format!("学校节点 {school}"),
+            Ok(Identity::Operator { name }) => format!("管理员 {name}"),
+            Ok(Identity::Staff { id }) => format!("研培人员 {id}"),
+            Ok(Identity::Principal { school }) => format!("校长 {school}"),
+            Err(_) => "中心".to_owned(),
+        };
+        let v = yanpei_pki::validity_of(&der)?;
+        println!("{}  {}  {who}  {}", path.display(), hex(&serial), state(&revoked, &serial, v, now));
+    }
+    // Certificates the hub signed (enrollment, renewal) live only in its database.
+    if hub_db.config.is_some() || hub_db.db.is_some() {
+        let (url, _) = super::hub::database_of(hub_db.config.as_deref(), hub_db.db.clone())?;
+        let store = yanpei_store::hub::HubStore::open(&url)
+            .await
+            .with_context(|| format!("open the hub database {url}"))?;
+        for c in store.issued_certs().await? {
+            let serial = super::revoke::parse_hex(&c.serial).unwrap_or_default();
+            let v = yanpei_pki::Validity {
+                not_before: c.issued_at.timestamp(),
+                not_after: c.not_after.timestamp(),
+            };
+            let how = if c.kind == "renew" { "续期" } else { "注册" };
+            println!(
+                "（中心签发·{how}）  {}  学校节点 {} 节点 {}  {}",
+                c.serial,
+                c.school,
+                c.node_id,
+                state(&revoked, &serial, v, now)
+            );
+        }
+    }
+    Ok(())
 }
 
-/// The serials already revoked (DIR/revoked.txt, one hex serial per line).
-fn read_revoked(dir: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let path = dir.join("revoked.txt");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            (0..l.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(l.get(i..i + 2).unwrap_or("zz"), 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .with_context(|| format!("{}: bad serial {l:?}", path.display()))
-        })
-        .collect()
+/// "有效至 ...（剩 N 天）", or revoked, or expired.
+fn state(revoked: &[Vec<u8>], serial: &[u8], v: yanpei_pki::Validity, now: i64) -> String {
+    let until = chrono::DateTime::from_timestamp(v.not_after, 0)
+        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let days = v.days_left(now);
+    if revoked.iter().any(|r| r == serial) {
+        format!("已吊销（原有效至 {until}）")
+    } else if days < 0 {
+        format!("已过期（{until}）")
+    } else if days <= yanpei_pki::EXPIRY_WARNING_DAYS {
+        format!("有效至 {until}（仅剩 {days} 天，请尽快续期）")
+    } else {
+        format!("有效至 {until}（剩 {days} 天）")
+    }
 }

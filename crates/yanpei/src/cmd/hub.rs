@@ -55,6 +55,13 @@ pub(crate) struct ServeArgs {
     /// The CA's revocation list, reloaded when it changes [default: pki/crl.pem; absent = none revoked].
     #[arg(long, env = "YANPEI_HUB_CRL")]
     crl: Option<PathBuf>,
+    /// The county CA's private key: lets the hub sign enrolling and renewing nodes'
+    /// certificates (`yanpei ca enroll`) [default: none; enrollment is refused].
+    #[arg(long, env = "YANPEI_HUB_CA_KEY")]
+    ca_key: Option<PathBuf>,
+    /// Days a node certificate the hub signs is valid [default: 730].
+    #[arg(long, env = "YANPEI_HUB_NODE_CERT_DAYS")]
+    node_cert_days: Option<i64>,
     /// Seconds in-flight syncs get to finish after SIGTERM [default: 30].
     #[arg(long, env = "YANPEI_HUB_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
@@ -102,6 +109,8 @@ struct HubSection {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     crl: Option<PathBuf>,
+    ca_key: Option<PathBuf>,
+    node_cert_days: Option<i64>,
     shutdown_grace_secs: Option<u64>,
     rate_limit_per_second: Option<u32>,
     rate_limit_burst: Option<u32>,
@@ -127,6 +136,8 @@ struct Resolved {
     cert: PathBuf,
     key: PathBuf,
     crl: PathBuf,
+    ca_key: Option<PathBuf>,
+    node_cert_days: i64,
     shutdown_grace: Duration,
     rate_limit: RateLimit,
     insecure_dev: bool,
@@ -169,6 +180,12 @@ fn resolve(a: ServeArgs) -> anyhow::Result<Resolved> {
         cert: a.cert.or(file.cert).unwrap_or_else(|| "pki/hub.pem".into()),
         key: a.key.or(file.key).unwrap_or_else(|| "pki/hub.key".into()),
         crl: a.crl.or(file.crl).unwrap_or_else(|| "pki/crl.pem".into()),
+        ca_key: a.ca_key.or(file.ca_key),
+        node_cert_days: a
+            .node_cert_days
+            .or(file.node_cert_days)
+            .unwrap_or(yanpei_pki::DEFAULT_NODE_DAYS)
+            .max(1),
         shutdown_grace: Duration::from_secs(a.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30)),
         rate_limit: RateLimit {
             per_second: a.rate_limit_per_second.or(file.rate_limit_per_second).unwrap_or(50),
@@ -271,6 +288,8 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 cert: None,
                 key: None,
                 crl: None,
+                ca_key: None,
+                node_cert_days: None,
                 shutdown_grace_secs: None,
                 rate_limit_per_second: None,
                 rate_limit_burst: None,
@@ -321,9 +340,21 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
             key_pem: read_pem(&r.key)?,
         })
     };
+    // Fail at start on a key that cannot sign for this CA.
+    let ca = match (&r.ca_key, &transport) {
+        (Some(key), Transport::MutualTls(tls)) => {
+            let ca = yanpei_pki::CountyCa::from_pems(&tls.ca_pem, &read_pem(key)?)
+                .with_context(|| format!("hub.ca_key: {}", key.display()))?
+                .with_lifetimes(yanpei_pki::Lifetimes { node_days: r.node_cert_days, ..Default::default() });
+            tracing::info!(key = %key.display(), node_cert_days = r.node_cert_days, "enrollment enabled: the hub signs node certificates");
+            Some(std::sync::Arc::new(ca))
+        }
+        _ => None,
+    };
     let listener =
         TcpListener::bind(r.listen).await.with_context(|| format!("hub.listen: bind {}", r.listen))?;
     let config = HubConfig {
+        ca,
         database_url: r.db,
         transport,
         rate_limit: r.rate_limit,

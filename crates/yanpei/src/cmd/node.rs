@@ -35,21 +35,28 @@ pub(crate) enum Command {
     Init {
         #[command(flatten)]
         store: StoreArg,
+        /// Enroll with the one-time code on the county's slip (`yanpei ca enroll`): the key
+        /// pair is made here and the certificate comes from the hub; no files to carry.
+        #[arg(long, conflicts_with_all = ["school", "ca", "cert", "key"])]
+        enroll: Option<String>,
+        /// With --enroll: the CA fingerprint on the slip (SHA-256 hex); checked before the code is sent.
+        #[arg(long, requires = "enroll")]
+        ca_fingerprint: Option<String>,
         /// The school's code (as on the county roster).
-        #[arg(long)]
-        school: String,
+        #[arg(long, required_unless_present = "enroll")]
+        school: Option<String>,
         /// The hub, e.g. https://hub.example.edu.cn:7443.
         #[arg(long)]
         hub: String,
         /// The county CA certificate.
-        #[arg(long)]
-        ca: PathBuf,
+        #[arg(long, required_unless_present = "enroll")]
+        ca: Option<PathBuf>,
         /// This school's node certificate (`yanpei ca issue-node`).
-        #[arg(long)]
-        cert: PathBuf,
+        #[arg(long, required_unless_present = "enroll")]
+        cert: Option<PathBuf>,
         /// This school's node key.
-        #[arg(long)]
-        key: PathBuf,
+        #[arg(long, required_unless_present = "enroll")]
+        key: Option<PathBuf>,
         /// The name in the hub's certificate.
         #[arg(long, default_value = yanpei_pki::HUB_DNS_NAME)]
         server_name: String,
@@ -204,7 +211,9 @@ async fn agent(store: &Path) -> anyhow::Result<Agent> {
             key_pem: read_pem(Path::new(&get(key::KEY).await?))?,
         },
     };
-    Ok(Agent::new(s, hub).with_attachments(BlobDir::beside_node_store(store)))
+    // A certificate the hub signed (enrollment) renews itself in its last 60 days.
+    let renewal = yanpei_node::Renewal::at(get(key::CERT).await?.into(), get(key::KEY).await?.into());
+    Ok(Agent::new(s, hub).with_attachments(BlobDir::beside_node_store(store)).with_renewal(renewal))
 }
 
 fn absolute(p: &Path) -> anyhow::Result<String> {
@@ -243,8 +252,28 @@ pub(crate) fn summary(a: &Activity) -> String {
 
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Init { store, school, hub, ca, cert, key: keyfile, server_name } => {
-            let school: SchoolCode = school.parse()?;
+        Command::Init { store, enroll: Some(code), ca_fingerprint, hub, server_name, .. } => {
+            let (school, name, ca, cert, keyfile, node_id) =
+                super::enroll::node_init(&store.store, &code, &hub, ca_fingerprint.as_deref(), &server_name)
+                    .await?;
+            let s = NodeStore::open(&sqlite_url(&store.store)).await?;
+            s.set_meta(key::HUB, &hub).await?;
+            s.set_meta(key::SERVER_NAME, &server_name).await?;
+            s.set_meta(key::CA, &absolute(&ca)?).await?;
+            s.set_meta(key::CERT, &absolute(&cert)?).await?;
+            s.set_meta(key::KEY, &absolute(&keyfile)?).await?;
+            println!(
+                "注册成功：学校 {school} {name}，节点编号 {node_id}；证书 {}（私钥 {} 只在本机）；本地库 {}",
+                cert.display(),
+                keyfile.display(),
+                store.store.display()
+            );
+        }
+        Command::Init { store, school, hub, ca, cert, key: keyfile, server_name, .. } => {
+            let missing = || anyhow!("请给出 --school、--ca、--cert、--key，或用 --enroll 注册码注册");
+            let school: SchoolCode = school.ok_or_else(missing)?.parse()?;
+            let (ca, cert, keyfile) =
+                (ca.ok_or_else(missing)?, cert.ok_or_else(missing)?, keyfile.ok_or_else(missing)?);
             for p in [&ca, &cert, &keyfile] {
                 read_pem(p)?;
             }
