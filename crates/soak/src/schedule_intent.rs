@@ -279,7 +279,12 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     let outcome = drive(&mut s, opts.records).await;
     // Whatever happened, stop the hub and unmount its disk before reporting.
     let db = s.world.shut_down().await;
-    outcome?;
+    if let Err(e) = outcome {
+        if let Ok(db) = &db {
+            let _ = db.remove().await;
+        }
+        return Err(e);
+    }
     let db = db?;
 
     let mut snapshots: Vec<NodeSnapshot> = Vec::new();
@@ -289,15 +294,26 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
         .iter()
         .map(|n| (s.world.node_path(&n.actor.node), n.actor.node.clone(), n.errors.clone()))
         .collect();
-    let Sched { cast, tally, notes, world, .. } = s;
+    let Sched { cast, tally, mut notes, world, .. } = s;
     let Cast { nodes, log, .. } = cast;
     drop(nodes);
     for (path, name, errors) in paths {
         snapshots.push(read_node(&path, &name, errors).await?);
     }
-    let hub = read_hub_db(&db, &dir.join("check")).await;
-    db.remove().await?;
-    let verdict = check(&log, &hub?, &snapshots);
+    let hub = match read_hub_db(&db, &dir.join("check")).await {
+        Ok(hub) => hub,
+        Err(e) => {
+            let _ = db.remove().await;
+            return Err(e.into());
+        }
+    };
+    let verdict = check(&log, &hub, &snapshots);
+    // A PostgreSQL hub's database goes after a clean check; a failing one stays for a look.
+    if verdict.is_clean() {
+        db.remove().await?;
+    } else if matches!(db, crate::hubdb::HubDb::Postgres { .. }) {
+        notes.push(format!("the hub's database is kept for a look: {}", db.url()));
+    }
     drop(world);
     let report = IntentReport {
         seed,

@@ -59,8 +59,11 @@ impl Origin {
     /// Who made change `c` of a batch `caller` sent: the maker it names, when that is
     /// another node of a school the version involves (its owner or a partner it names;
     /// any of them may hold it and send it again after a hub restore), else the caller.
-    /// A sender gains nothing by naming another maker that it could not gain by a
-    /// higher version number, so the claim needs no more proof than that.
+    /// For ranking, a sender gains nothing by naming another maker that it could not gain
+    /// by a higher version number. But the pull does not send a node the versions the hub
+    /// records as its own, so a node that names a sibling as the maker of a version the
+    /// sibling never made hides it from that sibling until their next comparison
+    /// (anti-entropy); the agent names a maker only for a pulled version it sends again.
     pub fn of_change(c: &IncomingChange, caller: &Origin) -> Origin {
         match &c.maker {
             Some(m)

@@ -80,29 +80,29 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Enroll(a) => return super::enroll::enroll(a).await,
         Command::Replace(r) => return super::enroll::replace(r).await,
         Command::Init { dir, county } => {
-            CountyCa::generate(&county)?.save(&dir).context("save the CA")?;
+            CountyCa::generate(&county)?.save(&dir).context("保存县 CA 失败")?;
             println!("已创建县 CA：{}/ca.pem（私钥 ca.key 请妥善保管）", dir.display());
         }
         Command::IssueHub { dir, names } => {
-            let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
+            let ca = CountyCa::load(&dir).context("载入县 CA 失败（请先运行 yanpei ca init）")?;
             let (cert, key) = ca.issue_hub(&names)?.write(&dir, "hub")?;
             println!("已签发中心证书：{} {}", cert.display(), key.display());
         }
         Command::IssueNode { dir, school } => {
             let school: SchoolCode = school.parse()?;
-            let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
+            let ca = CountyCa::load(&dir).context("载入县 CA 失败（请先运行 yanpei ca init）")?;
             // A second certificate for the school gets files of its own (node-CODE-2, ...).
             let stem = (1..)
                 .map(|n| if n == 1 { format!("node-{school}") } else { format!("node-{school}-{n}") })
                 .find(|stem| {
                     !dir.join(format!("{stem}.pem")).exists() && !dir.join(format!("{stem}.key")).exists()
                 })
-                .ok_or_else(|| anyhow::anyhow!("no free file name"))?;
+                .ok_or_else(|| anyhow::anyhow!("没有可用的证书文件名"))?;
             let (cert, key) = ca.issue_node(&school)?.write(&dir, &stem)?;
             println!("已签发学校 {school} 的节点证书：{} {}", cert.display(), key.display());
         }
         Command::IssueStaff { dir, id } => {
-            let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
+            let ca = CountyCa::load(&dir).context("载入县 CA 失败（请先运行 yanpei ca init）")?;
             let (cert, key) = ca.issue_staff(&id)?.write(&dir, &format!("staff-{id}"))?;
             println!(
                 "已签发研培人员 {id} 的证书：{} {}（只能查询名册分配给其的学校）",
@@ -112,7 +112,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Revoke { dir, cert } => {
             let serial = serial_of(&pem_to_der(
-                &std::fs::read_to_string(&cert).with_context(|| format!("read {}", cert.display()))?,
+                &std::fs::read_to_string(&cert).with_context(|| format!("读取 {} 失败", cert.display()))?,
             )?)?;
             let total = super::revoke::revoke_serials(&dir, std::slice::from_ref(&serial))?;
             println!(
@@ -125,7 +125,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::List { dir, hub_db } => list(&dir, &hub_db).await?,
         Command::IssueOperator { dir, name } => {
-            let ca = CountyCa::load(&dir).context("load the CA (run `yanpei ca init` first)")?;
+            let ca = CountyCa::load(&dir).context("载入县 CA 失败（请先运行 yanpei ca init）")?;
             let (cert, key) = ca.issue_operator(&name)?.write(&dir, &format!("operator-{name}"))?;
             println!("已签发管理员证书：{} {}", cert.display(), key.display());
         }
@@ -139,7 +139,7 @@ async fn list(dir: &std::path::Path, hub_db: &super::account::HubDb) -> anyhow::
     let revoked = read_revoked(dir)?;
     let now = chrono::Utc::now().timestamp();
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("read {}", dir.display()))?
+        .with_context(|| format!("读取 {} 失败", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "pem"))
         .filter(|p| !matches!(p.file_stem().and_then(|s| s.to_str()), Some("ca" | "crl")))
@@ -167,7 +167,7 @@ async fn list(dir: &std::path::Path, hub_db: &super::account::HubDb) -> anyhow::
         let (url, _) = super::hub::database_of(hub_db.config.as_deref(), hub_db.db.clone())?;
         let store = yanpei_store::hub::HubStore::open(&url)
             .await
-            .with_context(|| format!("open the hub database {url}"))?;
+            .with_context(|| format!("打开中心数据库 {url} 失败"))?;
         for c in store.issued_certs().await? {
             let serial = super::revoke::parse_hex(&c.serial).unwrap_or_default();
             let v = yanpei_pki::Validity {

@@ -46,7 +46,7 @@ pub(crate) struct ReplaceArgs {
 
 async fn hub_store(hub: &HubDb) -> anyhow::Result<HubStore> {
     let (url, _) = super::hub::database_of(hub.config.as_deref(), hub.db.clone())?;
-    HubStore::open(&url).await.with_context(|| format!("open the hub database {url}"))
+    HubStore::open(&url).await.with_context(|| format!("打开中心数据库 {url} 失败"))
 }
 
 /// `yanpei ca enroll`: a one-time code and its slip.
@@ -64,7 +64,8 @@ pub(crate) async fn enroll(a: EnrollArgs) -> anyhow::Result<()> {
 pub(crate) async fn replace(r: ReplaceArgs) -> anyhow::Result<()> {
     let a = &r.enroll;
     let school: SchoolCode = a.school.parse()?;
-    yanpei_pki::CountyCa::load(&a.dir).context("load the CA to revoke with (run `yanpei ca init` first)")?;
+    yanpei_pki::CountyCa::load(&a.dir)
+        .context("载入县 CA 失败（请先运行 yanpei ca init，并在 CA 所在目录操作）")?;
     let store = hub_store(&a.hub_db).await?;
     let (code, e, old) =
         replace_machine(&store, &school, r.old_node.as_deref(), ttl(a.valid_hours), chrono::Utc::now())
@@ -73,7 +74,7 @@ pub(crate) async fn replace(r: ReplaceArgs) -> anyhow::Result<()> {
         .iter()
         .map(|c| {
             super::revoke::parse_hex(&c.serial)
-                .ok_or_else(|| anyhow!("bad serial {:?} in the hub database", c.serial))
+                .ok_or_else(|| anyhow!("中心数据库中的证书序列号 {:?} 无效", c.serial))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let total = super::revoke::revoke_serials(&a.dir, &serials)?;
@@ -106,7 +107,7 @@ async fn audit(store: &HubStore, what: &str, school: &SchoolCode) -> anyhow::Res
             code: 0,
         }])
         .await
-        .context("write the audit log")
+        .context("写入审计日志失败")
 }
 
 async fn print_slip(store: &HubStore, a: &EnrollArgs, code: &str, e: &Enrollment) -> anyhow::Result<()> {
@@ -153,9 +154,9 @@ pub(crate) async fn node_init(
         bail!("本地库属于学校 {}，注册码却是学校 {} 的：请核对", s.school(), got.school);
     }
     let dir = store.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("pki");
-    std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("创建目录 {} 失败", dir.display()))?;
     let (ca, cert, key) = (dir.join("ca.pem"), dir.join("node.pem"), dir.join("node.key"));
-    std::fs::write(&ca, &got.tls.ca_pem).with_context(|| format!("write {}", ca.display()))?;
+    std::fs::write(&ca, &got.tls.ca_pem).with_context(|| format!("写入 {} 失败", ca.display()))?;
     yanpei_node::enroll::save_pair(&cert, &key, &got.tls)?;
     let s = NodeStore::open_or_init_as(&sqlite_url(store), &got.school, node_id).await?;
     Ok((got.school, got.school_name, ca, cert, key, s.node_id()))

@@ -6,7 +6,7 @@ use yanpei_pki::CountyCa;
 
 /// Adds `serials` to DIR/revoked.txt and rewrites DIR/crl.pem; the number now revoked.
 pub(crate) fn revoke_serials(dir: &std::path::Path, serials: &[Vec<u8>]) -> anyhow::Result<usize> {
-    let ca = CountyCa::load(dir).context("load the CA (run `yanpei ca init` first)")?;
+    let ca = CountyCa::load(dir).context("载入县 CA 失败（请先运行 yanpei ca init）")?;
     let mut revoked = read_revoked(dir)?;
     for serial in serials {
         if !revoked.contains(serial) {
@@ -14,9 +14,9 @@ pub(crate) fn revoke_serials(dir: &std::path::Path, serials: &[Vec<u8>]) -> anyh
         }
     }
     let lines: Vec<String> = revoked.iter().map(|s| hex(s)).collect();
-    std::fs::write(dir.join("revoked.txt"), lines.join("\n") + "\n").context("write revoked.txt")?;
+    std::fs::write(dir.join("revoked.txt"), lines.join("\n") + "\n").context("写入 revoked.txt 失败")?;
     let crl = ca.crl_pem(&revoked, revoked.len() as u64, 30)?;
-    std::fs::write(dir.join("crl.pem"), crl).context("write crl.pem")?;
+    std::fs::write(dir.join("crl.pem"), crl).context("写入 crl.pem 失败")?;
     Ok(revoked.len())
 }
 
