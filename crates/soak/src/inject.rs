@@ -15,7 +15,7 @@ use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 use crate::SoakError;
 use crate::faults::FaultKind;
 use crate::intent::{Action, Actor, EventKind, Outcome};
-use crate::schedule_intent::Sched;
+use crate::schedule_intent::{Sched, Sent, sent};
 use crate::wire::Plan;
 
 impl Sched {
@@ -358,15 +358,6 @@ impl Sched {
         let then = raw_push(&endpoint, store.node_id(), store.school(), older.to_vec()).await;
         Ok(first.is_ok() && then.is_ok())
     }
-}
-
-/// One change as it went on the wire: sequence number, record, ancestors, and its maker
-/// when not the sender.
-pub(crate) type Sent = (u64, Activity, Vec<String>, Option<yanpei_store::decide::Origin>);
-
-/// An outbox entry as the node puts it on the wire.
-fn sent(e: yanpei_store::node::OutboxEntry) -> Sent {
-    (e.seq, e.activity, e.ancestors.iter().map(ToString::to_string).collect(), e.maker)
 }
 
 /// One push in a session of its own, as `node_id` of `school`.

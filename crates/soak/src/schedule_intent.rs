@@ -90,7 +90,7 @@ pub(crate) struct Sched {
     /// Log position of the hub backup a restore puts back.
     pub(crate) backup_n: Option<u64>,
     /// Batches delivered, by node, for replays.
-    pub(crate) delivered: Vec<(usize, Vec<crate::inject::Sent>)>,
+    pub(crate) delivered: Vec<(usize, Vec<Sent>)>,
     /// The kinds this run injects.
     pub(crate) kinds: Vec<FaultKind>,
 }
@@ -390,4 +390,13 @@ async fn drive(s: &mut Sched, target: usize) -> Result<(), SoakError> {
         }
     }
     s.heal().await
+}
+
+/// One change as it went on the wire: sequence number, record, ancestors, and its maker
+/// when not the sender.
+pub(crate) type Sent = (u64, yanpei_domain::Activity, Vec<String>, Option<yanpei_store::decide::Origin>);
+
+/// An outbox entry as the node puts it on the wire.
+pub(crate) fn sent(e: yanpei_store::node::OutboxEntry) -> Sent {
+    (e.seq, e.activity, e.ancestors.iter().map(ToString::to_string).collect(), e.maker)
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::Serialize;
 use yanpei_soak::{FaultKind, FaultTally, IntentOptions, IntentReport, run_intent_seed};
 
@@ -65,7 +65,9 @@ impl Totals {
     }
 }
 
-pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
+/// Runs the schedules and prints the totals; the caller records them (`reliability`) and
+/// fails the command when a seed failed.
+pub(crate) async fn run(a: &Args) -> anyhow::Result<Totals> {
     let dir = a
         .dir
         .clone()
@@ -112,7 +114,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
                 // A schedule that could not run to its check is a failure too; the others go on.
                 eprintln!("seed {seed}: the schedule stopped: {e}");
                 t.failed_seeds.push(seed);
-                t.replay.push(replay(&a, seed));
+                t.replay.push(replay(a, seed));
                 continue;
             }
         };
@@ -125,7 +127,7 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
                 eprintln!("seed {seed}: {v}");
             }
             t.failed_seeds.push(seed);
-            t.replay.push(replay(&a, seed));
+            t.replay.push(replay(a, seed));
         }
         for n in &report.notes {
             eprintln!("seed {seed}: note: {n}");
@@ -137,15 +139,9 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::json!({ "summary": t }));
     } else {
-        print_totals(&a, &t, &dir);
+        print_totals(a, &t, &dir);
     }
-    if let Some(file) = &a.reliability {
-        super::reliability::record(file, &a, &t).with_context(|| format!("write {}", file.display()))?;
-    }
-    if !t.failed_seeds.is_empty() {
-        bail!("the intent check failed for seeds {:?}", t.failed_seeds);
-    }
-    Ok(())
+    Ok(t)
 }
 
 fn print_totals(a: &Args, t: &Totals, dir: &std::path::Path) {

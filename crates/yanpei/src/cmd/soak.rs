@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use yanpei_soak::{FaultCounts, run_seed};
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +54,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
     if a.intent {
-        return super::intent::run(super::intent::Args {
+        let args = super::intent::Args {
             seeds: a.seeds,
             start: a.start,
             dir: a.dir,
@@ -65,8 +65,16 @@ pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
             reliability: a.reliability,
             jobs: usize::try_from(a.jobs).unwrap_or(1),
             postgres: a.postgres,
-        })
-        .await;
+        };
+        let t = super::intent::run(&args).await?;
+        if let Some(file) = &args.reliability {
+            super::reliability::record(file, &args, &t)
+                .with_context(|| format!("写入 {} 失败", file.display()))?;
+        }
+        if !t.failed_seeds.is_empty() {
+            bail!("the intent check failed for seeds {:?}", t.failed_seeds);
+        }
+        return Ok(());
     }
     let dir =
         a.dir.unwrap_or_else(|| std::env::temp_dir().join(format!("yanpei-soak-{}", std::process::id())));
