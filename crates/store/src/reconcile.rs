@@ -128,8 +128,13 @@ impl HubStore {
     ) -> Result<PeriodAnswer, StoreError> {
         let view: Vec<Pulled> =
             self.view(school).await?.into_iter().filter(|p| period_of(&p.activity.id) == period).collect();
-        let view_ids: BTreeSet<Uuid> = view.iter().map(|p| p.activity.id).collect();
+        let mut view_ids: BTreeSet<Uuid> = view.iter().map(|p| p.activity.id).collect();
         let held = held_state(&self.conn(), node.keys().chain(view_ids.iter()).copied()).await?;
+        // The view and the held state are two reads: on PostgreSQL a batch can commit between
+        // them (the node's own record sent again in another session, say). A held record that
+        // involves the school is in its view even if the first read missed it; without this
+        // it came out "gone" and the node dropped its own record.
+        view_ids.extend(held.iter().filter(|(_, h)| h.activity.involves(school)).map(|(id, _)| *id));
         let (wanted, send, gone) = compare_period(node, &view_ids, &held);
         // Records this school holds that the hub lacks (a hub restored from an older copy):
         // whatever version of them arrives later must reach this school, if only to tell it
