@@ -45,8 +45,10 @@ pub struct NodeSnapshot {
     pub school: SchoolCode,
     /// Every record it holds (tombstones included).
     pub records: BTreeMap<Uuid, Activity>,
-    /// Outbox entries still unsent.
+    /// Outbox entries still unsent (quarantined ones not counted).
     pub pending: u64,
+    /// The changes the hub refused that the node keeps, with the hub's reasons.
+    pub quarantined: Vec<(Activity, String)>,
     /// Errors of its last healing syncs.
     pub sync_errors: Vec<String>,
 }
@@ -120,6 +122,9 @@ pub struct Verdict {
     /// already have replaced them with the winner, so only the hub held them, and the copy
     /// put back may predate their arrival.
     pub excused_by_restore: u64,
+    /// Committed intents the hub refused for a reason the spec gives (a partner school no
+    /// roster version had), kept quarantined at their node with that reason.
+    pub quarantined: u64,
     /// One line per violation (at most 40 per class), each starting with its class.
     pub violations: Vec<String>,
 }
@@ -155,6 +160,13 @@ impl Verdict {
             self.violations.push(format!("{}: {line}", class.label()));
         }
     }
+}
+
+/// Whether the spec refuses version `a` when the roster versions had the schools
+/// `known` (none logged: nothing is refusable): it is live and names a partner school
+/// none of them had.
+fn refusable(a: &Activity, known: &BTreeSet<&SchoolCode>) -> bool {
+    !known.is_empty() && !a.deleted && a.body.details.partner_schools.iter().any(|p| !known.contains(p))
 }
 
 fn short(r: &str) -> &str {
@@ -255,6 +267,22 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
         }
     }
 
+    // Versions the hub refused and a node keeps quarantined, and the schools some roster
+    // version had: the spec refuses a live version naming a school none had.
+    let held: BTreeMap<String, (&str, &Activity, &str)> = nodes
+        .iter()
+        .flat_map(|n| n.quarantined.iter().map(move |(a, why)| (rev(a), (n.name.as_str(), a, why.as_str()))))
+        .collect();
+    let known: BTreeSet<&SchoolCode> = log
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::RosterImported { schools, .. } => Some(schools),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+
     let mut conflicts: BTreeMap<Uuid, Vec<&Activity>> = BTreeMap::new();
     for c in &hub.conflicts {
         conflicts.entry(c.id).or_default().push(c);
@@ -309,6 +337,12 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
                 );
             }
         }
+        // A version kept quarantined for a reason the spec gives holds its ancestors too.
+        for (r, (_, a, _)) in held.iter().filter(|(_, (_, a, _))| a.id == id) {
+            if t.contains(r) && refusable(a, &known) {
+                accounted.extend(t.lineage(r).into_iter().filter(|x| x != r));
+            }
+        }
         let winners = t.winners();
         if let Some(c) = &cur_rev
             && t.heads().contains(c)
@@ -333,6 +367,32 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
         let on_winning_line: BTreeSet<String> = winners.iter().flat_map(|w| t.lineage(w)).collect();
         for (r, ver) in &t.versions {
             if accounted.contains(r) {
+                continue;
+            }
+            if let Some((node, a, why)) = held.get(r) {
+                if refusable(a, &known) {
+                    v.quarantined += ver.intents.len() as u64;
+                    if restores.is_empty() && !hub.ledger_rejections.contains(&id.to_string()) {
+                        v.add(
+                            Class::Unrecorded,
+                            1,
+                            format!(
+                                "record {id}: {} refused, but the sync ledger does not name it",
+                                short(r)
+                            ),
+                        );
+                    }
+                } else {
+                    v.add(
+                        Class::Lost,
+                        ver.intents.len() as u64,
+                        format!(
+                            "record {id}: {} ({}) was refused by the hub for \"{why}\" and is quarantined at {node}: the spec accepts it",
+                            short(r),
+                            if a.deleted { "a deletion" } else { "names only schools a roster version had" }
+                        ),
+                    );
+                }
                 continue;
             }
             for &n in &ver.intents {
@@ -434,6 +494,9 @@ fn check_node(v: &mut Verdict, hub: &HubSnapshot, node: &NodeSnapshot) {
     }
     let view: BTreeMap<Uuid, &Activity> =
         hub.records.iter().filter(|(_, a)| a.involves(&node.school)).map(|(id, a)| (*id, a)).collect();
+    // A record whose change the hub refused stays at the node's version until a person answers.
+    let held: BTreeSet<String> = node.quarantined.iter().map(|(a, _)| rev(a)).collect();
+    let held_here = |a: &Activity| held.contains(&rev(a));
     for (id, h) in &view {
         match node.records.get(id) {
             None => v.add(
@@ -446,6 +509,7 @@ fn check_node(v: &mut Verdict, hub: &HubSnapshot, node: &NodeSnapshot) {
                     h.school
                 ),
             ),
+            Some(mine) if held_here(mine) => {}
             Some(mine) if rev(mine) != rev(h) => v.add(
                 Class::NodeMismatch,
                 1,
@@ -459,7 +523,7 @@ fn check_node(v: &mut Verdict, hub: &HubSnapshot, node: &NodeSnapshot) {
         }
     }
     for (id, mine) in &node.records {
-        if view.contains_key(id) {
+        if view.contains_key(id) || held_here(mine) {
             continue;
         }
         let why = match hub.records.get(id) {

@@ -68,6 +68,7 @@ fn node(name: &str, held: &[&Activity]) -> NodeSnapshot {
         school: school(),
         records: held.iter().map(|a| (a.id, (*a).clone())).collect(),
         pending: 0,
+        quarantined: Vec::new(),
         sync_errors: Vec::new(),
     }
 }
@@ -183,4 +184,57 @@ fn rollups_and_counts_are_recomputed() {
     let mut h = hub(&[&r], &[]);
     h.counted.insert(school().to_string(), 2);
     assert_eq!(check(&log, &h, &[]).duplicated, 1);
+}
+
+/// A made v1 naming a partner school (T09Z1) that no roster version has (`known` false)
+/// or that the county removed (`known` true); A then edited or deleted it (v2), which the hub
+/// refused and A keeps quarantined.
+fn refused_for_a_partner(known: bool, delete: bool) -> (IntentLog, Activity, NodeSnapshot, HubSnapshot) {
+    let mut log = IntentLog::in_memory();
+    let partner: SchoolCode = "T09Z1".parse().unwrap();
+    let mut schools = vec![school()];
+    if known {
+        schools.push(partner.clone());
+    }
+    log.event(EventKind::RosterImported { schools, removed: vec![] }, "roster").unwrap();
+    let mut v1 = record(11);
+    v1.body.details.partner_schools = vec![partner.clone()];
+    did(&mut log, 1, None, &v1);
+    if known {
+        log.event(EventKind::RosterImported { schools: vec![school()], removed: vec![partner] }, "removed")
+            .unwrap();
+    }
+    let v2 = next(&v1, "A", delete);
+    did(&mut log, 1, Some(&v1), &v2);
+    let mut at_hub = hub(&[&v1], &[]);
+    at_hub.ledger_rejections = format!("{}: 相关学校不在县名册中", v1.id);
+    let mut a = node("a", &[&v2]);
+    a.quarantined = vec![(v2.clone(), "相关学校「T09Z1」不在县名册中".into())];
+    (log, v1, a, at_hub)
+}
+
+#[test]
+fn a_version_refused_for_a_partner_no_roster_had_is_kept_quarantined_not_lost() {
+    let (log, v1, a, at_hub) = refused_for_a_partner(false, false);
+    let v = check(&log, &at_hub, &[a.clone()]);
+    assert!(v.is_clean(), "{v:#?}");
+    assert_eq!(v.quarantined, 1);
+    // Without the quarantine the edit is lost, and the node holds what the hub does not.
+    let mut bare = a.clone();
+    bare.quarantined.clear();
+    let v = check(&log, &at_hub, &[bare]);
+    assert_eq!((v.lost, v.node_mismatch), (1, 1), "{v:#?}");
+    // A refusal the ledger does not name is unrecorded.
+    let v = check(&log, &hub(&[&v1], &[]), &[a]);
+    assert_eq!(v.unrecorded, 1, "{v:#?}");
+}
+
+#[test]
+fn a_refused_deletion_or_a_refused_school_the_county_had_is_lost() {
+    for (known, delete, why) in [(false, true, "a deletion"), (true, false, "names only schools")] {
+        let (log, _, a, at_hub) = refused_for_a_partner(known, delete);
+        let v = check(&log, &at_hub, &[a]);
+        assert_eq!(v.lost, 1, "{v:#?}");
+        assert!(v.violations.iter().any(|l| l.contains(why)), "{v:#?}");
+    }
 }

@@ -40,11 +40,20 @@ pub enum FaultKind {
     PartnerChange,
     /// A record of another school pushed through this school's certificate.
     ForeignOwner,
+    /// A roster version imported mid-schedule: a partner school removed (or put back).
+    RosterChange,
+    /// A node process SIGKILLed while it writes records and edits.
+    NodeKillMidWrite,
+    /// The nodes' disk full while a node records, edits and syncs; then freed.
+    NodeDiskFull,
+    /// A second hub process on the same PostgreSQL database; nodes push through both;
+    /// one is SIGKILLed mid-push (PostgreSQL runs only).
+    TwoHubs,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 17] = [
+    pub const ALL: [FaultKind; 21] = [
         FaultKind::CutUp,
         FaultKind::CutDown,
         FaultKind::Delay,
@@ -62,6 +71,10 @@ impl FaultKind {
         FaultKind::SiblingEdits,
         FaultKind::PartnerChange,
         FaultKind::ForeignOwner,
+        FaultKind::RosterChange,
+        FaultKind::NodeKillMidWrite,
+        FaultKind::NodeDiskFull,
+        FaultKind::TwoHubs,
     ];
 
     /// Its name on the command line (`--faults cut-up,disk-full`).
@@ -84,6 +97,10 @@ impl FaultKind {
             FaultKind::SiblingEdits => "sibling-edits",
             FaultKind::PartnerChange => "partner-change",
             FaultKind::ForeignOwner => "foreign-owner",
+            FaultKind::RosterChange => "roster-change",
+            FaultKind::NodeKillMidWrite => "node-kill-mid-write",
+            FaultKind::NodeDiskFull => "node-disk-full",
+            FaultKind::TwoHubs => "two-hubs",
         }
     }
 
@@ -112,6 +129,10 @@ impl FaultKind {
             FaultKind::SiblingEdits => "sibling edits",
             FaultKind::PartnerChange => "partner change",
             FaultKind::ForeignOwner => "foreign owner",
+            FaultKind::RosterChange => "roster version imported",
+            FaultKind::NodeKillMidWrite => "node SIGKILL mid-write",
+            FaultKind::NodeDiskFull => "node disk full",
+            FaultKind::TwoHubs => "two hubs, one killed",
         }
     }
 }

@@ -141,6 +141,10 @@ impl Sched {
             FaultKind::SiblingEdits => self.sibling_edits().await?,
             FaultKind::PartnerChange => self.partner_change().await?,
             FaultKind::ForeignOwner => self.foreign_owner().await?,
+            FaultKind::RosterChange => self.roster_change().await?,
+            FaultKind::NodeKillMidWrite => self.node_kill_mid_write(i).await?,
+            FaultKind::NodeDiskFull => self.node_disk_full(i, opts).await?,
+            FaultKind::TwoHubs => self.two_hubs().await?,
         };
         if injected {
             self.tally.add(kind);
@@ -197,6 +201,46 @@ impl Sched {
         if let Some(died) = self.world.ensure_hub().await? {
             self.notes.push(format!("the hub exited during a full disk: {died}"));
         }
+        let _ = self.sync(i, opts).await;
+        Ok(true)
+    }
+
+    /// Fills the nodes' disk while node `i`'s people record and edit and it syncs (each
+    /// write's outcome as the node reports it), then frees it and syncs again.
+    async fn node_disk_full(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        if self.world.node_fs().is_none() {
+            return Ok(false);
+        }
+        // Something waiting at the hub for node `i` to pull: another node's new records.
+        let j = self.rng.random_range(0..self.cast.nodes.len());
+        self.ensure_pending(j, 10).await?;
+        let _ = self.sync_random(j).await;
+        let headroom = self.rng.random_range(0..64 * 1024);
+        if let Some(fs) = self.world.node_fs() {
+            fs.fill(headroom)?;
+        }
+        let school = self.cast.nodes[i].actor.school.clone();
+        for _ in 0..self.rng.random_range(1..4) {
+            let n = self.rng.random_range(5..40);
+            let records = self.cast.new_records(&mut self.rng, &school, n, 0.1);
+            self.cast.record(i, records, None).await?;
+        }
+        let k = self.editor(i);
+        let live = self.cast.editable(k).await?;
+        for _ in 0..self.rng.random_range(0..6).min(live.len()) {
+            let base = live[self.rng.random_range(0..live.len())].clone();
+            if let Some(now) = self.cast.nodes[k].agent.store().get(base.id).await?
+                && now == base
+            {
+                let delete = self.rng.random_bool(0.2);
+                self.cast.change(&mut self.rng, k, &base, delete, None).await?;
+            }
+        }
+        let during = self.sync(i, opts).await;
+        if let Some(fs) = self.world.node_fs() {
+            fs.free()?;
+        }
+        tracing::debug!(headroom, ?during, "node disk full");
         let _ = self.sync(i, opts).await;
         Ok(true)
     }

@@ -32,6 +32,9 @@ pub enum Action {
     /// A record owned by another school pushed through this school's certificate:
     /// the spec says the hub must refuse it.
     ForeignCreate,
+    /// A new version of a record the hub refused (quarantined at the node), made to
+    /// answer the hub's reason: a partner school no longer on the roster replaced.
+    Fix,
 }
 
 /// Who acted: a node (a school's office PC) and its school.
@@ -88,6 +91,13 @@ pub enum EventKind {
     HubRestored {
         /// The position of the [`EventKind::BackupTaken`] event.
         backup_n: u64,
+    },
+    /// The hub holds this roster version (the schedule's first, or one imported mid-schedule).
+    RosterImported {
+        /// Every school it has.
+        schools: Vec<SchoolCode>,
+        /// The demo county's schools it does not have.
+        removed: Vec<SchoolCode>,
     },
     /// A fault was injected (for the record; the checker does not need it).
     Fault {

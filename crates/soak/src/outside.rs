@@ -98,6 +98,7 @@ pub async fn read_node(
         school: store.school().clone(),
         records: store.all().await?,
         pending: store.pending_count().await?,
+        quarantined: store.quarantined().await?.into_iter().map(|q| (q.activity, q.reason)).collect(),
         sync_errors,
     };
     Ok(snapshot)

@@ -32,6 +32,13 @@ pub(crate) struct Cast {
     pub(crate) nodes: Vec<SoakNode>,
     /// Every school of the schedule (with or without a node).
     pub(crate) schools: Vec<SchoolCode>,
+    /// Schools of the county without a node in the schedule that shared records may
+    /// name as partners; a roster version may remove them (and put them back).
+    pub(crate) outside: Vec<SchoolCode>,
+    /// Schools the roster the hub holds no longer has.
+    pub(crate) removed: BTreeSet<SchoolCode>,
+    /// Codes no roster version has (typos) that a person now and then names as a partner.
+    pub(crate) ghosts: Vec<SchoolCode>,
     pub(crate) log: IntentLog,
     /// Records created through another school's certificate: nobody edits them.
     pub(crate) foreign: BTreeSet<Uuid>,
@@ -40,15 +47,31 @@ pub(crate) struct Cast {
     ids: StdRng,
 }
 
+/// Mistyped school codes (no roster version has them).
+const GHOSTS: [&str; 2] = ["ZZ91", "ZZ92"];
+
 fn io(e: std::io::Error) -> SoakError {
     SoakError::Io(e)
 }
 
 impl Cast {
-    pub(crate) fn new(nodes: Vec<SoakNode>, schools: Vec<SchoolCode>, log: IntentLog, seed: u64) -> Cast {
+    pub(crate) fn new(
+        nodes: Vec<SoakNode>,
+        schools: Vec<SchoolCode>,
+        outside: Vec<SchoolCode>,
+        log: IntentLog,
+        seed: u64,
+    ) -> Cast {
         Cast {
             nodes,
             schools,
+            ghosts: if outside.is_empty() {
+                Vec::new()
+            } else {
+                GHOSTS.iter().filter_map(|g| g.parse().ok()).collect()
+            },
+            outside,
+            removed: BTreeSet::new(),
             log,
             foreign: BTreeSet::new(),
             created: 0,
@@ -101,6 +124,18 @@ impl Cast {
                 for _ in 0..k {
                     let p = pick.swap_remove(rng.random_range(0..pick.len()));
                     body.details.partner_schools.push(p);
+                }
+                // Now and then a school without a node of the schedule, which a roster
+                // version may remove (the person may not know it has).
+                if !self.outside.is_empty() && rng.random_bool(0.2) {
+                    body.details
+                        .partner_schools
+                        .push(self.outside[rng.random_range(0..self.outside.len())].clone());
+                }
+                if !self.ghosts.is_empty() && rng.random_bool(0.03) {
+                    body.details
+                        .partner_schools
+                        .push(self.ghosts[rng.random_range(0..self.ghosts.len())].clone());
                 }
             }
             body.actor = format!("教师{}", rng.random_range(0..40));
@@ -189,8 +224,13 @@ impl Cast {
         let mut next = base.clone();
         next.version += 1;
         let partners = &mut next.body.details.partner_schools;
-        let outside: Vec<SchoolCode> =
-            self.schools.iter().filter(|s| **s != base.school && !partners.contains(s)).cloned().collect();
+        let outside: Vec<SchoolCode> = self
+            .schools
+            .iter()
+            .chain(&self.outside)
+            .filter(|s| **s != base.school && !partners.contains(s))
+            .cloned()
+            .collect();
         match rng.random_range(0..3) {
             0 if !outside.is_empty() && partners.len() < 3 => {
                 partners.push(outside[rng.random_range(0..outside.len())].clone());
@@ -224,6 +264,44 @@ impl Cast {
         let (outcome, cancelled) = run(cancel, async move { store.update(&next).await }).await;
         self.log.outcome(group, outcome).map_err(io)?;
         Ok(cancelled)
+    }
+
+    /// Answers the hub's refusals at node `i`: each quarantined record of its school gets
+    /// a new version with its mistyped partner codes replaced by a school of the schedule,
+    /// or (now and then) is deleted. A quarantined deletion
+    /// cannot be edited and stays. Returns how many were answered.
+    pub(crate) async fn fix_quarantined(&mut self, rng: &mut StdRng, i: usize) -> Result<u32, SoakError> {
+        let store = self.nodes[i].agent.store().clone();
+        let mut done = 0;
+        for q in store.quarantined().await? {
+            let Some(current) = store.get(q.activity.id).await? else { continue };
+            if current.deleted || self.foreign.contains(&current.id) || current.school != *store.school() {
+                continue;
+            }
+            let mut next = current.clone();
+            next.version += 1;
+            if rng.random_bool(0.2) {
+                next.deleted = true;
+            } else {
+                let spare: Vec<SchoolCode> = self
+                    .schools
+                    .iter()
+                    .filter(|s| **s != current.school && !current.body.details.partner_schools.contains(s))
+                    .cloned()
+                    .collect();
+                let partners = &mut next.body.details.partner_schools;
+                partners.retain(|p| !self.ghosts.contains(p));
+                if partners.is_empty()
+                    && let Some(s) = spare.first()
+                {
+                    partners.push(s.clone());
+                }
+                next.body.notes = Some(format!("按退回原因修改{}", rng.random_range(0..100_000)));
+            }
+            self.update(i, Action::Fix, &current, next, None).await?;
+            done += 1;
+        }
+        Ok(done)
     }
 
     /// Resolves up to three of the conflicts node `i` holds, taking the losing version or

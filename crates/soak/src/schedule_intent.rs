@@ -17,7 +17,7 @@ use yanpei_node::{SyncOptions, SyncReport};
 use crate::SoakError;
 use crate::check::{NodeSnapshot, Verdict, check};
 use crate::faults::{FaultKind, FaultTally};
-use crate::intent::{Actor, IntentLog};
+use crate::intent::{Actor, EventKind, IntentLog};
 use crate::outside::{read_hub_db, read_node};
 use crate::people::{Cast, SoakNode};
 use crate::world::ProcWorld;
@@ -128,6 +128,16 @@ impl Sched {
         Ok(())
     }
 
+    /// Whether this world can inject `kind` at all (a disk to fill, a second hub's database).
+    pub(crate) fn can_inject(&self, kind: FaultKind) -> bool {
+        match kind {
+            FaultKind::DiskFull => self.world.has_small_disk(),
+            FaultKind::NodeDiskFull => self.world.node_fs().is_some(),
+            FaultKind::TwoHubs => self.world.on_postgres(),
+            _ => true,
+        }
+    }
+
     /// Whether this run injects `kind`.
     pub(crate) fn enabled(&self, kind: FaultKind) -> bool {
         self.kinds.contains(&kind)
@@ -191,6 +201,9 @@ impl Sched {
             }
         } else if roll < 73 {
             self.cast.resolve(&mut self.rng, i).await?;
+        } else if roll < 75 && self.roster_changes() {
+            let i = self.editor(i);
+            self.cast.fix_quarantined(&mut self.rng, i).await?;
         } else {
             let opts = self.options();
             let _ = self.sync(i, opts).await;
@@ -203,6 +216,9 @@ impl Sched {
     async fn heal(&mut self) -> Result<(), SoakError> {
         self.world.proxy.set_plan(crate::wire::Plan::default());
         if let Some(t) = self.world.tmpfs() {
+            t.free()?;
+        }
+        if let Some(t) = self.world.node_fs() {
             t.free()?;
         }
         if let Some(died) = self.world.ensure_hub().await? {
@@ -265,7 +281,17 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
             nodes.push(SoakNode { agent, actor, errors: Vec::new() });
         }
     }
-    let cast = Cast::new(nodes, schools, log, seed);
+    // Two schools without a node that shared records may name, and a roster version remove.
+    let roster = yanpei_demo::demo_roster()
+        .map_err(|p| SoakError::Unexpected(format!("the demo roster does not load: {p:?}")))?;
+    let mut outside = crate::roster_change::removable(&roster, &schools);
+    outside.sort();
+    rand::seq::SliceRandom::shuffle(outside.as_mut_slice(), &mut rng);
+    outside.truncate(if opts.kinds.contains(&FaultKind::RosterChange) { 2 } else { 0 });
+    let mut log = log;
+    let all = roster.schools.iter().map(|s| s.code.clone()).collect();
+    log.event(EventKind::RosterImported { schools: all, removed: Vec::new() }, "the demo roster")?;
+    let cast = Cast::new(nodes, schools, outside, log, seed);
     let mut s = Sched {
         world,
         cast,
@@ -308,6 +334,9 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
         }
     };
     let verdict = check(&log, &hub, &snapshots);
+    if !verdict.is_clean() {
+        world.keep_node_stores()?;
+    }
     // A PostgreSQL hub's database goes after a clean check; a failing one stays for a look.
     if verdict.is_clean() {
         db.remove().await?;
@@ -344,8 +373,7 @@ async fn drive(s: &mut Sched, target: usize) -> Result<(), SoakError> {
     }
 
     // Every kind once, in an order of the seed's; more at random along the way.
-    let mut plan: Vec<FaultKind> =
-        s.kinds.iter().copied().filter(|k| *k != FaultKind::DiskFull || s.world.has_small_disk()).collect();
+    let mut plan: Vec<FaultKind> = s.kinds.iter().copied().filter(|k| s.can_inject(*k)).collect();
     if plan.is_empty() && s.kinds.is_empty() {
         tracing::info!("no faults: people at work only");
     }

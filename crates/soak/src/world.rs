@@ -39,6 +39,8 @@ pub(crate) struct ProcWorld {
     hub: Option<HubProcess>,
     starts: u32,
     tmpfs: Option<Tmpfs>,
+    /// The nodes' own small disk (every node store of the schedule), when the run may mount one.
+    node_fs: Option<Tmpfs>,
 }
 
 impl ProcWorld {
@@ -76,6 +78,18 @@ impl ProcWorld {
         } else {
             None
         };
+        // The node stores get a small disk of their own, so a node's disk can fill too.
+        let node_fs = if disk {
+            match Tmpfs::mount(&dir.join("nodes"), 2 * tmpfs_bytes(records)) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no tmpfs for the nodes: node disk-full faults are off");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let db_dir = tmpfs.as_ref().map_or_else(|| dir.join("hub"), |t| t.path().to_owned());
         std::fs::create_dir_all(&db_dir)?;
         let db = match postgres {
@@ -95,7 +109,19 @@ impl ProcWorld {
         store.connection().clone().close().await.map_err(yanpei_store::StoreError::from)?;
         let hub = HubProcess::start(&files, 0).await?;
         let proxy = FaultProxy::start(hub.addr).await?;
-        Ok(ProcWorld { dir: dir.to_owned(), ca, files, proxy, hub: Some(hub), starts: 1, tmpfs })
+        Ok(ProcWorld { dir: dir.to_owned(), ca, files, proxy, hub: Some(hub), starts: 1, tmpfs, node_fs })
+    }
+
+    /// Imports `roster` as a new version into the hub's database through a connection of
+    /// this process (the hub keeps running and reads it at its next check).
+    pub(crate) async fn import_roster(
+        &self,
+        roster: &yanpei_domain::roster::Roster,
+    ) -> Result<u64, SoakError> {
+        let store = HubStore::open(&self.files.db.url()).await?;
+        let version = store.replace_roster(roster, "soak").await;
+        store.connection().clone().close().await.map_err(yanpei_store::StoreError::from)?;
+        Ok(version?)
     }
 
     /// Whether the hub's disk can be filled.
@@ -106,6 +132,26 @@ impl ProcWorld {
     /// The hub's tmpfs, if any.
     pub(crate) fn tmpfs(&self) -> Option<&Tmpfs> {
         self.tmpfs.as_ref()
+    }
+
+    /// The nodes' disk, if it can be filled.
+    pub(crate) fn node_fs(&self) -> Option<&Tmpfs> {
+        self.node_fs.as_ref()
+    }
+
+    /// Copies every node store off the nodes' small disk (to `nodes-final/`), so a failing
+    /// schedule's stores outlive the disk.
+    pub(crate) fn keep_node_stores(&self) -> Result<(), SoakError> {
+        let Some(fs) = &self.node_fs else { return Ok(()) };
+        for entry in std::fs::read_dir(fs.path())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "sqlite")
+                && let Some(name) = path.file_name()
+            {
+                copy_sqlite(&path, &self.dir.join("nodes-final").join(name))?;
+            }
+        }
+        Ok(())
     }
 
     /// The running hub process.
@@ -127,6 +173,19 @@ impl ProcWorld {
             self.hub = Some(hub);
         }
         Ok(died.filter(|d| d != "stopped"))
+    }
+
+    /// Whether the hub runs on PostgreSQL.
+    pub(crate) fn on_postgres(&self) -> bool {
+        matches!(self.files.db, HubDb::Postgres { .. })
+    }
+
+    /// Starts another hub process on the same database (not behind the proxy; the
+    /// caller stops or kills it).
+    pub(crate) async fn start_extra_hub(&mut self) -> Result<HubProcess, SoakError> {
+        let hub = HubProcess::start(&self.files, self.starts).await?;
+        self.starts += 1;
+        Ok(hub)
     }
 
     /// SIGKILL of the hub process.
@@ -162,7 +221,11 @@ impl ProcWorld {
         self.endpoint_at(school, self.proxy.addr)
     }
 
-    fn endpoint_at(&self, school: &SchoolCode, addr: SocketAddr) -> Result<HubEndpoint, SoakError> {
+    pub(crate) fn endpoint_at(
+        &self,
+        school: &SchoolCode,
+        addr: SocketAddr,
+    ) -> Result<HubEndpoint, SoakError> {
         let cert = self.ca.issue_node(school).map_err(|e| SoakError::Unexpected(e.to_string()))?;
         Ok(HubEndpoint {
             url: format!("https://{addr}"),
@@ -216,6 +279,26 @@ impl ProcWorld {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| SoakError::Process(format!("start node sync: {e}")))
+    }
+
+    /// Starts `yanpei soak --node-write STORE INPUT` for node `name`: the node's writes in
+    /// INPUT as a process of its own, reporting each commit on its standard output.
+    pub(crate) fn spawn_node_write(
+        &self,
+        name: &str,
+        input: &Path,
+    ) -> Result<tokio::process::Child, SoakError> {
+        tokio::process::Command::new(&self.files.exe)
+            .args(["soak", "--node-write"])
+            .arg(self.node_path(name))
+            .arg(input)
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| SoakError::Process(format!("start node write: {e}")))
     }
 
     /// Stops the hub and unmounts its tmpfs (after copying its database out, so the

@@ -38,6 +38,7 @@ pub(crate) struct Totals {
     pub(crate) rollup_mismatch: u64,
     pub(crate) unrecorded: u64,
     pub(crate) excused_by_restore: u64,
+    pub(crate) quarantined: u64,
     pub(crate) faults: FaultTally,
     pub(crate) failed_seeds: Vec<u64>,
     pub(crate) replay: Vec<String>,
@@ -61,6 +62,7 @@ impl Totals {
         self.rollup_mismatch += v.rollup_mismatch;
         self.unrecorded += v.unrecorded;
         self.excused_by_restore += v.excused_by_restore;
+        self.quarantined += v.quarantined;
         self.faults += &r.faults;
     }
 }
@@ -175,6 +177,9 @@ fn print_totals(a: &Args, t: &Totals, dir: &std::path::Path) {
     );
     if t.excused_by_restore > 0 {
         println!("恢复备份后只在中心存在过的落选版本 {} 条（不计为丢失）", t.excused_by_restore);
+    }
+    if t.quarantined > 0 {
+        println!("中心按规则退回、节点留存待改的版本 {} 条（相关学校代码从未在县名册中）", t.quarantined);
     }
     for r in &t.replay {
         println!("重放（replay）：{r}");

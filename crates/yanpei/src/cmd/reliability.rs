@@ -77,6 +77,13 @@ fn section(a: &Args, t: &Totals) -> String {
             t.excused_by_restore
         );
     }
+    if t.quarantined > 0 {
+        let _ = writeln!(
+            s,
+            "- versions the hub refused by the rules (a partner school code no roster version had), kept quarantined at their node: {}",
+            t.quarantined
+        );
+    }
     if t.failed_seeds.is_empty() {
         let _ = writeln!(s, "- failing seeds: none");
     } else {

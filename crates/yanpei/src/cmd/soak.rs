@@ -39,7 +39,8 @@ pub(crate) struct Args {
     /// With --intent: inject only these kinds (comma-separated: cut-up, cut-down, delay,
     /// hub-stall, lost-ack, replay, reorder, two-sessions, hub-kill, hub-kill-mid-push,
     /// node-write-cancelled, node-kill-mid-sync, disk-full, hub-restore, sibling-edits, partner-change,
-    /// foreign-owner; `none` for people at work only) [default: all].
+    /// foreign-owner, roster-change, node-kill-mid-write, node-disk-full; `none` for people at work
+    /// only) [default: all].
     #[arg(long, value_delimiter = ',')]
     faults: Option<Vec<String>>,
     /// With --intent: add this run's figures (date, machine, command, schedules, records,
@@ -50,9 +51,24 @@ pub(crate) struct Args {
     /// directory; a schedule mostly waits on its processes).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
     jobs: u64,
+    /// Internal (the intent suite's node process): apply the node writes in INPUT to the
+    /// node store STORE, printing each as it commits.
+    #[arg(long, hide = true, num_args = 2, value_names = ["STORE", "INPUT"])]
+    node_write: Option<Vec<PathBuf>>,
 }
 
 pub(crate) async fn run(a: Args) -> anyhow::Result<()> {
+    if let Some([store, input]) = a.node_write.as_deref() {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        // Each report is flushed as its write commits: the schedule kills this process at any moment.
+        return yanpei_soak::node_write(store, input, |r| {
+            let _ = writeln!(out, "{}", r.line());
+            let _ = out.flush();
+        })
+        .await
+        .map_err(Into::into);
+    }
     if a.intent {
         let args = super::intent::Args {
             seeds: a.seeds,
