@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement,
 };
 use uuid::Uuid;
-use yanpei_domain::{Activity, Rev};
+use yanpei_domain::{Activity, Rev, SchoolCode};
 
 use crate::StoreError;
 use crate::convert::{from_hub_row, hub_row, parse_revs, revs_json};
@@ -81,10 +81,12 @@ impl HubStore {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("node {} has no handshake", session.node_id)))?;
         let held = held_state(&txn, changes.iter().map(|c| c.activity.id)).await?;
+        let roster = county_schools(&txn, changes).await?;
         let caller = Caller {
             node: session.node_id,
             school: session.school.clone(),
             causal: session.protocol_version >= CAUSAL_PROTOCOL,
+            roster,
         };
         let decision = if planted(Bug::SkipBaseCheck) {
             let lied: Vec<IncomingChange> = changes
@@ -108,6 +110,10 @@ impl HubStore {
             for r in &decision.refused {
                 let owner = match &r.reason {
                     RefusalReason::ForeignCreate { owner } => owner.to_string(),
+                    RefusalReason::PartnerOffRoster { .. } => changes
+                        .iter()
+                        .find(|c| c.seq == r.seq)
+                        .map_or_else(String::new, |c| c.activity.school.to_string()),
                     RefusalReason::OwnerChange { held, .. } | RefusalReason::NotNamed { owner: held } => {
                         held.clone()
                     }
@@ -203,11 +209,34 @@ fn describe(reason: &RefusalReason, name: &impl Fn(&str) -> String) -> String {
             name(held),
             name(sent.as_str())
         ),
+        RefusalReason::PartnerOffRoster { school } => format!(
+            "相关学校「{school}」不在县名册中（县里从未登记过这个学校代码）：请核对相关学校，改正后再保存这条记录"
+        ),
         RefusalReason::NotNamed { owner } => format!(
             "{}的这条共享记录现在已不再注明本校为相关学校，本校不能再修改它；如需保留本校的内容，请新建一条本校记录",
             name(owner)
         ),
     }
+}
+
+/// The schools the county's roster has or ever had, as of this transaction (an import
+/// serialises on the same counter); `None` when the batch names no partner school. The
+/// earlier roster versions are read only when a partner is not on the current one.
+async fn county_schools(
+    txn: &impl ConnectionTrait,
+    changes: &[IncomingChange],
+) -> Result<Option<BTreeSet<SchoolCode>>, StoreError> {
+    let partners: BTreeSet<&SchoolCode> =
+        changes.iter().flat_map(|c| &c.activity.body.details.partner_schools).collect();
+    if partners.is_empty() {
+        return Ok(None);
+    }
+    let mut known: BTreeSet<SchoolCode> =
+        hub_school::Entity::find().all(txn).await?.into_iter().filter_map(|s| s.code.parse().ok()).collect();
+    if partners.iter().any(|p| !known.contains(*p)) {
+        known.extend(crate::roster::schools_ever(txn).await?);
+    }
+    Ok(Some(known))
 }
 
 async fn school_names(txn: &impl ConnectionTrait) -> Result<HashMap<String, String>, StoreError> {

@@ -8,7 +8,10 @@
 //! 2. C's revision is R's current one, one of its ancestors or a kept losing
 //!    version: a replay, unchanged.
 //! 3. C changes R's owner, or S is a partner school the held version does not name:
-//!    refused.
+//!    refused. So is a live C that names a partner school no version of the county's
+//!    roster ever had (a mistyped code), unless the held version names it too. A school
+//!    the county removed stays one it had: records of its time (and their re-sends after
+//!    a hub restore) keep naming it. A deletion is never refused for its partners.
 //! 4. The held revision is among C's ancestors (or R is not held): C becomes current.
 //! 5. Otherwise C and the held version are concurrent, whatever their numbers: the
 //!    greater by `(version, made by the owner school, node id, revision)` is current,
@@ -87,6 +90,29 @@ pub struct Caller {
     pub school: SchoolCode,
     /// Whether its changes carry ancestors (protocol 3 and later).
     pub causal: bool,
+    /// The schools the county's roster has or ever had, as the batch's transaction reads
+    /// them; `None` when the batch names no partner school (nothing to check).
+    pub roster: Option<std::collections::BTreeSet<SchoolCode>>,
+}
+
+impl Caller {
+    /// A partner school `a` names that the roster does not have and `held` (the version
+    /// the hub holds, if any) does not name: the change is refused for it. A deletion
+    /// names none.
+    fn off_roster(&self, a: &Activity, held: Option<&Activity>) -> Option<SchoolCode> {
+        let roster = self.roster.as_ref()?;
+        if a.deleted {
+            return None;
+        }
+        a.body
+            .details
+            .partner_schools
+            .iter()
+            .find(|p| {
+                !roster.contains(*p) && !held.is_some_and(|h| h.body.details.partner_schools.contains(*p))
+            })
+            .cloned()
+    }
 }
 
 /// A losing version the hub keeps for a record.
@@ -132,6 +158,11 @@ pub enum RefusalReason {
     NotNamed {
         /// The record's owner.
         owner: String,
+    },
+    /// A live version newly naming a partner school no roster version ever had.
+    PartnerOffRoster {
+        /// The school.
+        school: SchoolCode,
     },
 }
 
@@ -275,6 +306,10 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
                 refuse(&mut st, RefusalReason::ForeignCreate { owner: a.school.clone() });
                 continue;
             }
+            if let Some(school) = caller.off_roster(a, None) {
+                refuse(&mut st, RefusalReason::PartnerOffRoster { school });
+                continue;
+            }
             let new = Held {
                 activity: a.clone(),
                 ancestors: c.ancestors.clone(),
@@ -302,6 +337,10 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
         {
             let owner = h.activity.school.to_string();
             refuse(&mut st, RefusalReason::NotNamed { owner });
+            continue;
+        }
+        if let Some(school) = caller.off_roster(a, Some(&h.activity)) {
+            refuse(&mut st, RefusalReason::PartnerOffRoster { school });
             continue;
         }
         let before = originally.get(&a.id).cloned();

@@ -148,3 +148,17 @@ impl HubStore {
         Ok(hub_school::Entity::find_by_id(code.to_string()).one(&self.conn()).await?.map(|s| s.name))
     }
 }
+
+/// Every school code any roster version the hub imported has: a school the county
+/// removed stays one it had (records of its time keep naming it).
+pub(crate) async fn schools_ever(
+    txn: &impl sea_orm::ConnectionTrait,
+) -> Result<std::collections::BTreeSet<yanpei_domain::SchoolCode>, StoreError> {
+    let mut out = std::collections::BTreeSet::new();
+    for v in hub_roster_version::Entity::find().all(txn).await? {
+        let roster: yanpei_domain::roster::Roster = serde_json::from_str(&v.snapshot)
+            .map_err(|e| StoreError::Corrupt(format!("roster version {}: {e}", v.version)))?;
+        out.extend(roster.schools.into_iter().map(|s| s.code));
+    }
+    Ok(out)
+}

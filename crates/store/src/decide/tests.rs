@@ -17,7 +17,7 @@ fn node(n: u128) -> Uuid {
 }
 
 fn caller(school: &str, n: u128) -> Caller {
-    Caller { node: node(n), school: code(school), causal: true }
+    Caller { node: node(n), school: code(school), causal: true, roster: None }
 }
 
 fn origin(school: &str, n: u128) -> Origin {
@@ -396,4 +396,37 @@ fn a_version_sent_again_by_another_node_ranks_as_its_makers() {
         &[IncomingChange { maker: Some(origin("T01Z1", 7)), ..change(1, (p2.clone(), p2_anc)) }],
     );
     assert_eq!(d.writes[0].origin, origin("T01Z1", 7));
+}
+
+#[test]
+fn a_partner_school_no_roster_ever_had_is_refused_only_where_a_version_newly_names_it() {
+    // No roster version of the county ever had T09Z1 (a mistyped code, say).
+    let roster: std::collections::BTreeSet<SchoolCode> = ["CGZ1", "T01Z1", "T08Z1"].map(code).into();
+    let me = Caller { roster: Some(roster), ..caller("CGZ1", 1) };
+    let off =
+        |seq, id| Refused { seq, id, reason: RefusalReason::PartnerOffRoster { school: code("T09Z1") } };
+    // A new record naming it: refused; the rest of the batch applies.
+    let new = shared("CGZ1", &["T01Z1", "T09Z1"]);
+    let fine = shared("CGZ1", &["T01Z1"]);
+    let d =
+        decide(&me, HashMap::new(), &[change(1, (new.clone(), vec![])), change(2, (fine.clone(), vec![]))]);
+    assert_eq!(d.refused, vec![off(1, new.id)]);
+    assert_eq!(d.applied, 1);
+    // A held record that already names it: an edit keeping it applies, and so does its deletion.
+    let v1 = shared("CGZ1", &["T09Z1"]);
+    let held = || held_by(&v1, vec![], origin("CGZ1", 1));
+    let d = decide(&me, held(), &[change(3, edit(&v1, &[], "改备注"))]);
+    assert_eq!((d.applied, d.refused.len()), (1, 0));
+    let d = decide(&me, held(), &[change(3, delete(&v1, &[]))]);
+    assert_eq!((d.applied, d.refused.len()), (1, 0));
+    // An edit adding it to a record that did not name it: refused.
+    let (mut added, anc) = edit(&fine, &[], "加一所学校");
+    added.body.details.partner_schools.push(code("T09Z1"));
+    let d = decide(&me, held_by(&fine, vec![], origin("CGZ1", 1)), &[change(4, (added, anc))]);
+    assert_eq!(d.refused, vec![off(4, fine.id)]);
+    // A deletion is never refused for its partners, even as the first version the hub sees.
+    let mut gone = new.clone();
+    gone.deleted = true;
+    let d = decide(&me, HashMap::new(), &[change(5, (gone, vec![]))]);
+    assert_eq!((d.applied, d.refused.len()), (1, 0));
 }
