@@ -216,7 +216,7 @@ fn refused_for_a_partner(known: bool, delete: bool) -> (IntentLog, Activity, Nod
 #[test]
 fn a_version_refused_for_a_partner_no_roster_had_is_kept_quarantined_not_lost() {
     let (log, v1, a, at_hub) = refused_for_a_partner(false, false);
-    let v = check(&log, &at_hub, &[a.clone()]);
+    let v = check(&log, &at_hub, std::slice::from_ref(&a));
     assert!(v.is_clean(), "{v:#?}");
     assert_eq!(v.quarantined, 1);
     // Without the quarantine the edit is lost, and the node holds what the hub does not.

@@ -49,11 +49,15 @@ pub enum FaultKind {
     /// A second hub process on the same PostgreSQL database; nodes push through both;
     /// one is SIGKILLed mid-push (PostgreSQL runs only).
     TwoHubs,
+    /// The hub's disk fails (EIO on its SQLite files) for a moment while nodes push.
+    HubIoError,
+    /// A node's disk fails (EIO on its store) while its people write.
+    NodeIoError,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 21] = [
+    pub const ALL: [FaultKind; 23] = [
         FaultKind::CutUp,
         FaultKind::CutDown,
         FaultKind::Delay,
@@ -75,6 +79,8 @@ impl FaultKind {
         FaultKind::NodeKillMidWrite,
         FaultKind::NodeDiskFull,
         FaultKind::TwoHubs,
+        FaultKind::HubIoError,
+        FaultKind::NodeIoError,
     ];
 
     /// Its name on the command line (`--faults cut-up,disk-full`).
@@ -101,6 +107,8 @@ impl FaultKind {
             FaultKind::NodeKillMidWrite => "node-kill-mid-write",
             FaultKind::NodeDiskFull => "node-disk-full",
             FaultKind::TwoHubs => "two-hubs",
+            FaultKind::HubIoError => "hub-io-error",
+            FaultKind::NodeIoError => "node-io-error",
         }
     }
 
@@ -133,6 +141,8 @@ impl FaultKind {
             FaultKind::NodeKillMidWrite => "node SIGKILL mid-write",
             FaultKind::NodeDiskFull => "node disk full",
             FaultKind::TwoHubs => "two hubs, one killed",
+            FaultKind::HubIoError => "hub I/O errors",
+            FaultKind::NodeIoError => "node I/O errors",
         }
     }
 }

@@ -145,6 +145,8 @@ impl Sched {
             FaultKind::NodeKillMidWrite => self.node_kill_mid_write(i).await?,
             FaultKind::NodeDiskFull => self.node_disk_full(i, opts).await?,
             FaultKind::TwoHubs => self.two_hubs().await?,
+            FaultKind::HubIoError => self.hub_io_error(i, opts).await?,
+            FaultKind::NodeIoError => self.node_io_error(i).await?,
         };
         if injected {
             self.tally.add(kind);
@@ -241,6 +243,32 @@ impl Sched {
             fs.free()?;
         }
         tracing::debug!(headroom, ?during, "node disk full");
+        let _ = self.sync(i, opts).await;
+        Ok(true)
+    }
+
+    /// The hub's disk fails (EIO on its SQLite files) at a random moment of node `i`'s
+    /// push and during another node's sync, then works again without a restart.
+    async fn hub_io_error(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        let Some(eio) = self.world.eio().cloned() else { return Ok(false) };
+        if self.world.on_postgres() {
+            return Ok(false);
+        }
+        self.ensure_pending(i, 40).await?;
+        let agent = self.cast.nodes[i].agent.clone();
+        let task = tokio::spawn(async move { agent.sync_with(opts).await });
+        tokio::time::sleep(Duration::from_millis(self.rng.random_range(0..150))).await;
+        eio.raise()?;
+        let j = self.rng.random_range(0..self.cast.nodes.len());
+        self.ensure_pending(j, 10).await?;
+        let during = self.sync(j, opts).await;
+        tokio::time::sleep(Duration::from_millis(self.rng.random_range(50..600))).await;
+        eio.lower()?;
+        let first = tokio::time::timeout(Duration::from_secs(60), task).await;
+        tracing::debug!(?during, ?first, "hub I/O errors");
+        if let Some(died) = self.world.ensure_hub().await? {
+            self.notes.push(format!("the hub exited during I/O errors: {died}"));
+        }
         let _ = self.sync(i, opts).await;
         Ok(true)
     }

@@ -19,6 +19,7 @@
 mod check;
 #[cfg(test)]
 mod check_tests;
+mod eio;
 mod faults;
 mod hubdb;
 mod inject;
@@ -29,6 +30,7 @@ mod people;
 mod proc;
 mod proxy;
 mod roster_change;
+mod roster_versions;
 mod schedule;
 mod schedule_intent;
 mod tree;

@@ -21,6 +21,15 @@ use crate::SoakError;
 use crate::intent::{Action, Outcome};
 use crate::schedule_intent::Sched;
 
+/// How a node-write process is struck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGKILL.
+    Kill,
+    /// Its disk fails (EIO) from then on.
+    Eio,
+}
+
 /// One node transaction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum NodeWrite {
@@ -88,22 +97,36 @@ impl Sched {
     /// Node `i`'s people record and edit through a node process, which is SIGKILLed at
     /// a random moment; returns whether it was killed before it finished.
     pub(crate) async fn node_kill_mid_write(&mut self, i: usize) -> Result<bool, SoakError> {
+        self.node_writes(i, Stop::Kill).await
+    }
+
+    /// Node `i`'s people record and edit through a node process whose disk starts failing
+    /// (EIO) at a random moment; returns whether it did so while the process wrote.
+    pub(crate) async fn node_io_error(&mut self, i: usize) -> Result<bool, SoakError> {
+        if self.world.eio().is_none() {
+            return Ok(false);
+        }
+        self.node_writes(i, Stop::Eio).await
+    }
+
+    async fn node_writes(&mut self, i: usize, stop: Stop) -> Result<bool, SoakError> {
         let i = self.editor(i);
         for attempt in 0..3 {
             let (writes, groups) = self.plan_writes(i).await?;
-            let input =
-                self.world.dir.join(format!("node-writes-{}-{attempt}.jsonl", self.cast.log.intents().len()));
+            let n = self.cast.log.intents().len();
+            let input = self.world.dir.join(format!("node-writes-{n}-{attempt}.jsonl"));
             let mut text = String::new();
             for w in &writes {
                 text.push_str(&serde_json::to_string(w).map_err(|e| SoakError::Unexpected(e.to_string()))?);
                 text.push('\n');
             }
             std::fs::write(&input, text)?;
-            let mut child = self.world.spawn_node_write(&self.cast.nodes[i].actor.node, &input)?;
+            let node = self.cast.nodes[i].actor.node.clone();
+            let mut child = self.world.spawn_node_write(&node, &input, stop == Stop::Eio)?;
             let stdout =
                 child.stdout.take().ok_or_else(|| SoakError::Process("node-write: no stdout".into()))?;
             let mut lines = tokio::io::BufReader::new(stdout).lines();
-            // Kill it after a random number of its writes reported, a moment into the next.
+            // Strike after a random number of its writes reported, a moment into the next.
             let mut reports: Vec<WriteReport> = Vec::new();
             let after = self.rng.random_range(0..writes.len());
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -114,29 +137,47 @@ impl Sched {
                 }
             }
             tokio::time::sleep(Duration::from_micros(self.rng.random_range(0..4000))).await;
-            let killed = matches!(child.try_wait(), Ok(None));
+            let struck = matches!(child.try_wait(), Ok(None));
+            match stop {
+                Stop::Kill => {
+                    let _ = child.start_kill();
+                }
+                Stop::Eio => {
+                    if let Some(e) = self.world.eio() {
+                        e.raise()?;
+                    }
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
             let _ = child.start_kill();
             let _ = child.wait().await;
-            // Reports printed before the kill and still in the pipe count too.
+            if let Some(e) = self.world.eio() {
+                e.lower()?;
+            }
+            // Reports printed before the end and still in the pipe count too.
             while let Ok(Some(line)) = lines.next_line().await {
                 reports.extend(WriteReport::parse(&line));
             }
-            for (k, (group, n)) in groups.iter().enumerate() {
+            let why = match stop {
+                Stop::Kill => "the node process was SIGKILLed mid-write",
+                Stop::Eio => "the node process ended under I/O errors without reporting it",
+            };
+            for (k, (group, created)) in groups.iter().enumerate() {
                 let k = k as u64;
-                let outcome = match reports
+                let reported = reports
                     .iter()
-                    .find(|r| matches!(r, WriteReport::Committed(x) | WriteReport::Refused(x, _) if *x == k))
-                {
+                    .find(|r| matches!(r, WriteReport::Committed(x) | WriteReport::Refused(x, _) if *x == k));
+                let outcome = match reported {
                     Some(WriteReport::Committed(_)) => Outcome::Ok,
-                    Some(WriteReport::Refused(_, why)) => Outcome::Refused { reason: why.clone() },
-                    None => Outcome::Unknown { why: "the node process was SIGKILLed mid-write".into() },
+                    Some(WriteReport::Refused(_, reason)) => Outcome::Refused { reason: reason.clone() },
+                    None => Outcome::Unknown { why: why.into() },
                 };
                 if !matches!(outcome, Outcome::Refused { .. }) {
-                    self.cast.created += n;
+                    self.cast.created += created;
                 }
                 self.cast.log.outcome(*group, outcome)?;
             }
-            if killed {
+            if struck {
                 return Ok(true);
             }
         }

@@ -28,6 +28,8 @@ pub(crate) struct HubFiles {
     pub(crate) logs: PathBuf,
     /// Planted bugs the hub runs with (`YANPEI_PLANTED_BUG`; debug builds only).
     pub(crate) planted: Option<String>,
+    /// I/O errors on demand for a SQLite database's directory.
+    pub(crate) eio: Option<crate::eio::Eio>,
 }
 
 /// A running `yanpei hub serve`.
@@ -46,6 +48,11 @@ impl HubProcess {
         let mut command = Command::new(&files.exe);
         if let Some(bugs) = &files.planted {
             command.env(yanpei_store::planted::VARIABLE, bugs);
+        }
+        if let (Some(eio), HubDb::Sqlite(db)) = (&files.eio, &files.db)
+            && let Some(dir) = db.parent()
+        {
+            eio.apply(&mut command, dir);
         }
         let mut child = command
             .args(["hub", "serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--db", &url])

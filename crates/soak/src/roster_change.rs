@@ -9,39 +9,11 @@ use std::collections::BTreeSet;
 
 use rand::RngExt;
 use yanpei_domain::SchoolCode;
-use yanpei_domain::roster::Roster;
 
 use crate::SoakError;
 use crate::faults::FaultKind;
 use crate::intent::EventKind;
 use crate::schedule_intent::Sched;
-
-/// `roster` without the schools in `removed` and everything that names them.
-pub(crate) fn without(roster: &Roster, removed: &BTreeSet<SchoolCode>) -> Roster {
-    let mut r = roster.clone();
-    let gone_teachers: BTreeSet<String> =
-        r.teachers.iter().filter(|t| removed.contains(&t.school)).map(|t| t.id.clone()).collect();
-    r.schools.retain(|s| !removed.contains(&s.code));
-    r.pairings.retain(|p| !removed.contains(&p.helper) && !removed.contains(&p.partner));
-    r.teachers.retain(|t| !removed.contains(&t.school));
-    for s in &mut r.staff {
-        s.schools.retain(|c| !removed.contains(c));
-    }
-    r.stationings.retain(|st| !removed.contains(&st.rural_school) && !removed.contains(&st.urban_school));
-    r.mentorships.retain(|m| !gone_teachers.contains(&m.mentor) && !gone_teachers.contains(&m.apprentice));
-    r
-}
-
-/// Schools of `roster` that may leave it in a schedule: not among `schedule`'s
-/// schools and leading no alliance.
-pub(crate) fn removable(roster: &Roster, schedule: &[SchoolCode]) -> Vec<SchoolCode> {
-    roster
-        .schools
-        .iter()
-        .map(|s| s.code.clone())
-        .filter(|c| !schedule.contains(c) && !roster.alliances.iter().any(|a| &a.base_school == c))
-        .collect()
-}
 
 impl Sched {
     /// Imports the demo roster without `removed` into the hub's database, from this
@@ -49,7 +21,7 @@ impl Sched {
     async fn import_roster(&mut self, removed: BTreeSet<SchoolCode>) -> Result<(), SoakError> {
         let full = yanpei_demo::demo_roster()
             .map_err(|p| SoakError::Unexpected(format!("the demo roster does not load: {p:?}")))?;
-        let roster = without(&full, &removed);
+        let roster = crate::roster_versions::without(&full, &removed);
         let problems = yanpei_domain::roster::validate(&roster);
         if !problems.is_empty() {
             return Err(SoakError::Unexpected(format!("the reduced roster is invalid: {problems:?}")));

@@ -134,6 +134,8 @@ impl Sched {
             FaultKind::DiskFull => self.world.has_small_disk(),
             FaultKind::NodeDiskFull => self.world.node_fs().is_some(),
             FaultKind::TwoHubs => self.world.on_postgres(),
+            FaultKind::HubIoError => self.world.eio().is_some() && !self.world.on_postgres(),
+            FaultKind::NodeIoError => self.world.eio().is_some(),
             _ => true,
         }
     }
@@ -221,6 +223,9 @@ impl Sched {
         if let Some(t) = self.world.node_fs() {
             t.free()?;
         }
+        if let Some(e) = self.world.eio() {
+            e.lower()?;
+        }
         if let Some(died) = self.world.ensure_hub().await? {
             self.notes.push(format!("the hub had exited by itself: {died}"));
         }
@@ -261,37 +266,7 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     )
     .await?;
     let log = IntentLog::create(&dir.join("intents.jsonl"))?;
-
-    // Three or four schools; the first has two or three nodes, the others one or two.
-    let mut pool: Vec<&str> = SCHOOLS.to_vec();
-    rand::seq::SliceRandom::shuffle(pool.as_mut_slice(), &mut rng);
-    let count = rng.random_range(3..=4);
-    let schools: Vec<SchoolCode> = pool[..count]
-        .iter()
-        .map(|s| s.parse())
-        .collect::<Result<_, _>>()
-        .map_err(|e| SoakError::Unexpected(format!("{e}")))?;
-    let mut nodes = Vec::new();
-    for (k, school) in schools.iter().enumerate() {
-        let n = if k == 0 { rng.random_range(2..=3) } else { rng.random_range(1..=2) };
-        for j in 0..n {
-            let name = format!("{school}-{}", char::from(b'a' + j));
-            let agent = world.node(school, &name).await?;
-            let actor = Actor { node: name, node_id: agent.store().node_id(), school: school.clone() };
-            nodes.push(SoakNode { agent, actor, errors: Vec::new() });
-        }
-    }
-    // Two schools without a node that shared records may name, and a roster version remove.
-    let roster = yanpei_demo::demo_roster()
-        .map_err(|p| SoakError::Unexpected(format!("the demo roster does not load: {p:?}")))?;
-    let mut outside = crate::roster_change::removable(&roster, &schools);
-    outside.sort();
-    rand::seq::SliceRandom::shuffle(outside.as_mut_slice(), &mut rng);
-    outside.truncate(if opts.kinds.contains(&FaultKind::RosterChange) { 2 } else { 0 });
-    let mut log = log;
-    let all = roster.schools.iter().map(|s| s.code.clone()).collect();
-    log.event(EventKind::RosterImported { schools: all, removed: Vec::new() }, "the demo roster")?;
-    let cast = Cast::new(nodes, schools, outside, log, seed);
+    let cast = gather(&world, &mut rng, log, opts, seed).await?;
     let mut s = Sched {
         world,
         cast,
@@ -302,7 +277,8 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
         delivered: Vec::new(),
         kinds: opts.kinds.clone(),
     };
-    let outcome = drive(&mut s, opts.records).await;
+    // Boxed: the schedule's state is large, and a test thread's stack is small.
+    let outcome = Box::pin(drive(&mut s, opts.records)).await;
     // Whatever happened, stop the hub and unmount its disk before reporting.
     let db = s.world.shut_down().await;
     if let Err(e) = outcome {
@@ -358,6 +334,46 @@ pub async fn run_intent_seed(seed: u64, dir: &Path, opts: &IntentOptions) -> Res
     Ok(report)
 }
 
+/// The schedule's people: three or four schools with their nodes, the two outside
+/// schools its shared records may name, and the roster the hub starts with (logged).
+async fn gather(
+    world: &ProcWorld,
+    rng: &mut StdRng,
+    mut log: IntentLog,
+    opts: &IntentOptions,
+    seed: u64,
+) -> Result<Cast, SoakError> {
+    // Three or four schools; the first has two or three nodes, the others one or two.
+    let mut pool: Vec<&str> = SCHOOLS.to_vec();
+    rand::seq::SliceRandom::shuffle(pool.as_mut_slice(), rng);
+    let count = rng.random_range(3..=4);
+    let schools: Vec<SchoolCode> = pool[..count]
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e| SoakError::Unexpected(format!("{e}")))?;
+    let mut nodes = Vec::new();
+    for (k, school) in schools.iter().enumerate() {
+        let n = if k == 0 { rng.random_range(2..=3) } else { rng.random_range(1..=2) };
+        for j in 0..n {
+            let name = format!("{school}-{}", char::from(b'a' + j));
+            let agent = world.node(school, &name).await?;
+            let actor = Actor { node: name, node_id: agent.store().node_id(), school: school.clone() };
+            nodes.push(SoakNode { agent, actor, errors: Vec::new() });
+        }
+    }
+    // Two schools without a node that shared records may name, and a roster version remove.
+    let roster = yanpei_demo::demo_roster()
+        .map_err(|p| SoakError::Unexpected(format!("the demo roster does not load: {p:?}")))?;
+    let mut outside = crate::roster_versions::removable(&roster, &schools);
+    outside.sort();
+    rand::seq::SliceRandom::shuffle(outside.as_mut_slice(), rng);
+    outside.truncate(if opts.kinds.contains(&FaultKind::RosterChange) { 2 } else { 0 });
+    let all = roster.schools.iter().map(|s| s.code.clone()).collect();
+    log.event(EventKind::RosterImported { schools: all, removed: Vec::new() }, "the demo roster")?;
+    Ok(Cast::new(nodes, schools, outside, log, seed))
+}
+
 async fn drive(s: &mut Sched, target: usize) -> Result<(), SoakError> {
     // Every node records a little and syncs twice, so siblings hold each other's records.
     for i in 0..s.cast.nodes.len() {
@@ -395,21 +411,21 @@ async fn drive(s: &mut Sched, target: usize) -> Result<(), SoakError> {
             if kind == FaultKind::HubRestore && s.backup_n.is_none() {
                 continue;
             }
-            if s.inject(kind).await? {
+            if Box::pin(s.inject(kind)).await? {
                 plan.swap_remove(k);
             }
         } else if roll < 17 && !s.kinds.is_empty() {
             let kind = s.kinds[s.rng.random_range(0..s.kinds.len())];
             if kind != FaultKind::HubRestore || s.rng.random_bool(0.2) {
-                s.inject(kind).await?;
+                Box::pin(s.inject(kind)).await?;
             }
         } else {
-            s.ordinary(target).await?;
+            Box::pin(s.ordinary(target)).await?;
         }
         if s.cast.created >= target && !plan.is_empty() && s.rng.random_bool(0.5) {
             // Past the records asked for: only the faults still owed remain.
             let kind = plan[0];
-            if (kind != FaultKind::HubRestore || s.backup_n.is_some()) && s.inject(kind).await? {
+            if (kind != FaultKind::HubRestore || s.backup_n.is_some()) && Box::pin(s.inject(kind)).await? {
                 plan.remove(0);
             } else if kind != FaultKind::HubRestore {
                 plan.remove(0);

@@ -96,6 +96,13 @@ impl ProcWorld {
             Some(admin) => HubDb::fresh_postgres(admin, seed).await?,
             None => HubDb::Sqlite(db_dir.join("hub.sqlite")),
         };
+        let eio = match crate::eio::Eio::build(&dir.join("eio")) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "no I/O-error library: I/O-error faults are off");
+                None
+            }
+        };
         let files = HubFiles {
             exe: exe.to_owned(),
             db,
@@ -103,6 +110,7 @@ impl ProcWorld {
             attachments: dir.join("hub-attachments"),
             logs: dir.join("logs"),
             planted,
+            eio,
         };
         let store = HubStore::open(&files.db.url()).await?;
         store.replace_roster(&roster, "soak").await?;
@@ -173,6 +181,11 @@ impl ProcWorld {
             self.hub = Some(hub);
         }
         Ok(died.filter(|d| d != "stopped"))
+    }
+
+    /// I/O errors on demand (the hub's SQLite directory, the node-write process's stores).
+    pub(crate) fn eio(&self) -> Option<&crate::eio::Eio> {
+        self.files.eio.as_ref()
     }
 
     /// Whether the hub runs on PostgreSQL.
@@ -283,12 +296,21 @@ impl ProcWorld {
 
     /// Starts `yanpei soak --node-write STORE INPUT` for node `name`: the node's writes in
     /// INPUT as a process of its own, reporting each commit on its standard output.
+    /// With `eio`, its I/O on the node stores fails while the flag is raised.
     pub(crate) fn spawn_node_write(
         &self,
         name: &str,
         input: &Path,
+        eio: bool,
     ) -> Result<tokio::process::Child, SoakError> {
-        tokio::process::Command::new(&self.files.exe)
+        let mut command = tokio::process::Command::new(&self.files.exe);
+        if eio
+            && let Some(e) = &self.files.eio
+            && let Some(dir) = self.node_path(name).parent()
+        {
+            e.apply(&mut command, dir);
+        }
+        command
             .args(["soak", "--node-write"])
             .arg(self.node_path(name))
             .arg(input)

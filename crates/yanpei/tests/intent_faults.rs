@@ -88,9 +88,12 @@ async fn run_block(dir: &std::path::Path, opts: &IntentOptions, seeds: std::ops:
     let missing: Vec<&str> = faults
         .missing()
         .iter()
-        // PostgreSQL keeps its own disk; two hubs share only a PostgreSQL database.
-        .filter(|k| {
-            !(on_postgres && **k == FaultKind::DiskFull) && !(!on_postgres && **k == FaultKind::TwoHubs)
+        // PostgreSQL keeps its own disk (no disk-full or I/O-error faults for its files);
+        // two hubs share only a PostgreSQL database.
+        .filter(|k| match k {
+            FaultKind::DiskFull | FaultKind::HubIoError => !on_postgres,
+            FaultKind::TwoHubs => on_postgres,
+            _ => true,
         })
         .map(|k| k.label())
         .collect();
