@@ -28,6 +28,7 @@ pub(crate) struct Sync {
     blobs: Option<yanpei_attach::BlobDir>,
     metrics: Arc<Metrics>,
     revoked: Arc<Revocations>,
+    rules: crate::rules::Rules,
 }
 
 impl Sync {
@@ -37,7 +38,7 @@ impl Sync {
         metrics: Arc<Metrics>,
         revoked: Arc<Revocations>,
     ) -> Self {
-        Sync { store, blobs, metrics, revoked }
+        Sync { store, blobs, metrics, revoked, rules: Default::default() }
     }
 
     /// The open session `id` of the calling school.
@@ -110,7 +111,7 @@ impl Sync {
         // Whole-batch checks (size, order, shape): a node that breaks them is broken; the
         // batch is refused whole. Record-level problems refuse only that change.
         let checked = match validate_batch(r.changes, session.protocol_version >= CAUSAL_PROTOCOL_VERSION) {
-            Ok((changes, refused)) => self.check_partners(changes, refused).await,
+            Ok((changes, refused)) => self.rules.check(&self.store, changes, refused).await,
             Err(e) => Err(e),
         };
         // A record's attachments reach the hub before the record (retryable: the batch waits).
@@ -215,33 +216,6 @@ impl Sync {
             "sync session finished"
         );
         Ok(pb::FinishResponse { conflicts: conflicts.iter().map(crate::grpc::conflict_to_pb).collect() })
-    }
-
-    /// Partner schools named in a change must be schools of the county roster; a change
-    /// naming another is refused (the rest of the batch goes on).
-    async fn check_partners(
-        &self,
-        changes: Vec<IncomingChange>,
-        mut refused: Vec<Refusal>,
-    ) -> Result<(Vec<IncomingChange>, Vec<Refusal>), HubError> {
-        if changes.iter().all(|c| c.activity.body.details.partner_schools.is_empty()) {
-            return Ok((changes, refused));
-        }
-        let known: std::collections::BTreeSet<SchoolCode> =
-            self.store.schools().await?.into_iter().map(|s| s.code).collect();
-        let mut kept = Vec::with_capacity(changes.len());
-        for c in changes {
-            match c.activity.body.details.partner_schools.iter().find(|p| !known.contains(*p)) {
-                Some(p) => refused.push(Refusal {
-                    seq: c.seq,
-                    activity_id: c.activity.id.to_string(),
-                    reason: format!("相关学校「{p}」不在县名册中：请改正相关学校后再保存这条记录"),
-                    owner: Some(c.activity.school.to_string()),
-                }),
-                None => kept.push(c),
-            }
-        }
-        Ok((kept, refused))
     }
 
     async fn digests(
