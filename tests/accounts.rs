@@ -55,7 +55,13 @@ fn stats_of(code: &SchoolCode) -> pb::StatsRequest {
 }
 
 fn county() -> pb::StatsRequest {
-    pb::StatsRequest { semester: None, scope: None, group_by: 0, ..Default::default() }
+    let scope = Some(pb::Scope { target: Some(pb::scope::Target::County(true)) });
+    pb::StatsRequest { semester: None, scope, group_by: 0, ..Default::default() }
+}
+
+/// No scope: whatever the caller may read.
+fn unscoped() -> pb::StatsRequest {
+    pb::StatsRequest::default()
 }
 
 /// The demo accounts (admin, jy01, the principal of the first school) in the world's hub.
@@ -141,6 +147,8 @@ async fn a_staff_token_follows_the_roster(db: Option<String>) {
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert!(status.message().contains(other.as_str()), "{}", status.message());
     assert_eq!(query.stats(bearer(county(), &token)).await.unwrap_err().code(), Code::PermissionDenied);
+    // Without a scope, a 教研员 gets the assigned schools (4 records, all at the first).
+    assert_eq!(query.stats(bearer(unscoped(), &token)).await.unwrap().into_inner().total, 4);
     let audit = pb::AuditRequest { limit: 10, caller: String::new(), school_code: String::new() };
     assert_eq!(query.audit(bearer(audit, &token)).await.unwrap_err().code(), Code::PermissionDenied);
 
@@ -178,6 +186,8 @@ async fn a_principal_reads_only_their_school(db: Option<String>) {
         query.stats(bearer(county(), &session.token)).await.unwrap_err().code(),
         Code::PermissionDenied
     );
+    // `query stats` without a scope answers for their school, like the other queries.
+    assert_eq!(query.stats(bearer(unscoped(), &session.token)).await.unwrap().into_inner().total, 3);
     let ledger = pb::SyncLedgerRequest { school_code: other.to_string(), limit: 5 };
     assert_eq!(
         query.sync_ledger(bearer(ledger, &session.token)).await.unwrap_err().code(),

@@ -100,11 +100,17 @@ async fn another_schools_records_are_refused(db: Option<String>) {
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
-    // And a school node may not read the county's statistics.
+    // And a school node may not read the county's statistics...
     let channel = w.node_endpoint_via(&mine, w.hub_addr).unwrap().connect().await.unwrap();
     let mut query = pb::query_service_client::QueryServiceClient::new(channel);
-    let status = query.stats(pb::StatsRequest::default()).await.unwrap_err();
+    let county = pb::StatsRequest {
+        scope: Some(pb::Scope { target: Some(pb::scope::Target::County(true)) }),
+        ..Default::default()
+    };
+    let status = query.stats(county).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
+    // ...without a scope it gets its own school's, as every other query answers.
+    assert_eq!(query.stats(pb::StatsRequest::default()).await.unwrap().into_inner().total, 2);
     // ...but may read its own school's.
     let own = query
         .stats(pb::StatsRequest {

@@ -24,7 +24,10 @@ async fn compliance_matches_a_hand_count(db: Option<String>) {
     let mut everything: Vec<Activity> = Vec::new();
     for (i, school) in roster.schools.iter().enumerate() {
         let node = w.node(&school.code, "office").await.unwrap();
-        let records = semester_of_activity(&roster, school, i as u64 + 1);
+        let mut records = semester_of_activity(&roster, school, i as u64 + 1);
+        if school.code.as_str() == "CGZ1" {
+            records.extend(meetings_joined_by_jy01(&roster));
+        }
         node.store().record_all(&records).await.unwrap();
         node.sync_once().await.unwrap();
         everything.extend(records);
@@ -57,6 +60,48 @@ async fn compliance_matches_a_hand_count(db: Option<String>) {
     let on_site = row("stationed_staff", "JY01", "蹲点时间（天）");
     assert_eq!(on_site.actual, days);
     assert_eq!(on_site.target, 22);
+
+    // Attending counts: the meetings JY01 hosted and those that list 杨刚 among the participants.
+    let attended = |until: &str| {
+        let until: chrono::NaiveDate = until.parse().unwrap();
+        everything
+            .iter()
+            .filter(|a| a.kind == ActivityKind::GroupMeeting && a.date <= until)
+            .filter(|a| a.body.actor == "杨刚" || a.body.details.participants.iter().any(|p| p == "杨刚"))
+            .count() as i64
+    };
+    assert_eq!(row("stationed_staff", "JY01", "参加教研组活动").actual, attended("2025-01-20"));
+    assert!(attended("2025-01-20") >= 3, "the three meetings JY01 joined count");
+
+    // As of a day inside the semester, only what happened by then counts, and the pace
+    // is projected from that.
+    let as_of = "2024-11-15";
+    let early = q
+        .compliance(pb::ComplianceRequest { as_of: as_of.into(), ..request("") })
+        .await
+        .unwrap()
+        .into_inner();
+    let early_row = |id: &str, quota: &str| {
+        early
+            .rows
+            .iter()
+            .find(|r| r.role == "stationed_staff" && r.person_id == id && r.quota == quota)
+            .unwrap()
+            .clone()
+    };
+    let until: chrono::NaiveDate = as_of.parse().unwrap();
+    let observed_by = everything
+        .iter()
+        .filter(|a| a.body.actor == "杨刚" && a.kind == ActivityKind::LessonObservation && a.date <= until)
+        .count() as i64;
+    let later = count("杨刚", ActivityKind::LessonObservation) - observed_by;
+    assert!(later > 0, "records after the as-of day exist");
+    let e = early_row("JY01", "听课");
+    assert_eq!(e.actual, observed_by, "{later} later records are not counted");
+    assert_eq!(e.projected, (observed_by as f64 / early.elapsed).floor() as i64);
+    assert!(early.elapsed < 1.0);
+    assert_eq!(early_row("JY01", "参加教研组活动").actual, attended(as_of));
+    assert!(attended(as_of) < attended("2025-01-20"));
 
     // A teacher by hand: the first CGZ1 teacher with any lesson observed there.
     let teacher = roster
@@ -133,6 +178,36 @@ async fn compliance_matches_a_hand_count(db: Option<String>) {
     assert_eq!(mine.schools.len(), 3, "a 教研员 sees the assigned schools");
 }
 on_both_backends!(compliance_matches_a_hand_count);
+
+/// Three group meetings at CGZ1 (JY01's 蹲点 school), hosted by a CGZ1 teacher, that list
+/// JY01 (杨刚) among the participants: one before 15 November, two after.
+fn meetings_joined_by_jy01(roster: &yanpei_domain::roster::Roster) -> Vec<Activity> {
+    let host = roster.teachers.iter().find(|t| t.school.as_str() == "CGZ1").unwrap();
+    ["2024-10-10", "2024-11-20", "2024-12-10"]
+        .iter()
+        .map(|day| {
+            let body = yanpei_domain::ActivityDraft {
+                subject: Some("语文".into()),
+                actor: host.name.clone(),
+                topic: Some("大单元教学设计".into()),
+                duration_minutes: Some(60),
+                details: yanpei_domain::Details {
+                    participants: vec!["杨刚".into(), host.name.clone()],
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            Activity::create(
+                host.school.clone(),
+                DEMO_SEMESTER,
+                day.parse().unwrap(),
+                ActivityKind::GroupMeeting,
+                body,
+            )
+            .unwrap()
+        })
+        .collect()
+}
 
 /// Cross-school records for every pairing of the demo roster: some owned by the helper
 /// school naming its partner, some the other way, some naming a school it is not paired

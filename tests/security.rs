@@ -171,8 +171,13 @@ async fn a_staff_member_reads_only_assigned_schools(db: Option<String>) {
     let status = query.stats(ask(&other)).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert!(status.message().contains(other.as_str()), "{}", status.message());
-    let county = pb::StatsRequest::default();
+    let county = pb::StatsRequest {
+        scope: Some(pb::Scope { target: Some(pb::scope::Target::County(true)) }),
+        ..Default::default()
+    };
     assert_eq!(query.stats(county).await.unwrap_err().code(), Code::PermissionDenied);
+    // Without a scope the 教研员 reads the assigned schools, as every other query answers.
+    assert_eq!(query.stats(pb::StatsRequest::default()).await.unwrap().into_inner().total, 4);
     let ledger = pb::SyncLedgerRequest { school_code: other.to_string(), limit: 5 };
     assert_eq!(query.sync_ledger(ledger).await.unwrap_err().code(), Code::PermissionDenied);
 
@@ -297,7 +302,10 @@ async fn plaintext_only_with_insecure_dev() {
     let status = sync.handshake(hello("T03Z2")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     let mut query = pb::query_service_client::QueryServiceClient::new(channel);
-    let county = pb::StatsRequest::default();
+    let county = pb::StatsRequest {
+        scope: Some(pb::Scope { target: Some(pb::scope::Target::County(true)) }),
+        ..Default::default()
+    };
     query.stats(as_dev(county.clone(), "operator:dev")).await.unwrap();
     let status = query.stats(as_dev(county, "node:T03Z2")).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityKind, Semester};
-use yanpei_report::{Compliance, QuotaPolicy, RollupRow, compliance};
+use yanpei_report::{Compliance, CountsFor, QuotaPolicy, RollupRow, compliance};
 use yanpei_store::entity::hub_activity;
 use yanpei_store::hub::{HubStore, StatsFilter, activity_row};
 use yanpei_store::sqlite_url;
@@ -511,6 +511,7 @@ async fn raw_person_rows(store: &HubStore, semester: Semester) -> Result<Vec<Rol
         let kind: String = r.try_get_by_index(2).map_err(yanpei_store::StoreError::from)?;
         let Ok(kind) = kind.parse::<ActivityKind>() else { continue };
         out.push(RollupRow {
+            named_as: CountsFor::Actor,
             school: r.try_get_by_index(0).map_err(yanpei_store::StoreError::from)?,
             actor: r.try_get_by_index(1).map_err(yanpei_store::StoreError::from)?,
             kind,
@@ -534,6 +535,7 @@ async fn person_rows(
             .into_iter()
             .filter_map(|p| {
                 Some(RollupRow {
+                    named_as: CountsFor::Actor,
                     kind: p.kind.parse::<ActivityKind>().ok()?,
                     school: p.school,
                     actor: p.actor,

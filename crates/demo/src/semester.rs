@@ -53,12 +53,7 @@ fn person(rng: &mut StdRng) -> String {
 
 /// A school day of the semester (Monday to Friday), inside the county's dates where it set them.
 fn school_day(rng: &mut StdRng, roster: &Roster, semester: Semester) -> NaiveDate {
-    let (first, last) = roster
-        .semesters
-        .iter()
-        .find(|s| s.semester == semester)
-        .map(|s| (s.start, s.end))
-        .unwrap_or_else(|| semester.dates());
+    let (first, last) = roster.calendar().dates(semester);
     let span = (last - first).num_days();
     loop {
         let d = first + TimeDelta::days(rng.random_range(0..=span));

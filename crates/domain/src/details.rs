@@ -179,6 +179,9 @@ const TEXT: usize = 4000;
 const SHORT: usize = 64;
 
 fn check_text(field: Field, value: Option<&str>, max: usize) -> Result<(), ValidationError> {
+    if let Some(v) = value {
+        crate::validation::check_controls(field, v, max >= TEXT)?;
+    }
     match value {
         Some(v) if v.chars().count() > max => {
             Err(ValidationError::new(field, format!("不能超过 {max} 个字")))

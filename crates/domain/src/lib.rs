@@ -4,6 +4,7 @@
 //! database, a command line) is turned into these types, validated, first.
 
 mod activity;
+mod calendar;
 mod details;
 mod example;
 mod field;
@@ -16,6 +17,7 @@ mod text;
 mod validation;
 
 pub use activity::{Activity, ActivityDraft};
+pub use calendar::Calendar;
 pub use details::{AttachmentRef, Details, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_PEOPLE, ProjectStage};
 pub use example::example_draft;
 pub use field::Field;

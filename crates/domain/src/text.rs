@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveTime};
 
-use crate::{Activity, Field, ProjectStage, Semester, ValidationError};
+use crate::{Activity, Calendar, Field, ProjectStage, ValidationError};
 
 /// Splits a list typed as 「张三、李四」, "a,b" or "a；b" into trimmed, non-empty items.
 pub fn split_list(text: &str) -> Vec<String> {
@@ -28,9 +28,20 @@ fn number<T: std::str::FromStr>(field: Field, text: &str) -> Result<Option<T>, V
 }
 
 impl Activity {
-    /// Sets `field` from what a clerk typed; empty text clears an optional field.
-    /// Only the value is checked here; [`Activity::validate`] checks the whole record.
+    /// Sets `field` from what a clerk typed; empty text clears an optional field; a date
+    /// is filed under the built-in calendar's semester. Only the value is checked here;
+    /// [`Activity::validate`] checks the whole record.
     pub fn set_text(&mut self, field: Field, text: &str) -> Result<(), ValidationError> {
+        self.set_text_in(&Calendar::builtin(), field, text)
+    }
+
+    /// [`Activity::set_text`], filing a date under the semester `calendar` says it falls in.
+    pub fn set_text_in(
+        &mut self,
+        calendar: &Calendar,
+        field: Field,
+        text: &str,
+    ) -> Result<(), ValidationError> {
         let (b, t) = (&mut self.body, text.trim());
         match field {
             Field::Kind => self.kind = t.parse().map_err(|e| ValidationError::new(field, format!("{e}")))?,
@@ -40,8 +51,7 @@ impl Activity {
                     .map_err(|_| {
                         ValidationError::new(field, format!("「{t}」不是日期，请写成 2024-10-08"))
                     })?;
-                self.semester = Semester::containing(self.date)
-                    .ok_or_else(|| ValidationError::new(field, format!("日期 {t} 不在任何学期内")))?;
+                self.semester = calendar.file(self.date)?;
             }
             Field::Semester => {
                 self.semester = t.parse().map_err(|e| ValidationError::new(field, format!("{e}")))?;
@@ -142,7 +152,7 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ActivityKind, Term, example_draft};
+    use crate::{ActivityKind, Semester, Term, example_draft};
 
     #[test]
     fn every_editable_field_reads_back_what_it_writes() {

@@ -25,3 +25,37 @@ impl ValidationError {
         ValidationError { field, reason: reason.into() }
     }
 }
+
+/// Refuses control characters (NUL, ESC…) in text people will read: they would be stored
+/// and later printed raw to someone's terminal. Long texts may keep line breaks and tabs.
+pub(crate) fn check_controls(field: Field, value: &str, multiline: bool) -> Result<(), ValidationError> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    match value.chars().find(|c| c.is_control() && !allowed(*c)) {
+        Some(c) => Err(ValidationError::new(
+            field,
+            format!("含有控制字符 U+{:04X}（如 NUL、ESC），不能保存；请删去后重新输入", u32::from(c)),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused_line_breaks_only_in_long_text() {
+        // (text, multiline, accepted)
+        let table = [
+            ("王静", false, true),
+            ("a\0b", false, false),
+            ("\u{1b}[31m红", true, false),
+            ("第一行\n第二行\t完", true, true),
+            ("第一行\n第二行", false, false),
+            ("\u{7f}", true, false),
+        ];
+        for (text, multiline, ok) in table {
+            assert_eq!(check_controls(Field::Notes, text, multiline).is_ok(), ok, "{text:?}");
+        }
+    }
+}

@@ -120,6 +120,19 @@ fn peer_ip<B>(req: &http::Request<B>) -> String {
     addr.map(|a| a.ip().to_string()).unwrap_or_default()
 }
 
+/// A request tonic could not decode (invalid UTF-8 in a string, a malformed message) is
+/// the caller's mistake: INVALID_ARGUMENT with a Chinese message, not tonic's INTERNAL.
+fn undecodable_is_invalid<R: Default>(res: http::Response<R>) -> http::Response<R> {
+    let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if header("grpc-status") == "13" && header("grpc-message").starts_with("failed%20to%20decode") {
+        return tonic::Status::invalid_argument(
+            "请求无法解码：消息格式不对，或文字不是合法的 UTF-8 编码；请检查客户端（protobuf 的 string 字段须为 UTF-8）",
+        )
+        .into_http();
+    }
+    res
+}
+
 fn grpc_code<B>(res: &http::Response<B>) -> i32 {
     res.headers().get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
@@ -178,7 +191,7 @@ where
                         tracing::warn!(%rpc, %ip, reason = status.message(), "login token refused");
                         status.into_http()
                     }
-                    None => inner.call(req).await?,
+                    None => undecodable_is_invalid(inner.call(req).await?),
                 },
                 Err(wait) => {
                     let limit = state.buckets.limit();
@@ -214,5 +227,27 @@ mod tests {
         assert!(parse_identity("node:").is_none());
         assert!(parse_identity("root:x").is_none());
         assert!(parse_identity("CGZ1").is_none());
+    }
+
+    #[test]
+    fn an_undecodable_request_is_invalid_argument_in_chinese() {
+        // What tonic answers for a message prost cannot decode.
+        let decode = || {
+            tonic::Status::internal("failed to decode Protobuf message: Activity.actor: invalid string value: data is not UTF-8 encoded")
+                .into_http::<()>()
+        };
+        // (the handler's answer, the code the caller gets)
+        let table: [(http::Response<()>, &str); 3] = [
+            (decode(), "3"),
+            (tonic::Status::internal("数据库出错").into_http(), "13"),
+            (tonic::Status::not_found("没有").into_http(), "5"),
+        ];
+        for (res, want) in table {
+            let res = undecodable_is_invalid(res);
+            assert_eq!(res.headers().get("grpc-status").and_then(|v| v.to_str().ok()), Some(want));
+        }
+        let res = undecodable_is_invalid(decode());
+        let message = res.headers().get("grpc-message").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(message.contains("UTF-8") && !message.contains("failed"), "{message}");
     }
 }

@@ -21,6 +21,7 @@ mod query;
 mod ratelimit;
 mod report;
 mod revocation;
+mod rules;
 mod scope;
 mod storage_health;
 mod sync;

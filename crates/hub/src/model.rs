@@ -10,8 +10,11 @@ use yanpei_report::{Compliance, Dimension, GapGroup, PairReport, SchoolCoverage}
 /// Which schools a statistics query counts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum StatsScope {
-    /// The whole county.
+    /// Whatever the caller may read: the county for the operator, the assigned schools
+    /// for a 教研员, the own school for a principal or a node.
     #[default]
+    Readable,
+    /// The whole county.
     County,
     /// One alliance, by code.
     Alliance(String),

@@ -51,7 +51,12 @@ impl Query {
         let semester = r.semester;
         let schools = self.store.schools().await?;
         let alliances = self.store.alliances().await?;
+        let readable = scope::readable(&self.store, &who).await?;
         let in_scope: Option<Vec<SchoolCode>> = match &r.scope {
+            StatsScope::Readable => match &readable {
+                scope::Readable::All => None,
+                scope::Readable::Schools(set) => Some(set.iter().cloned().collect()),
+            },
             StatsScope::County => None,
             StatsScope::Alliance(code) => {
                 if !alliances.iter().any(|a| &a.code == code) {
@@ -76,11 +81,10 @@ impl Query {
             }
         };
         let (subject, from, to) = (r.subject, r.from_week, r.to_week);
-
         for school in in_scope.iter().flatten() {
             note.school(school);
         }
-        scope::authorize(&scope::readable(&self.store, &who).await?, in_scope.as_deref())?;
+        scope::authorize(&readable, in_scope.as_deref())?;
         let filter = StatsFilter { semester, schools: in_scope, subject, from_week: from, to_week: to };
         let counts = self.store.stats(&filter).await?;
         let complete = self.store.complete_meetings(&filter).await?;

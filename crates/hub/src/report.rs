@@ -4,10 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
-use yanpei_domain::{ActivityKind, SchoolCode};
+use chrono::{NaiveDate, Utc};
+use yanpei_domain::{ActivityKind, SchoolCode, Semester};
 use yanpei_pki::Identity;
-use yanpei_report::{RollupRow, compliance};
+use yanpei_report::{CountsFor, RollupRow, compliance};
+use yanpei_store::people::{NamedAs, NamedRow};
 
 use crate::audit::Note;
 use crate::model::{
@@ -30,25 +31,9 @@ impl Query {
         let semester = r.semester;
         let schools = self.report_scope(&who, note, r.school.as_ref()).await?;
         let roster = self.roster().await?;
-        let as_of = r.as_of.unwrap_or_else(|| {
-            let (first, last) = semester.dates();
-            Utc::now().date_naive().clamp(first, last)
-        });
-        let rows: Vec<RollupRow> = self
-            .store
-            .person_rollups(semester)
-            .await?
-            .into_iter()
-            .filter_map(|p| {
-                Some(RollupRow {
-                    school: p.school,
-                    actor: p.actor,
-                    kind: p.kind.parse::<ActivityKind>().ok()?,
-                    n: p.n,
-                    days: p.days,
-                })
-            })
-            .collect();
+        let (first, last) = roster.calendar().dates(semester);
+        let as_of = r.as_of.unwrap_or_else(|| Utc::now().date_naive().clamp(first, last));
+        let rows = self.person_rows(semester, as_of.min(last), last).await?;
         // Staff quotas are the county's: the operator sees them (a whole-county report).
         let include_staff = matches!(who, Identity::Operator { .. }) && schools.is_none();
         let report =
@@ -60,6 +45,69 @@ impl Query {
 }
 
 impl Query {
+    /// Who the semester's records name up to `until` (the semester's last day or before),
+    /// as the quota policy counts them: from the person rollups while `until` is the
+    /// semester's end and only 执行人 count, else (and for the people a quota counts
+    /// besides the 执行人: 参与人员, 授课教师) from the records themselves.
+    async fn person_rows(
+        &self,
+        semester: Semester,
+        until: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Vec<RollupRow>, HubError> {
+        let others: Vec<ActivityKind> = self
+            .policy
+            .quotas
+            .iter()
+            .filter(|q| q.counts_for.iter().any(|c| *c != CountsFor::Actor))
+            .flat_map(|q| q.kinds.iter().filter_map(|k| k.parse::<ActivityKind>().ok()))
+            .collect();
+        let row = |n: NamedRow| {
+            Some(RollupRow {
+                kind: n.kind.parse::<ActivityKind>().ok()?,
+                named_as: match n.named_as {
+                    NamedAs::Actor => CountsFor::Actor,
+                    NamedAs::Participant => CountsFor::Participants,
+                    NamedAs::Teacher => CountsFor::Teacher,
+                },
+                school: n.school,
+                actor: n.person,
+                n: n.n,
+                days: n.days,
+            })
+        };
+        if until < last {
+            return Ok(self
+                .store
+                .people_named(semester, until, None)
+                .await?
+                .into_iter()
+                .filter_map(row)
+                .collect());
+        }
+        let mut rows: Vec<RollupRow> = self
+            .store
+            .person_rollups(semester)
+            .await?
+            .into_iter()
+            .filter_map(|p| {
+                Some(RollupRow {
+                    school: p.school,
+                    actor: p.actor,
+                    named_as: CountsFor::Actor,
+                    kind: p.kind.parse::<ActivityKind>().ok()?,
+                    n: p.n,
+                    days: p.days,
+                })
+            })
+            .collect();
+        if !others.is_empty() {
+            let named = self.store.people_named(semester, until, Some(&others)).await?;
+            rows.extend(named.into_iter().filter(|n| n.named_as != NamedAs::Actor).filter_map(row));
+        }
+        Ok(rows)
+    }
+
     /// The schools a report covers: the one asked for, or all the caller may read (`None`: county).
     pub(crate) async fn report_scope(
         &self,

@@ -28,6 +28,7 @@ pub(crate) struct Sync {
     blobs: Option<yanpei_attach::BlobDir>,
     metrics: Arc<Metrics>,
     revoked: Arc<Revocations>,
+    rules: crate::rules::Rules,
 }
 
 impl Sync {
@@ -37,7 +38,7 @@ impl Sync {
         metrics: Arc<Metrics>,
         revoked: Arc<Revocations>,
     ) -> Self {
-        Sync { store, blobs, metrics, revoked }
+        Sync { store, blobs, metrics, revoked, rules: Default::default() }
     }
 
     /// The open session `id` of the calling school.
@@ -109,7 +110,10 @@ impl Sync {
         let started = Instant::now();
         // Whole-batch checks (size, order, shape): a node that breaks them is broken; the
         // batch is refused whole. Record-level problems refuse only that change.
-        let checked = validate_batch(r.changes, session.protocol_version >= CAUSAL_PROTOCOL_VERSION);
+        let checked = match validate_batch(r.changes, session.protocol_version >= CAUSAL_PROTOCOL_VERSION) {
+            Ok((changes, refused)) => self.rules.check(&self.store, changes, refused).await,
+            Err(e) => Err(e),
+        };
         // A record's attachments reach the hub before the record (retryable: the batch waits).
         let checked = match checked {
             Ok((changes, refused)) => {

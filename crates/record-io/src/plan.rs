@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use uuid::{Builder, Uuid};
 use yanpei_domain::roster::Roster;
 use yanpei_domain::{
-    Activity, ActivityDraft, ActivityKind, Field, SchoolCode, Semester, Term, ValidationError,
+    Activity, ActivityDraft, ActivityKind, Calendar, Field, SchoolCode, Semester, Term, ValidationError,
 };
 
 use crate::book::Grid;
@@ -278,8 +278,9 @@ fn read_row(
             )]);
         };
         let mut a = stored.clone();
+        let calendar = ctx.roster.map(Roster::calendar).unwrap_or_default();
         let mut errors = Vec::new();
-        fill(&mut a, row, layout, &mut errors, &header);
+        fill(&mut a, row, layout, &calendar, &mut errors, &header);
         if !errors.is_empty() {
             return Err(errors.into_iter().map(|(c, r)| problem(&c, r)).collect());
         }
@@ -314,8 +315,9 @@ fn read_row(
         deleted: false,
         body: ActivityDraft::default(),
     };
+    let calendar = ctx.roster.map(Roster::calendar).unwrap_or_default();
     let mut errors = Vec::new();
-    fill(&mut a, row, layout, &mut errors, &header);
+    fill(&mut a, row, layout, &calendar, &mut errors, &header);
     if !errors.is_empty() {
         return Err(errors.into_iter().map(|(c, r)| problem(&c, r)).collect());
     }
@@ -328,9 +330,11 @@ fn read_row(
         }
     };
     a.validate().map_err(|e| vec![problem(&column(&e), e.reason.clone())])?;
-    if let Some(r) = ctx.roster {
-        r.check_activity(&a).map_err(|e| vec![problem(&column(&e), e.reason.clone())])?;
+    match ctx.roster {
+        Some(r) => r.check_activity(&a),
+        None => calendar.check_activity(&a),
     }
+    .map_err(|e| vec![problem(&column(&e), e.reason.clone())])?;
     if ctx.existing.contains_key(&a.id) {
         return Ok(None);
     }
@@ -341,12 +345,14 @@ fn read_row(
     Ok(Some(a))
 }
 
-/// Sets every column's field from its cell: 日期 first (it works out the 学期), then 学期
-/// (a filled-in 学期 wins), then the rest in column order. Collects every cell's error.
+/// Sets every column's field from its cell: 日期 first (it works out the 学期 by the
+/// county's calendar), then 学期 (a filled-in 学期 wins), then the rest in column order.
+/// Collects every cell's error.
 fn fill(
     a: &mut Activity,
     row: &[String],
     layout: &SheetLayout,
+    calendar: &Calendar,
     errors: &mut Vec<(String, String)>,
     header: &dyn Fn(Field) -> String,
 ) {
@@ -363,7 +369,7 @@ fn fill(
         if f == Field::Semester && text.is_empty() {
             continue;
         }
-        if let Err(e) = a.set_text(f, text) {
+        if let Err(e) = a.set_text_in(calendar, f, text) {
             errors.push((header(f), e.reason));
         }
     }

@@ -9,15 +9,18 @@ use serde::Serialize;
 use yanpei_domain::roster::Roster;
 use yanpei_domain::{ActivityKind, SchoolCode, Semester};
 
-use crate::policy::{Measure, Period, QuotaPolicy, Role};
+use crate::policy::{CountsFor, Measure, Period, QuotaPolicy, Role};
 
-/// One rollup row of the semester: what one person (the records' 执行人) did at one school.
+/// One rollup row of the semester: the records one person (by name or id, as recorded)
+/// is named in at one school, and as whom (their 执行人, among the 参与人员, the 授课教师).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupRow {
     /// The school whose records they are.
     pub school: String,
-    /// The 执行人 as recorded (a name, or an id).
+    /// The person as recorded (a name, or an id).
     pub actor: String,
+    /// As whom the records name them.
+    pub named_as: CountsFor,
     /// The kind.
     pub kind: ActivityKind,
     /// Live records.
@@ -87,8 +90,8 @@ pub struct Compliance {
     pub rollup: Vec<PersonCount>,
 }
 
-/// One actor's totals by (school, kind): (records, 蹲点 days).
-type Done<'a> = BTreeMap<(&'a str, ActivityKind), (i64, i64)>;
+/// One person's totals by (school, kind, named as): (records, 蹲点 days).
+type Done<'a> = BTreeMap<(&'a str, ActivityKind, CountsFor), (i64, i64)>;
 
 struct Person<'a> {
     role: Role,
@@ -111,12 +114,7 @@ pub fn compliance(
     schools: Option<&BTreeSet<SchoolCode>>,
     include_staff: bool,
 ) -> Compliance {
-    let (start, end) = roster
-        .semesters
-        .iter()
-        .find(|s| s.semester == semester)
-        .map(|s| (s.start, s.end))
-        .unwrap_or_else(|| semester.dates());
+    let (start, end) = roster.calendar().dates(semester);
     let span = (end - start).num_days() + 1;
     let elapsed = ((as_of - start).num_days() + 1).clamp(0, span) as f64 / span as f64;
     let months = ((span as f64) / 30.4).round().max(1.0) as i64;
@@ -125,7 +123,11 @@ pub fn compliance(
     // by id, so the report costs one lookup per person, not a pass over every row.
     let mut done: BTreeMap<&str, Done<'_>> = BTreeMap::new();
     for r in rows {
-        let e = done.entry(r.actor.as_str()).or_default().entry((r.school.as_str(), r.kind)).or_default();
+        let e = done
+            .entry(r.actor.as_str())
+            .or_default()
+            .entry((r.school.as_str(), r.kind, r.named_as))
+            .or_default();
         e.0 += r.n;
         e.1 += r.days;
     }
@@ -190,11 +192,12 @@ pub fn compliance(
     for p in &people {
         for (q, kinds) in quotas.iter().filter(|(q, _)| q.role == p.role) {
             let mut actual = 0;
-            // Records whose 执行人 is the person's name or id (once where they are the same).
+            // Records naming the person (by name or id, once where they are the same) as
+            // someone the quota counts.
             let mine = done.get(p.name).into_iter().chain((p.id != p.name).then(|| done.get(p.id)).flatten());
-            for ((school, kind), (n, days)) in mine.flatten() {
+            for ((school, kind, named_as), (n, days)) in mine.flatten() {
                 let here = p.home.is_none_or(|h| h.as_str() == *school);
-                if here && kinds.contains(kind) {
+                if here && kinds.contains(kind) && q.counts_for.contains(named_as) {
                     actual += match q.measure {
                         Measure::Records => *n,
                         Measure::Days => *days,
@@ -269,4 +272,86 @@ fn roll_up(roster: &Roster, rows: &[ComplianceRow]) -> Vec<PersonCount> {
             checks,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use yanpei_domain::Term;
+    use yanpei_domain::roster::{SemesterDates, Staff, Stationing, Teacher};
+
+    use super::*;
+
+    fn code(c: &str) -> SchoolCode {
+        c.parse().unwrap()
+    }
+
+    fn county() -> Roster {
+        let semester = Semester::new(2025, Term::First).unwrap();
+        Roster {
+            county: "测试县".into(),
+            semesters: vec![SemesterDates {
+                semester,
+                start: "2025-08-30".parse().unwrap(),
+                end: "2026-01-23".parse().unwrap(),
+            }],
+            staff: vec![Staff {
+                id: "JY01".into(),
+                name: "杨刚".into(),
+                subjects: vec!["语文".into()],
+                schools: vec![],
+            }],
+            stationings: vec![Stationing {
+                staff: "JY01".into(),
+                semester,
+                rural_school: code("R1"),
+                urban_school: code("U1"),
+            }],
+            teachers: vec![Teacher {
+                id: "T1".into(),
+                name: "王静".into(),
+                school: code("R1"),
+                subjects: vec!["语文".into()],
+                group: "语文组".into(),
+                backbone: false,
+                subject_leader: false,
+                years_of_service: 10,
+            }],
+            ..Roster::default()
+        }
+    }
+
+    fn row(school: &str, person: &str, named_as: CountsFor, kind: ActivityKind, n: i64) -> RollupRow {
+        RollupRow { school: school.into(), actor: person.into(), named_as, kind, n, days: 0 }
+    }
+
+    #[test]
+    fn each_quota_counts_the_people_its_policy_names() {
+        let policy = QuotaPolicy::default_policy();
+        let semester = Semester::new(2025, Term::First).unwrap();
+        use ActivityKind::{GroupMeeting as Meeting, LessonObservation as Observe};
+        use CountsFor::{Actor, Participants, Teacher as Observed};
+        let rows = [
+            // 杨刚 hosts one meeting and joins three at his 蹲点 schools.
+            row("R1", "杨刚", Actor, Meeting, 1),
+            row("R1", "杨刚", Participants, Meeting, 2),
+            row("U1", "JY01", Participants, Meeting, 1),
+            // 王静 observes 5 lessons and is observed 7 times: being observed is no 听课.
+            row("R1", "王静", Actor, Observe, 5),
+            row("R1", "王静", Observed, Observe, 7),
+            // Listed at a meeting is not observing.
+            row("R1", "王静", Participants, Meeting, 3),
+        ];
+        let report =
+            compliance(&county(), &policy, semester, "2026-01-23".parse().unwrap(), &rows, None, true);
+        let actual = |id: &str, quota: &str| {
+            report.rows.iter().find(|r| r.person_id == id && r.quota == quota).map(|r| r.actual)
+        };
+        // (person, quota, counted)
+        let table = [("JY01", "参加教研组活动", 4), ("T1", "听课", 5), ("JY01", "听课", 0)];
+        for (id, quota, want) in table {
+            assert_eq!(actual(id, quota), Some(want), "{id} {quota}");
+        }
+        assert_eq!(report.as_of.to_string(), "2026-01-23");
+        assert!((report.elapsed - 1.0).abs() < 1e-9);
+    }
 }

@@ -20,5 +20,5 @@ pub use compliance::{Compliance, ComplianceRow, PersonCount, RollupRow, complian
 pub use coverage::{SchoolCoverage, coverage};
 pub use gaps::{Dimension, GapGroup, GapWeek, Gaps, gaps};
 pub use pairs::{PairCount, PairReport, Trend, pairings};
-pub use policy::{Measure, Period, PolicyError, Quota, QuotaPolicy, Role};
+pub use policy::{CountsFor, Measure, Period, PolicyError, Quota, QuotaPolicy, Role};
 pub use xlsx::{Cell, Table, to_xlsx};

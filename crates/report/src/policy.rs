@@ -43,6 +43,35 @@ pub enum Measure {
     Days,
 }
 
+/// Who a record counts for under a quota: the one who did it (执行人: the observer, the
+/// host, the author), the people listed as taking part (参与人员), or the teacher whose
+/// lesson it was (授课教师).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountsFor {
+    /// The record's 执行人.
+    Actor,
+    /// Each person listed among its 参与人员 (other than its 执行人).
+    Participants,
+    /// The teacher whose lesson it records (授课教师).
+    Teacher,
+}
+
+impl CountsFor {
+    /// The label a user sees.
+    pub fn label(self) -> &'static str {
+        match self {
+            CountsFor::Actor => "执行人",
+            CountsFor::Participants => "参与人员",
+            CountsFor::Teacher => "授课教师",
+        }
+    }
+}
+
+fn actor_only() -> Vec<CountsFor> {
+    vec![CountsFor::Actor]
+}
+
 /// The period a target is per.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +96,9 @@ pub struct Quota {
     /// Records or days.
     #[serde(default)]
     pub measure: Measure,
+    /// Who a record counts for (default: its 执行人 only).
+    #[serde(default = "actor_only")]
+    pub counts_for: Vec<CountsFor>,
     /// How many per period.
     pub target: u32,
     /// Per semester or per month.
@@ -122,6 +154,9 @@ impl QuotaPolicy {
             for k in &q.kinds {
                 k.parse::<ActivityKind>().map_err(|e| bad(e.to_string()))?;
             }
+            if q.counts_for.is_empty() {
+                return Err(bad("counts_for 不能为空（不写则只算执行人）".into()));
+            }
             if q.target == 0 {
                 return Err(bad("target 须大于 0".into()));
             }
@@ -148,6 +183,11 @@ mod tests {
         assert_eq!(target(Role::Teacher, "听课"), Some(15));
         assert_eq!(target(Role::NewTeacher, "听课（每月）"), Some(12));
         assert_eq!(QuotaPolicy::default_policy(), p);
+        // A 教研员 joins the school's group activities: meetings listing them count.
+        let meeting = p.quotas.iter().find(|q| q.label == "参加教研组活动").unwrap();
+        assert_eq!(meeting.counts_for, [CountsFor::Actor, CountsFor::Participants]);
+        let observe = p.quotas.iter().find(|q| q.role == Role::Teacher && q.label == "听课").unwrap();
+        assert_eq!(observe.counts_for, [CountsFor::Actor], "the observed teacher did not observe");
     }
 
     #[test]

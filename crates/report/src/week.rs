@@ -20,12 +20,7 @@ pub fn iso_week(d: NaiveDate) -> String {
 
 /// The semester's first and last day: the county's dates where the roster sets them.
 pub fn semester_span(roster: &Roster, semester: Semester) -> (NaiveDate, NaiveDate) {
-    roster
-        .semesters
-        .iter()
-        .find(|s| s.semester == semester)
-        .map(|s| (s.start, s.end))
-        .unwrap_or_else(|| semester.dates())
+    roster.calendar().dates(semester)
 }
 
 /// Every week of the semester (by its Monday, in order), and any other week `seen` in the

@@ -123,7 +123,8 @@ pub struct Verdict {
     /// put back may predate their arrival.
     pub excused_by_restore: u64,
     /// Committed intents the hub refused for a reason the spec gives (a partner school no
-    /// roster version had), kept quarantined at their node with that reason.
+    /// roster version had, a date outside the county's semester), kept quarantined at their
+    /// node with that reason.
     pub quarantined: u64,
     /// One line per violation (at most 40 per class), each starting with its class.
     pub violations: Vec<String>,
@@ -162,11 +163,25 @@ impl Verdict {
     }
 }
 
-/// Whether the spec refuses version `a` when the roster versions had the schools
-/// `known` (none logged: nothing is refusable): it is live and names a partner school
-/// none of them had.
-fn refusable(a: &Activity, known: &BTreeSet<&SchoolCode>) -> bool {
-    !known.is_empty() && !a.deleted && a.body.details.partner_schools.iter().any(|p| !known.contains(p))
+/// What the logged roster versions had: their schools and semesters.
+#[derive(Default)]
+struct Known<'a> {
+    schools: BTreeSet<&'a SchoolCode>,
+    semesters: BTreeSet<(yanpei_domain::Semester, chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+/// Whether the spec refuses version `a` under the logged roster versions (none logged:
+/// nothing is refusable): it is live and names a partner school none of them had, or its
+/// date is outside its semester's dates in all of them.
+fn refusable(a: &Activity, known: &Known) -> bool {
+    if known.schools.is_empty() || a.deleted {
+        return false;
+    }
+    let ghost = a.body.details.partner_schools.iter().any(|p| !known.schools.contains(p));
+    let dated = known.semesters.iter().filter(|(s, ..)| *s == a.semester).collect::<Vec<_>>();
+    let out_of_term =
+        !dated.is_empty() && !dated.iter().any(|(_, start, end)| (*start..=*end).contains(&a.date));
+    ghost || out_of_term
 }
 
 fn short(r: &str) -> &str {
@@ -273,15 +288,13 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
         .iter()
         .flat_map(|n| n.quarantined.iter().map(move |(a, why)| (rev(a), (n.name.as_str(), a, why.as_str()))))
         .collect();
-    let known: BTreeSet<&SchoolCode> = log
-        .events()
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::RosterImported { schools, .. } => Some(schools),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let mut known = Known::default();
+    for e in log.events() {
+        if let EventKind::RosterImported { schools, semesters, .. } = &e.kind {
+            known.schools.extend(schools);
+            known.semesters.extend(semesters.iter().map(|t| (t.semester, t.start, t.end)));
+        }
+    }
 
     let mut conflicts: BTreeMap<Uuid, Vec<&Activity>> = BTreeMap::new();
     for c in &hub.conflicts {
@@ -389,7 +402,7 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
                         format!(
                             "record {id}: {} ({}) was refused by the hub for \"{why}\" and is quarantined at {node}: the spec accepts it",
                             short(r),
-                            if a.deleted { "a deletion" } else { "names only schools a roster version had" }
+                            if a.deleted { "a deletion" } else { "names only schools a roster version had, dated inside its semester" }
                         ),
                     );
                 }

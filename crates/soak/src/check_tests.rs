@@ -196,13 +196,16 @@ fn refused_for_a_partner(known: bool, delete: bool) -> (IntentLog, Activity, Nod
     if known {
         schools.push(partner.clone());
     }
-    log.event(EventKind::RosterImported { schools, removed: vec![] }, "roster").unwrap();
+    log.event(EventKind::RosterImported { schools, semesters: vec![], removed: vec![] }, "roster").unwrap();
     let mut v1 = record(11);
     v1.body.details.partner_schools = vec![partner.clone()];
     did(&mut log, 1, None, &v1);
     if known {
-        log.event(EventKind::RosterImported { schools: vec![school()], removed: vec![partner] }, "removed")
-            .unwrap();
+        log.event(
+            EventKind::RosterImported { schools: vec![school()], semesters: vec![], removed: vec![partner] },
+            "removed",
+        )
+        .unwrap();
     }
     let v2 = next(&v1, "A", delete);
     did(&mut log, 1, Some(&v1), &v2);
@@ -237,4 +240,50 @@ fn a_refused_deletion_or_a_refused_school_the_county_had_is_lost() {
         assert_eq!(v.lost, 1, "{v:#?}");
         assert!(v.violations.iter().any(|l| l.contains(why)), "{v:#?}");
     }
+}
+
+#[test]
+fn a_version_dated_outside_the_county_semester_may_be_refused() {
+    let mut log = IntentLog::in_memory();
+    let (start, end) =
+        (NaiveDate::from_ymd_opt(2024, 9, 1).unwrap(), NaiveDate::from_ymd_opt(2024, 10, 20).unwrap());
+    let semesters =
+        vec![yanpei_domain::roster::SemesterDates { semester: yanpei_demo::DEMO_SEMESTER, start, end }];
+    log.event(EventKind::RosterImported { schools: vec![school()], semesters, removed: vec![] }, "roster")
+        .unwrap();
+    let v1 = record(11);
+    did(&mut log, 1, None, &v1);
+    // Dated past the county's last day: refused and quarantined, as the spec says.
+    let mut late = next(&v1, "A", false);
+    late.date = NaiveDate::from_ymd_opt(2024, 10, 25).unwrap();
+    did(&mut log, 1, Some(&v1), &late);
+    let mut at_hub = hub(&[&v1], &[]);
+    at_hub.ledger_rejections = format!("{}: 日期不在本县规定的学期之内", v1.id);
+    let mut a = node("a", &[&late]);
+    a.quarantined = vec![(late.clone(), "日期不在本县规定的学期之内".into())];
+    let v = check(&log, &at_hub, std::slice::from_ref(&a));
+    assert!(v.is_clean(), "{v:#?}");
+    assert_eq!(v.quarantined, 1);
+    // Inside the semester the same refusal is a loss.
+    let inside = next(&v1, "B", false);
+    let mut log2 = IntentLog::in_memory();
+    log2.event(
+        EventKind::RosterImported {
+            schools: vec![school()],
+            semesters: vec![yanpei_domain::roster::SemesterDates {
+                semester: yanpei_demo::DEMO_SEMESTER,
+                start,
+                end,
+            }],
+            removed: vec![],
+        },
+        "roster",
+    )
+    .unwrap();
+    did(&mut log2, 1, None, &v1);
+    did(&mut log2, 1, Some(&v1), &inside);
+    a.quarantined = vec![(inside.clone(), "日期不在本县规定的学期之内".into())];
+    a.records = [(inside.id, inside.clone())].into();
+    let v = check(&log2, &at_hub, &[a]);
+    assert_eq!(v.lost, 1, "{v:#?}");
 }

@@ -96,6 +96,9 @@ pub enum EventKind {
     RosterImported {
         /// Every school it has.
         schools: Vec<SchoolCode>,
+        /// The county's semesters and their dates (a live record must fall inside its own).
+        #[serde(default)]
+        semesters: Vec<yanpei_domain::roster::SemesterDates>,
         /// The demo county's schools it does not have.
         removed: Vec<SchoolCode>,
     },

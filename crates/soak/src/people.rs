@@ -39,6 +39,8 @@ pub(crate) struct Cast {
     pub(crate) removed: BTreeSet<SchoolCode>,
     /// Codes no roster version has (typos) that a person now and then names as a partner.
     pub(crate) ghosts: Vec<SchoolCode>,
+    /// The first and last day of the county's semester the records are filed under.
+    pub(crate) term: (NaiveDate, NaiveDate),
     pub(crate) log: IntentLog,
     /// Records created through another school's certificate: nobody edits them.
     pub(crate) foreign: BTreeSet<Uuid>,
@@ -71,6 +73,7 @@ impl Cast {
                 GHOSTS.iter().filter_map(|g| g.parse().ok()).collect()
             },
             outside,
+            term: DEMO_SEMESTER.dates(),
             removed: BTreeSet::new(),
             log,
             foreign: BTreeSet::new(),
@@ -202,9 +205,13 @@ impl Cast {
             match rng.random_range(0..4) {
                 0 => next.body.actor = format!("教师{}", rng.random_range(0..40)),
                 1 => {
-                    let (first, last) = DEMO_SEMESTER.dates();
-                    let span = (last - first).num_days().max(1);
+                    let (first, last) = self.term;
+                    let span = (last - first).num_days().max(1) + 1;
                     next.date = first + chrono::TimeDelta::days(rng.random_range(0..span));
+                    // Now and then a date mistyped past the semester's end (the hub refuses it).
+                    if !self.ghosts.is_empty() && rng.random_bool(0.03) {
+                        next.date = last + chrono::TimeDelta::days(rng.random_range(1..20));
+                    }
                 }
                 _ => next.body.notes = Some(format!("修改{}", rng.random_range(0..100_000))),
             }
@@ -267,8 +274,8 @@ impl Cast {
     }
 
     /// Answers the hub's refusals at node `i`: each quarantined record of its school gets
-    /// a new version with its mistyped partner codes replaced by a school of the schedule,
-    /// or (now and then) is deleted. A quarantined deletion
+    /// a new version with its mistyped partner codes replaced by a school of the schedule
+    /// and a date past the semester put back inside it, or (now and then) is deleted. A quarantined deletion
     /// cannot be edited and stays. Returns how many were answered.
     pub(crate) async fn fix_quarantined(&mut self, rng: &mut StdRng, i: usize) -> Result<u32, SoakError> {
         let store = self.nodes[i].agent.store().clone();
@@ -291,6 +298,9 @@ impl Cast {
                     .collect();
                 let partners = &mut next.body.details.partner_schools;
                 partners.retain(|p| !self.ghosts.contains(p));
+                if !(self.term.0..=self.term.1).contains(&next.date) {
+                    next.date = self.term.1;
+                }
                 if partners.is_empty()
                     && let Some(s) = spare.first()
                 {

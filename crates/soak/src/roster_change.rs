@@ -30,9 +30,9 @@ impl Sched {
         let names: Vec<String> = removed.iter().map(ToString::to_string).collect();
         let note = format!("roster version {version} imported without [{}]", names.join(", "));
         let schools = roster.schools.iter().map(|s| s.code.clone()).collect();
-        self.cast
-            .log
-            .event(EventKind::RosterImported { schools, removed: removed.iter().cloned().collect() }, note)?;
+        let semesters = roster.semesters.clone();
+        let removed_list = removed.iter().cloned().collect();
+        self.cast.log.event(EventKind::RosterImported { schools, semesters, removed: removed_list }, note)?;
         self.cast.removed = removed;
         Ok(())
     }

@@ -370,8 +370,14 @@ async fn gather(
     rand::seq::SliceRandom::shuffle(outside.as_mut_slice(), rng);
     outside.truncate(if opts.kinds.contains(&FaultKind::RosterChange) { 2 } else { 0 });
     let all = roster.schools.iter().map(|s| s.code.clone()).collect();
-    log.event(EventKind::RosterImported { schools: all, removed: Vec::new() }, "the demo roster")?;
-    Ok(Cast::new(nodes, schools, outside, log, seed))
+    let semesters = roster.semesters.clone();
+    log.event(EventKind::RosterImported { schools: all, semesters, removed: Vec::new() }, "the demo roster")?;
+    let mut cast = Cast::new(nodes, schools, outside, log, seed);
+    // People date their records by the county's semester.
+    if let Some(t) = roster.semesters.iter().find(|t| t.semester == yanpei_demo::DEMO_SEMESTER) {
+        cast.term = (t.start, t.end);
+    }
+    Ok(cast)
 }
 
 async fn drive(s: &mut Sched, target: usize) -> Result<(), SoakError> {

@@ -19,6 +19,7 @@ pub mod hub;
 mod ledger;
 pub mod migration;
 pub mod node;
+pub mod people;
 pub mod planted;
 mod probe;
 pub mod reconcile;

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 mod cmd;
+mod errtext;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -72,8 +73,27 @@ fn init_tracing(format: LogFormat, default: &str) {
     }
 }
 
+/// `yanpei … | head` closes our stdout early: that ends the command quietly, as it does
+/// for any Unix tool, instead of a panic about a broken pipe.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     // Long-running services log their work; one-shot commands only warnings.
     let default = match &cli.command {
@@ -100,7 +120,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("错误 (error): {e:#}");
+            eprintln!("错误：{}", errtext::human(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -338,6 +338,13 @@ fn set_up_by_hand(cx: Cx) {
     ))
     .unwrap();
     assert_eq!(mine["total"].as_u64(), Some(1));
+    // Without a scope, the principal's statistics are their school's.
+    let unscoped: serde_json::Value = serde_json::from_str(&ok(
+        &cx,
+        &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(unscoped["total"].as_u64(), Some(1), "{unscoped}");
     let theirs =
         yanpei(&cx, &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "T03Z2"]);
     assert!(!theirs.status.success());

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::{Activity, Field, SchoolCode, ValidationError};
+use crate::{Activity, Calendar, Field, SchoolCode, ValidationError};
 
 use super::Roster;
 
@@ -71,18 +71,17 @@ impl Roster {
         }
     }
 
-    /// Checks a record against the roster, as a node does offline: the
-    /// semester's dates (where the county set them) and that a teacher named
-    /// in the record teaches at that school (where the roster lists its teachers).
+    /// The county's calendar: its semester list, or the built-in one where it has none.
+    pub fn calendar(&self) -> Calendar {
+        Calendar::of(&self.semesters)
+    }
+
+    /// Checks a record against the roster, as a node does offline and the hub does for
+    /// every change it takes: the date inside its semester by the county's calendar,
+    /// partner schools on the roster, and that a teacher named in the record teaches at
+    /// that school (where the roster lists its teachers).
     pub fn check_activity(&self, a: &Activity) -> Result<(), ValidationError> {
-        if let Some(s) = self.semesters.iter().find(|s| s.semester == a.semester)
-            && !(s.start <= a.date && a.date <= s.end)
-        {
-            return Err(ValidationError::new(
-                Field::Date,
-                format!("日期 {} 不在本县规定的{}（{} 至 {}）之内", a.date, a.semester, s.start, s.end),
-            ));
-        }
+        self.calendar().check_activity(a)?;
         let teachers: Vec<_> = self.teachers.iter().filter(|t| t.school == a.school).collect();
         if let Some(other) =
             a.body.details.partner_schools.iter().find(|p| !self.schools.iter().any(|s| &s.code == *p))
@@ -96,12 +95,41 @@ impl Roster {
             && !teachers.is_empty()
             && !teachers.iter().any(|t| &t.name == name || &t.id == name)
         {
+            self.check_teacher_school(a)?;
             return Err(ValidationError::new(
                 Field::Teacher,
                 format!("名册中本校没有教师「{name}」：请核对姓名，或请县进修学校更新名册"),
             ));
         }
         Ok(())
+    }
+
+    /// The rule the hub keeps whatever a node knew: a teacher named in the record who is,
+    /// by the roster, another school's teacher and not one of the record's school. (A name
+    /// the roster does not know at all may be a teacher the roster has not caught up with;
+    /// a node holding the roster asks about it before recording.)
+    pub fn check_teacher_school(&self, a: &Activity) -> Result<(), ValidationError> {
+        let Some(name) = &a.body.teacher else {
+            return Ok(());
+        };
+        let is = |t: &&super::Teacher| &t.name == name || &t.id == name;
+        if self.teachers.iter().filter(|t| t.school == a.school).any(|t| is(&t)) {
+            return Ok(());
+        }
+        match self.teachers.iter().find(|t| is(t)) {
+            Some(t) => {
+                let other = self
+                    .schools
+                    .iter()
+                    .find(|s| s.code == t.school)
+                    .map_or(t.school.to_string(), |s| s.name.clone());
+                Err(ValidationError::new(
+                    Field::Teacher,
+                    format!("教师「{name}」是名册中{other}的教师，不是本校教师：请核对授课教师"),
+                ))
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -154,6 +182,11 @@ mod tests {
         assert!(r.check_activity(&observation("T002", "2024-10-08")).is_ok(), "by id too");
         let e = r.check_activity(&observation("陌生人", "2024-10-08")).unwrap_err();
         assert_eq!(e.field, Field::Teacher);
+        assert!(e.reason.contains("名册中本校没有教师"), "{e}");
+        // The whole roster (as the hub holds it) names the school another teacher is from.
+        let e = sample().check_activity(&observation("教师T001", "2024-10-08")).unwrap_err();
+        assert_eq!(e.field, Field::Teacher);
+        assert!(e.reason.contains("不是本校教师"), "{e}");
         // Inside the default calendar, but after the county's last day of term.
         let e = r.check_activity(&observation("教师T002", "2025-01-25")).unwrap_err();
         assert_eq!(e.field, Field::Date);

@@ -71,14 +71,15 @@ impl TryFrom<pb::StatsRequest> for StatsQuery {
 
     fn try_from(r: pb::StatsRequest) -> Result<Self, HubError> {
         let semester = r.semester.as_ref().map(|s| semester(Some(s))).transpose()?;
-        let scope = match r.scope.and_then(|s| s.target).unwrap_or(pb::scope::Target::County(true)) {
-            pb::scope::Target::County(_) => StatsScope::County,
-            pb::scope::Target::AllianceCode(code) => StatsScope::Alliance(code),
-            pb::scope::Target::SchoolCode(code) => {
+        let scope = match r.scope.and_then(|s| s.target) {
+            None => StatsScope::Readable,
+            Some(pb::scope::Target::County(_)) => StatsScope::County,
+            Some(pb::scope::Target::AllianceCode(code)) => StatsScope::Alliance(code),
+            Some(pb::scope::Target::SchoolCode(code)) => {
                 StatsScope::School(code.parse().map_err(|e| HubError::InvalidArgument(format!("{e}")))?)
             }
-            pb::scope::Target::Township(name) => StatsScope::Township(name.trim().to_owned()),
-            pb::scope::Target::Area(code) => {
+            Some(pb::scope::Target::Township(name)) => StatsScope::Township(name.trim().to_owned()),
+            Some(pb::scope::Target::Area(code)) => {
                 StatsScope::Area(Area::from_code(code.trim()).ok_or_else(|| {
                     HubError::InvalidArgument(format!(
                         "字段 scope.area（城乡）「{code}」无效：可选 urban（城镇）或 rural（乡镇）"

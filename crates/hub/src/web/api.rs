@@ -85,7 +85,7 @@ async fn me_body(web: &Web, who: &Caller) -> Result<serde_json::Value, HubError>
         .collect();
     let today = chrono::Utc::now().date_naive();
     let mut semesters: Vec<Semester> = roster.semesters.iter().map(|s| s.semester).collect();
-    semesters.extend(Semester::containing(today));
+    semesters.extend(roster.calendar().containing(today));
     let default = pages::default_semester(&web.query, &roster).await?;
     semesters.extend(default);
     semesters.sort();

@@ -31,7 +31,7 @@ pub(crate) async fn default_semester(q: &Query, roster: &Roster) -> Result<Optio
         .filter(|s| s.start <= today)
         .map(|s| s.semester)
         .max()
-        .or_else(|| Semester::containing(today)))
+        .or_else(|| roster.calendar().containing(today)))
 }
 
 pub(crate) async fn build(

@@ -8,7 +8,8 @@ use chrono::NaiveTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode, Semester};
+use yanpei_domain::roster::Roster;
+use yanpei_domain::{Activity, ActivityDraft, ActivityKind, Calendar, SchoolCode, Semester};
 use yanpei_node::{Agent, Backoff, BlobDir, HubEndpoint, Schedule, SystemClock, TlsMaterial, run_daemon};
 use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
@@ -253,6 +254,7 @@ pub(crate) fn summary(a: &Activity) -> String {
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Init { store, enroll: Some(code), ca_fingerprint, hub, server_name, .. } => {
+            make_parent(&store.store)?;
             let (school, name, ca, cert, keyfile, node_id) =
                 super::enroll::node_init(&store.store, &code, &hub, ca_fingerprint.as_deref(), &server_name)
                     .await?;
@@ -277,6 +279,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             for p in [&ca, &cert, &keyfile] {
                 read_pem(p)?;
             }
+            make_parent(&store.store)?;
             let s = NodeStore::open_or_init(&sqlite_url(&store.store), &school).await?;
             s.set_meta(key::HUB, &hub).await?;
             s.set_meta(key::SERVER_NAME, &server_name).await?;
@@ -287,12 +290,17 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Record { store, interactive, fields } => {
             let s = open(&store.store).await?;
+            let roster = s.roster().await?.1;
+            let calendar = roster.as_ref().map(Roster::calendar).unwrap_or_default();
             let today = chrono::Local::now().date_naive();
             let mut a = Activity {
                 id: Uuid::now_v7(),
                 school: s.school().clone(),
-                semester: Semester::containing(today)
-                    .ok_or_else(|| anyhow!("今天 {today} 不在任何学期内"))?,
+                // Outside every semester today, a record without --date is refused by the check below.
+                semester: calendar
+                    .containing(today)
+                    .or_else(|| Semester::containing(today))
+                    .ok_or_else(|| anyhow!("今天 {today} 不在任何学期内，请用 --date 给出日期"))?,
                 date: today,
                 kind: ActivityKind::LessonObservation,
                 version: 1,
@@ -300,20 +308,23 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 body: ActivityDraft::default(),
             };
             if interactive {
-                fields.apply(&mut a)?;
-                fields::guided(&mut a, &mut std::io::stdin().lock(), &mut std::io::stdout())?;
+                fields.apply(&mut a, &calendar)?;
+                fields::guided(&mut a, &calendar, &mut std::io::stdin().lock(), &mut std::io::stdout())?;
             } else {
                 if fields.kind().is_none() {
                     bail!(
                         "请用 --kind 指定活动类型（yanpei node kinds 列出全部类型），或用 --interactive 逐项填写"
                     );
                 }
-                fields.apply(&mut a)?;
+                fields.apply(&mut a, &calendar)?;
             }
             a.validate()?;
-            check_roster(&s, &a).await?;
+            check_roster(roster.as_ref(), &a)?;
             s.record(&a).await?;
             println!("已记录：{}\n编号 {}（{}，待同步）", summary(&a), a.id, a.semester);
+            if roster.is_none() {
+                println!("{UNCHECKED}");
+            }
             if let Some(missing) = a.meeting_missing().filter(|m| !m.is_empty()) {
                 let items: Vec<&str> = missing.iter().map(|m| m.label()).collect();
                 println!("五定四有尚缺：{}（可用 yanpei node edit 补充）", items.join("、"));
@@ -326,10 +337,11 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             if a.deleted {
                 bail!("记录 {id} 已删除，不能修改");
             }
-            fields.apply(&mut a)?;
+            let roster = s.roster().await?.1;
+            fields.apply(&mut a, &roster.as_ref().map(Roster::calendar).unwrap_or_default())?;
             a.version += 1;
             a.validate()?;
-            check_roster(&s, &a).await?;
+            check_roster(roster.as_ref(), &a)?;
             s.update(&a).await?;
             println!("已修改（第 {} 版）：{}", a.version, summary(&a));
         }
@@ -436,10 +448,25 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The offline checks against the roster part this node holds (none before the first sync).
-async fn check_roster(s: &NodeStore, a: &Activity) -> anyhow::Result<()> {
-    if let (_, Some(roster)) = s.roster().await? {
-        roster.check_activity(a)?;
+/// `node init` makes the directory its store goes in.
+fn make_parent(store: &Path) -> anyhow::Result<()> {
+    match store.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).with_context(|| format!("无法创建目录 {}", dir.display())),
+        None => Ok(()),
+    }
+}
+
+/// What a record made before the node's first sync is told: the built-in calendar filed
+/// it, and the hub checks it against the county's roster when it arrives.
+const UNCHECKED: &str = "注意：本节点还没有名册（尚未同步），学期按默认日历（9月–1月、2月–8月）判定、未经名册核对；\
+同步时县平台按本县学期和名册核对，不合规的记录会退回（yanpei node returned 查看）。建议先运行 yanpei node sync。";
+
+/// The offline checks against the roster part this node holds; before the first sync, the
+/// built-in calendar only (the hub checks the rest when the record arrives).
+fn check_roster(roster: Option<&Roster>, a: &Activity) -> anyhow::Result<()> {
+    match roster {
+        Some(r) => r.check_activity(a)?,
+        None => Calendar::builtin().check_activity(a)?,
     }
     Ok(())
 }

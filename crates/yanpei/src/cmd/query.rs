@@ -214,13 +214,15 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         } => {
             let semester = semester.map(|s| s.parse::<Semester>()).transpose()?;
             let target = match (school, alliance, township, area) {
-                (Some(s), ..) => pb::scope::Target::SchoolCode(s),
-                (None, Some(a), ..) => pb::scope::Target::AllianceCode(a),
-                (None, None, Some(t), _) => pb::scope::Target::Township(t),
-                (None, None, None, Some(a)) => pb::scope::Target::Area(
+                (Some(s), ..) => Some(pb::scope::Target::SchoolCode(s)),
+                (None, Some(a), ..) => Some(pb::scope::Target::AllianceCode(a)),
+                (None, None, Some(t), _) => Some(pb::scope::Target::Township(t)),
+                (None, None, None, Some(a)) => Some(pb::scope::Target::Area(
                     yanpei_domain::Area::from_code(a.trim()).map(|a| a.code().to_owned()).unwrap_or(a),
-                ),
-                (None, None, None, None) => pb::scope::Target::County(true),
+                )),
+                // No scope: what the caller may read (the county for the operator, a
+                // principal's own school, a 教研员's assigned schools).
+                (None, None, None, None) => None,
             };
             let group_by = match by {
                 None => pb::GroupBy::Unspecified,
@@ -231,7 +233,7 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
                 .await?
                 .stats(pb::StatsRequest {
                     semester: semester.map(yanpei_proto::semester_to_pb),
-                    scope: Some(pb::Scope { target: Some(target) }),
+                    scope: target.map(|target| pb::Scope { target: Some(target) }),
                     group_by: group_by as i32,
                     subject: subject.unwrap_or_default(),
                     from_week: from_week.unwrap_or_default(),

@@ -7,11 +7,30 @@ use yanpei_domain::roster::{roster_to_sheets, template};
 use yanpei_roster_io::{load_roster, write_sheets};
 use yanpei_store::hub::HubStore;
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct Db {
-    /// The hub's database URL.
-    #[arg(long, env = "YANPEI_HUB_DB", default_value = "sqlite://yanpei-hub.sqlite?mode=rwc")]
-    db: String,
+use super::account::HubDb as Db;
+
+/// The hub database these commands use: the config file's (`--config`, as `hub serve`
+/// reads it), `--db`, or `./yanpei-hub.sqlite`. Only an import may create it: reading a
+/// roster from a database that does not exist is a wrong directory or a missing
+/// `--config`, and says so instead of answering from an empty new file.
+async fn open(db: &Db, create: bool) -> anyhow::Result<(HubStore, String)> {
+    let (url, _) = super::hub::database_of(db.config.as_deref(), db.db.clone())?;
+    if let Some(path) = sqlite_path(&url)
+        && !create
+        && !std::path::Path::new(path).exists()
+    {
+        anyhow::bail!(
+            "没有找到县中心数据库 {path}：请在县中心的目录里运行，或用 --config 指向 yanpei hub serve 所用的配置文件（或用 --db 给出数据库）"
+        );
+    }
+    let store = HubStore::open(&url).await.context("无法打开县中心数据库")?;
+    Ok((store, url))
+}
+
+/// The file of a `sqlite://PATH?…` URL.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://")?;
+    Some(rest.split('?').next().unwrap_or(rest))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -69,22 +88,23 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
         Command::Import { path, db, author } => {
             let roster = load_roster(&path)?;
-            let store = HubStore::open(&db.db).await.context("open hub database")?;
-            let version = store.replace_roster(&roster, &author).await.context("store the roster")?;
+            let (store, url) = open(&db, true).await?;
+            let version = store.replace_roster(&roster, &author).await.context("无法保存名册")?;
             println!(
-                "已导入名册第 {version} 版：{} 所学校；各校节点下次同步时收到本校相关部分",
+                "已导入名册第 {version} 版到 {}：{} 所学校；各校节点下次同步时收到本校相关部分",
+                shown(&url),
                 roster.schools.len()
             );
         }
         Command::Export { out, db } => {
-            let store = HubStore::open(&db.db).await.context("open hub database")?;
+            let (store, _) = open(&db, false).await?;
             let (version, roster) =
-                store.current_roster().await?.context("the hub has no roster yet: import one first")?;
+                store.current_roster().await?.context("县中心还没有名册：请先运行 yanpei roster import")?;
             write_sheets(&out, &roster_to_sheets(&roster))?;
             println!("已导出名册第 {version} 版到 {}", out.display());
         }
         Command::Show { db } => {
-            let store = HubStore::open(&db.db).await.context("open hub database")?;
+            let (store, _) = open(&db, false).await?;
             let history = store.roster_history().await?;
             if history.is_empty() {
                 println!("尚未导入名册：请运行 `yanpei roster import`");
@@ -101,4 +121,32 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A database URL as shown to people: a PostgreSQL URL without its password.
+fn shown(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, rest)), Some((_, host))) if rest.contains('@') => {
+            let user = rest.split(['@', ':']).next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_read_and_shown_without_passwords() {
+        assert_eq!(sqlite_path("sqlite://yanpei-hub.sqlite?mode=rwc"), Some("yanpei-hub.sqlite"));
+        assert_eq!(sqlite_path("sqlite:///var/lib/yanpei/hub.sqlite"), Some("/var/lib/yanpei/hub.sqlite"));
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
+        assert_eq!(
+            shown("postgres://yanpei:secret@127.0.0.1:5432/yanpei"),
+            "postgres://yanpei@127.0.0.1:5432/yanpei"
+        );
+        assert_eq!(shown("sqlite://yanpei-hub.sqlite?mode=rwc"), "sqlite://yanpei-hub.sqlite?mode=rwc");
+    }
 }

@@ -80,7 +80,10 @@ pub fn roster_from_sheets(sheets: &[Sheet]) -> Result<Roster, Vec<TableProblem>>
                 sheet: p.sheet.title().to_owned(),
                 row: parsed.row(p.sheet, p.index),
                 column: p.column.to_owned(),
-                message: p.message,
+                message: match p.first {
+                    Some(first) => format!("{}（第 {} 行已用过）", p.message, parsed.row(p.sheet, first)),
+                    None => p.message,
+                },
             });
         }
         if problems.is_empty() {

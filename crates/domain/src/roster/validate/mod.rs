@@ -60,7 +60,7 @@ impl<K: std::hash::Hash + Eq> Seen<K> {
 
 impl<'r> Checker<'r> {
     fn report(&mut self, sheet: SheetKind, index: usize, column: &'static str, message: String) {
-        self.problems.push(Problem { sheet, index, column, message });
+        self.problems.push(Problem { sheet, index, column, message, first: None });
     }
 
     /// Reports when the school does not exist; returns it when it does.
@@ -139,7 +139,11 @@ impl<'r> Checker<'r> {
         let mut seen = Seen::new();
         for (i, s) in self.roster.schools.iter().enumerate() {
             if seen.again(&s.code) {
+                let first = self.roster.schools.iter().position(|o| o.code == s.code);
                 self.report(k, i, SCHOOL, format!("学校代码「{}」重复", s.code));
+                if let Some(p) = self.problems.last_mut() {
+                    p.first = first;
+                }
             }
             if s.name.trim().is_empty() {
                 self.report(k, i, SCHOOL_NAME, format!("学校「{}」的名称不能为空", s.code));
@@ -398,6 +402,11 @@ mod tests {
             },
             &[(SheetKind::Schools, 4, SCHOOL), (SheetKind::Schools, 4, SCHOOL_NAME)],
         );
+        let mut r = sample();
+        r.schools.push(r.schools[1].clone());
+        let again = validate(&r).into_iter().find(|p| p.column == SCHOOL).unwrap();
+        assert_eq!(again.first, Some(1), "the repeat names the row the code first appeared in");
+        assert!(again.to_string().contains("第 2 条已用过"), "{again}");
     }
 
     #[test]

@@ -144,10 +144,16 @@ pub struct Problem {
     pub column: &'static str,
     /// What is wrong, in Chinese, naming the codes involved.
     pub message: String,
+    /// The index of the item this one repeats, where it is a repeat.
+    pub first: Option<usize>,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "「{}」第 {} 条「{}」：{}", self.sheet.title(), self.index + 1, self.column, self.message)
+        write!(f, "「{}」第 {} 条「{}」：{}", self.sheet.title(), self.index + 1, self.column, self.message)?;
+        match self.first {
+            Some(first) => write!(f, "（第 {} 条已用过）", first + 1),
+            None => Ok(()),
+        }
     }
 }

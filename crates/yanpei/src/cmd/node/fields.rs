@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::{anyhow, bail};
-use yanpei_domain::{Activity, ActivityKind, Family, Field};
+use yanpei_domain::{Activity, ActivityKind, Calendar, Family, Field};
 
 /// The fields of a record, as flags. Lists are separated by 、 or commas.
 #[derive(Debug, Default, clap::Args)]
@@ -133,11 +133,12 @@ impl Fields {
         ]
     }
 
-    /// Sets every field given; an empty value clears an optional field.
-    pub(crate) fn apply(self, a: &mut Activity) -> anyhow::Result<()> {
+    /// Sets every field given; an empty value clears an optional field; a date without
+    /// a 学期 is filed under the semester `calendar` says it falls in.
+    pub(crate) fn apply(self, a: &mut Activity, calendar: &Calendar) -> anyhow::Result<()> {
         for (field, value) in self.pairs() {
             if let Some(v) = value {
-                a.set_text(field, &v)?;
+                a.set_text_in(calendar, field, &v)?;
             }
         }
         Ok(())
@@ -188,6 +189,7 @@ fn questions(family: Family) -> Vec<(Field, bool)> {
 /// a bad answer is explained and asked again. Ends at end of input with an error.
 pub(crate) fn guided(
     a: &mut Activity,
+    calendar: &Calendar,
     input: &mut impl BufRead,
     output: &mut impl Write,
 ) -> anyhow::Result<()> {
@@ -217,7 +219,7 @@ pub(crate) fn guided(
         if answer.is_empty() {
             break;
         }
-        match a.set_text(Field::Date, &answer) {
+        match a.set_text_in(calendar, Field::Date, &answer) {
             Ok(()) => break,
             Err(e) => writeln!(output, "  × {e}")?,
         }
@@ -238,7 +240,8 @@ pub(crate) fn guided(
             }
         }
     }
-    a.validate().map_err(|e| anyhow!("{e}"))
+    a.validate().map_err(|e| anyhow!("{e}"))?;
+    calendar.check_activity(a).map_err(|e| anyhow!("{e}"))
 }
 
 #[cfg(test)]
@@ -269,7 +272,7 @@ mod tests {
         script.push_str(&"\n".repeat(20));
         let mut out = Vec::new();
         let mut a = blank();
-        guided(&mut a, &mut script.as_bytes(), &mut out).unwrap();
+        guided(&mut a, &Calendar::builtin(), &mut script.as_bytes(), &mut out).unwrap();
         let shown = String::from_utf8(out).unwrap();
         assert_eq!(a.kind, ActivityKind::Training);
         assert_eq!((a.body.details.expected, a.body.details.present), (Some(40), Some(38)));
@@ -279,7 +282,8 @@ mod tests {
     #[test]
     fn an_unanswered_required_field_is_asked_again_and_input_end_saves_nothing() {
         let mut a = blank();
-        let err = guided(&mut a, &mut "1\n\n\n".as_bytes(), &mut Vec::new()).unwrap_err();
+        let err =
+            guided(&mut a, &Calendar::builtin(), &mut "1\n\n\n".as_bytes(), &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("未保存"), "{err}");
     }
 }

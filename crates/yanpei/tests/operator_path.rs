@@ -1,0 +1,101 @@
+//! The operator's path through the real binary where it used to break for a newcomer:
+//! `node init` into a directory that does not exist yet, roster commands that find the
+//! hub's database through its config file (and say so when there is none), and output
+//! piped into a reader that stops early.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join("yanpei-tests").join(format!("operator-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(dir: &PathBuf, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("YANPEI_HUB_DB")
+        .env_remove("YANPEI_HUB_CONFIG")
+        .env_remove("YANPEI_NODE_STORE")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &PathBuf, args: &[&str]) -> String {
+    let out = run(dir, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "yanpei {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn node_init_makes_the_directory_of_its_store() {
+    let dir = fresh_dir("init");
+    ok(&dir, &["ca", "init", "--county", "示范县"]);
+    ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
+    let store = "schools/cgz1/node.sqlite";
+    let args = ["node", "init", "--store", store, "--school", "CGZ1", "--hub", "https://127.0.0.1:7443"];
+    let keys = ["--ca", "pki/ca.pem", "--cert", "pki/node-CGZ1.pem", "--key", "pki/node-CGZ1.key"];
+    let out = ok(&dir, &[&args[..], &keys].concat());
+    assert!(out.contains("节点已就绪"), "{out}");
+    assert!(dir.join(store).exists());
+}
+
+#[test]
+fn roster_commands_use_the_hubs_config_and_never_invent_a_database() {
+    let dir = fresh_dir("roster");
+    // No hub here: reading says so, and creates nothing.
+    for args in [&["roster", "show"][..], &["roster", "export", "out.xlsx"]] {
+        let out = run(&dir, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("没有找到县中心数据库"), "{args:?}: {err}");
+        assert!(err.contains("--config"), "{err}");
+    }
+    assert!(!dir.join("yanpei-hub.sqlite").exists(), "a read created the default database");
+
+    // The hub's config file names its database; the roster commands follow it.
+    std::fs::create_dir_all(dir.join("var")).unwrap();
+    std::fs::write(dir.join("hub.toml"), "[hub]\ndatabase_url = \"sqlite://var/hub.sqlite?mode=rwc\"\n")
+        .unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/roster");
+    let imported = ok(&dir, &["roster", "import", "--config", "hub.toml", demo]);
+    assert!(imported.contains("已导入名册第 1 版到 sqlite://var/hub.sqlite"), "{imported}");
+    assert!(dir.join("var/hub.sqlite").exists() && !dir.join("yanpei-hub.sqlite").exists());
+    let shown = Command::new(BIN)
+        .current_dir(&dir)
+        .env("YANPEI_HUB_CONFIG", "hub.toml")
+        .env_remove("YANPEI_HUB_DB")
+        .args(["roster", "show"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("第 1 版"), "the same env var as hub serve");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let dir = fresh_dir("pipe");
+    let mut child = Command::new(BIN)
+        .current_dir(&dir)
+        .args(["node", "kinds"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // `| head -0`: the reader is gone before the first line
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+}
