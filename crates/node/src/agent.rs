@@ -270,7 +270,10 @@ impl Agent {
                 warn!(seq, reason = %reason, "the hub refused a change; it is kept here until the record is edited");
             }
             report.refused += refused.len() as u64;
-            self.store.mark_answered(reply.acked_seq, &refused).await?;
+            // Only what this push carried: an entry at or below `acked_seq` that it did not
+            // carry may have been refused to another session of this node.
+            let sent: Vec<u64> = pending.iter().map(|e| e.seq).collect();
+            self.store.mark_answered(&sent, reply.acked_seq, &refused).await?;
             report.acked_seq = reply.acked_seq;
         }
 

@@ -373,16 +373,34 @@ impl NodeStore {
             .collect()
     }
 
-    /// Marks every outbox entry with `seq <= acked` as delivered (removes it).
-    /// Called only with a sequence number the hub acknowledged.
+    /// Marks every outbox entry with `seq <= acked` as delivered (removes it): an
+    /// acknowledgement of the whole outbox up to `acked` (tools and tests; the agent
+    /// marks the answer to what it sent, [`NodeStore::mark_answered`]).
     pub async fn mark_acked(&self, acked: u64) -> Result<(), StoreError> {
-        self.mark_answered(acked, &[]).await
+        self.mark_delivered(None, acked, &[]).await
     }
 
-    /// Marks the hub's answer to a push: entries in `refused` (sequence number and the
-    /// hub's reason) are kept, quarantined, and every other entry with `seq <= acked`
-    /// is delivered (removed). One transaction.
-    pub async fn mark_answered(&self, acked: u64, refused: &[(u64, String)]) -> Result<(), StoreError> {
+    /// Marks the hub's answer to one push of the entries `sent`: those in `refused`
+    /// (sequence number and the hub's reason) are kept, quarantined, and the other sent
+    /// entries with `seq <= acked` are delivered (removed). An entry the push did not
+    /// carry stays even at or below `acked`: the hub may have judged it in another
+    /// session (a concurrent sync, a tool) whose refusal this node has not heard; it goes
+    /// again and the hub answers it again. One transaction.
+    pub async fn mark_answered(
+        &self,
+        sent: &[u64],
+        acked: u64,
+        refused: &[(u64, String)],
+    ) -> Result<(), StoreError> {
+        self.mark_delivered(Some(sent), acked, refused).await
+    }
+
+    async fn mark_delivered(
+        &self,
+        sent: Option<&[u64]>,
+        acked: u64,
+        refused: &[(u64, String)],
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().await?;
         for (seq, reason) in refused {
             let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
@@ -399,11 +417,14 @@ impl NodeStore {
             )));
         }
         let acked_i = i64::try_from(acked).unwrap_or(i64::MAX);
-        node_outbox::Entity::delete_many()
+        let mut delivered = node_outbox::Entity::delete_many()
             .filter(node_outbox::Column::Seq.lte(acked_i))
-            .filter(node_outbox::Column::Refused.is_null())
-            .exec(&txn)
-            .await?;
+            .filter(node_outbox::Column::Refused.is_null());
+        if let Some(sent) = sent {
+            let sent: Vec<i64> = sent.iter().map(|s| i64::try_from(*s).unwrap_or(i64::MAX)).collect();
+            delivered = delivered.filter(node_outbox::Column::Seq.is_in(sent));
+        }
+        delivered.exec(&txn).await?;
         if acked > get_u64(&txn, key::ACKED_SEQ).await? {
             set_meta(&txn, key::ACKED_SEQ, &acked.to_string()).await?;
         }
