@@ -1,7 +1,9 @@
 //! The county dashboard: a Chinese web page served on an HTTP port beside gRPC.
 //!
 //! People sign in with an account (`crate::accounts`); the session is a short-lived
-//! signed token in an HttpOnly cookie. Every page's data comes from the same query
+//! signed token in an HttpOnly cookie, revoked in the store when they sign out.
+//! Writes (signing in and out) must come from the dashboard's own pages as JSON, and
+//! HTTPS answers carry HSTS ([`guard`]). Every page's data comes from the same query
 //! layer as the gRPC reports (`crate::query::Query`, so the same scope rules: a
 //! 教研员 sees only assigned schools, refused by URL as well as left out of lists),
 //! and every request is written to the audit log like an RPC. Tables are
@@ -17,6 +19,7 @@
 
 mod api;
 mod assets;
+mod guard;
 mod listener;
 mod pages;
 mod reply;
@@ -93,5 +96,6 @@ fn router(web: Web) -> Router {
         .route("/api/me", get(api::me))
         .route("/api/view/{page}", get(api::view))
         .fallback(assets::not_found)
+        .layer(axum::middleware::from_fn_with_state(web.clone(), guard::guard))
         .with_state(web)
 }
