@@ -2,15 +2,19 @@
 //! browser meets them: signing out ends the session on the hub (the old cookie is
 //! refused, and the sign-out is audited), so do a password change and disabling the
 //! account; signing in and out cannot be done from another site's page or with a
-//! form body; every HTTPS answer carries HSTS.
+//! form body; every HTTPS answer carries HSTS. Failed logins on the web port and the
+//! gRPC port count toward one lockout.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::net::TcpListener;
+use tonic::Code;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 use yanpei_demo::{DemoWorld, create_demo_accounts, demo_roster};
 use yanpei_hub::Accounts;
+use yanpei_proto::pb::{self, account_service_client::AccountServiceClient};
 use yanpei_store::audit::AuditFilter;
 use yanpei_tests::web::WebClient;
 use yanpei_tests::{on_both_backends, world};
@@ -146,3 +150,56 @@ async fn https_answers_carry_hsts() {
         assert_eq!(r.header("strict-transport-security"), Some("max-age=31536000"), "{:?}", r.headers);
     }
 }
+
+/// Signing in over gRPC without a certificate, as `yanpei login` does.
+async fn grpc_login(w: &DemoWorld, user: &str, password: &str) -> Result<(), tonic::Status> {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(w.ca.cert_pem()))
+        .domain_name(yanpei_pki::HUB_DNS_NAME);
+    let channel = Endpoint::from_shared(format!("https://{}", w.hub_addr))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let request = pb::LoginRequest { username: user.into(), password: password.into() };
+    AccountServiceClient::new(channel).login(request).await.map(|_| ())
+}
+
+/// The web port and the gRPC port are one hub: wrong passwords on either count toward
+/// the same lockout, so a guesser gains nothing by alternating ports.
+async fn failed_logins_on_either_port_lock_both(db: Option<String>) {
+    let (w, web) = dashboard("web_lockout", db).await;
+    let wrong_web = || async {
+        let r =
+            web.post_json("/api/login", None, &json!({"username": "jy01", "password": "wrong-guess"})).await;
+        (r.status, r.json()["error"].as_str().unwrap_or("").to_owned())
+    };
+    // Three wrong on the web port, two on gRPC: five in a row for jy01.
+    for _ in 0..3 {
+        assert_eq!(wrong_web().await.0, 401);
+    }
+    for _ in 0..2 {
+        assert_eq!(grpc_login(&w, "jy01", "wrong-guess").await.unwrap_err().code(), Code::Unauthenticated);
+    }
+    // Locked on both ports, even with the right password.
+    let locked = grpc_login(&w, "jy01", "demo-jy01-pass").await.unwrap_err();
+    assert!(locked.message().contains("次数过多"), "gRPC: {}", locked.message());
+    let r =
+        web.post_json("/api/login", None, &json!({"username": "jy01", "password": "demo-jy01-pass"})).await;
+    assert_eq!(r.status, 401);
+    assert!(r.json()["error"].as_str().unwrap_or("").contains("次数过多"), "web: {:?}", r.json());
+
+    // And the other way round: five wrong over gRPC lock the web port.
+    for _ in 0..5 {
+        assert!(grpc_login(&w, "admin", "wrong-guess").await.is_err());
+    }
+    let r =
+        web.post_json("/api/login", None, &json!({"username": "admin", "password": "demo-admin-pass"})).await;
+    assert!(r.json()["error"].as_str().unwrap_or("").contains("次数过多"), "web: {:?}", r.json());
+    // Both ports' attempts are in the one audit log.
+    assert!(audited(&w, "user:jy01", "login", Code::Unauthenticated as i32).await);
+}
+
+on_both_backends!(failed_logins_on_either_port_lock_both);

@@ -34,13 +34,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use yanpei_store::hub::HubStore;
 
 use crate::accounts::Accounts;
 use crate::audit::AuditSink;
 use crate::query::Query;
-use crate::revocation::Revocations;
-use crate::{HubError, ServeOptions, Transport};
+use crate::{HubError, Transport};
 
 /// What every dashboard handler shares.
 #[derive(Clone)]
@@ -52,26 +50,30 @@ pub(crate) struct Web {
     secure: bool,
 }
 
-/// Serves the dashboard on `listener` until `shutdown` completes.
-///
-/// Uses the same store, quota policy and transport as the gRPC server in `options`
-/// (TLS with the hub's certificate, or plain HTTP under `--insecure-dev`).
-pub async fn serve_dashboard(
+/// What the dashboard shares with the gRPC port of the same hub (`crate::assembly::Hub`).
+pub(crate) struct Parts {
+    /// The query layer over the hub's store.
+    pub(crate) query: Arc<Query>,
+    /// The hub's accounts: one lockout for both ports.
+    pub(crate) accounts: Accounts,
+    /// The hub's audit log.
+    pub(crate) audit: AuditSink,
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes: TLS with the hub's
+/// certificate, or plain HTTP under `--insecure-dev`.
+pub(crate) async fn serve(
     listener: TcpListener,
-    store: HubStore,
-    options: &ServeOptions,
+    parts: Parts,
+    transport: &Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
     let addr: SocketAddr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
-    let (audit, writer) = AuditSink::start(store.clone());
-    let accounts = Accounts::open_audited(store.clone(), options.token_ttl, Some(audit.clone())).await?;
-    // People have no certificates here, so there is nothing to revoke on this port.
-    let revoked = Arc::new(Revocations::new(None, String::new()));
-    let query = Arc::new(Query::new(store, revoked, audit.clone(), options.quotas.clone()));
-    let secure = matches!(options.transport, Transport::MutualTls(_));
-    let web = Web { query, accounts, audit: audit.clone(), secure };
+    let secure = matches!(transport, Transport::MutualTls(_));
+    let audit = parts.audit.clone();
+    let web = Web { query: parts.query, accounts: parts.accounts, audit: parts.audit, secure };
     let app = router(web);
-    let served = match &options.transport {
+    let served = match transport {
         Transport::MutualTls(tls) => {
             let listener = listener::TlsListener::new(listener, tls)?;
             tracing::info!(%addr, "dashboard serving HTTPS with the hub's certificate");
@@ -83,7 +85,6 @@ pub async fn serve_dashboard(
         }
     };
     audit.flush().await;
-    drop(writer);
     served.map_err(|e| HubError::Startup(format!("dashboard: {e}")))
 }
 
