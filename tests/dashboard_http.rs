@@ -203,3 +203,46 @@ async fn failed_logins_on_either_port_lock_both(db: Option<String>) {
 }
 
 on_both_backends!(failed_logins_on_either_port_lock_both);
+
+/// What the page loads goes gzipped and, named by its hash, is kept by the browser for a
+/// year; the page and data are never cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_compressed_and_kept_for_good() {
+    let (_w, web) = dashboard("web_gzip", None).await;
+    let gzip = [("accept-encoding", "gzip")];
+    let page = web.get("/", &gzip).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-encoding"), Some("gzip"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    // The page as a browser reads it (without asking for gzip) names the hashed assets.
+    let html = String::from_utf8(web.get("/", &[]).await.body).unwrap();
+    let echarts = html
+        .split('"')
+        .find(|s| s.starts_with("/assets/echarts.min.") && s.ends_with(".js"))
+        .unwrap_or_else(|| panic!("the page names ECharts by its hash: {html}"))
+        .to_owned();
+    assert_ne!(echarts, "/assets/echarts.min.js");
+
+    let plain = web.get(&echarts, &[]).await;
+    assert_eq!(plain.status, 200);
+    assert!(plain.header("content-encoding").is_none(), "not compressed unless asked");
+    let zipped = web.get(&echarts, &gzip).await;
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert!(zipped.body.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    assert!(
+        zipped.body.len() * 2 < plain.body.len(),
+        "ECharts {} bytes gzipped to {}",
+        plain.body.len(),
+        zipped.body.len()
+    );
+    // By its plain name it is revalidated; by an unknown hash it is not found.
+    assert_eq!(web.get("/assets/echarts.min.js", &gzip).await.header("cache-control"), Some("no-cache"));
+    assert_eq!(web.get("/assets/echarts.min.000000000000.js", &gzip).await.status, 404);
+    // Data is compressed too, and never cached.
+    let cookie = web.login("admin", "demo-admin-pass").await;
+    let me = web.get("/api/me", &[("cookie", &cookie), gzip[0]]).await;
+    assert_eq!(me.header("content-encoding"), Some("gzip"));
+    assert_eq!(me.header("cache-control"), Some("no-store"));
+}

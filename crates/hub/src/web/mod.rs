@@ -11,8 +11,10 @@
 //! its .xlsx download hold the same numbers.
 //!
 //! Everything the page loads — HTML, script, styles and the ECharts library — is
-//! compiled into the hub ([`assets`]); the page's Content-Security-Policy allows
-//! nothing from elsewhere, because schools' networks may not reach the internet.
+//! compiled into the hub ([`assets`]) and named by its content's hash, so browsers keep
+//! it a year; the page's Content-Security-Policy allows nothing from elsewhere, because
+//! schools' networks may not reach the internet. Answers are gzipped for browsers that
+//! accept it.
 //!
 //! Over mutual TLS the dashboard is HTTPS with the hub's own certificate (no client
 //! certificate: people sign in with passwords); under `--insecure-dev` it is plain HTTP.
@@ -98,5 +100,7 @@ fn router(web: Web) -> Router {
         .route("/api/view/{page}", get(api::view))
         .fallback(assets::not_found)
         .layer(axum::middleware::from_fn_with_state(web.clone(), guard::guard))
+        // Outermost: whatever is answered (ECharts is 1.1 MB) goes gzipped to a browser that takes it.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(web)
 }
