@@ -33,6 +33,7 @@ function showLogin(message) {
   state.charts = [];
   for (const id of ["title", "semester-label", "notes", "cards", "charts", "tables"]) $(id).replaceChildren();
   $("school-select").replaceChildren(el("option", { value: "" }, "学校…"));
+  $("semester").replaceChildren();
   $("login-error").textContent = message || "";
 }
 
