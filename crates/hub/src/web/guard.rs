@@ -53,10 +53,10 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&
 /// Whether the request came from the dashboard's own pages (or from no browser page at all).
 fn same_origin(headers: &HeaderMap, secure: bool) -> bool {
     // Sent by every current browser: only the hub's own pages and typed-in navigation pass.
-    if let Some(site) = header_str(headers, &header::HeaderName::from_static("sec-fetch-site")) {
-        if !matches!(site.to_ascii_lowercase().as_str(), "same-origin" | "none") {
-            return false;
-        }
+    if let Some(site) = header_str(headers, &header::HeaderName::from_static("sec-fetch-site"))
+        && !matches!(site.to_ascii_lowercase().as_str(), "same-origin" | "none")
+    {
+        return false;
     }
     let Some(origin) = header_str(headers, &header::ORIGIN) else {
         return true;
@@ -129,7 +129,8 @@ mod tests {
     #[test]
     fn writes_from_other_sites_or_not_in_json_are_refused() {
         let post = Method::POST;
-        let cases: &[(&[(&str, &str)], Result<(), Refusal>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<(), Refusal>);
+        let cases: &[Case] = &[
             // The dashboard's own script.
             (
                 &[HOST, JSON, ("origin", "https://hub.example:8443"), ("sec-fetch-site", "same-origin")],
