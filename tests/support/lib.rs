@@ -2,6 +2,8 @@
 //! `127.0.0.1:0` over mutual TLS, node agents with their own SQLite stores)
 //! on SQLite or PostgreSQL, record generators, and a proxy that cuts streams.
 
+pub mod web;
+
 /// The loopback proxy that cuts streams (shared with the fault suite).
 pub mod proxy {
     pub use yanpei_soak::CutProxy;

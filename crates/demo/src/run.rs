@@ -37,6 +37,8 @@ pub struct DemoWorld {
     hub_tls: yanpei_hub::TlsMaterial,
     shutdown: CancellationToken,
     hub_task: Option<JoinHandle<Result<(), HubError>>>,
+    /// The running hub (its accounts and audit log), which the dashboard shares.
+    hub: Option<yanpei_hub::Hub>,
 }
 
 impl std::fmt::Debug for DemoWorld {
@@ -76,6 +78,7 @@ pub async fn start_world(
         hub_tls,
         shutdown: CancellationToken::new(),
         hub_task: None,
+        hub: None,
     };
     world.start_hub().await?;
     Ok(world)
@@ -88,11 +91,9 @@ impl DemoWorld {
         self.hub_addr = listener.local_addr().map_err(|e| DemoError::Io("bind".into(), e))?;
         self.shutdown = CancellationToken::new();
         let token = self.shutdown.clone();
-        let store = self.hub_store.clone();
-        let options = self.serve_options();
-        self.hub_task = Some(tokio::spawn(async move {
-            yanpei_hub::serve_with(listener, store, options, token.cancelled_owned()).await
-        }));
+        let hub = yanpei_hub::Hub::open(self.hub_store.clone(), self.serve_options()).await?;
+        self.hub = Some(hub.clone());
+        self.hub_task = Some(tokio::spawn(async move { hub.serve(listener, token.cancelled_owned()).await }));
         Ok(())
     }
 
@@ -158,17 +159,16 @@ impl DemoWorld {
         yanpei_hub::BlobDir::new(self.dir.join("hub-attachments"))
     }
 
-    /// Starts the dashboard on `listener` beside the hub, over the same database and with
-    /// the hub's certificate; it stops with the hub. Its address.
+    /// Starts the dashboard on `listener` beside the hub, sharing its accounts (one
+    /// lockout) and audit log, with the hub's certificate; it stops with the hub. Its address.
     pub fn start_dashboard(&self, listener: TcpListener) -> Result<SocketAddr, DemoError> {
         let addr = listener.local_addr().map_err(|e| DemoError::Io("dashboard".into(), e))?;
-        let store = self.hub_store.clone();
-        let options = self.serve_options();
+        let hub = self.hub.clone().ok_or_else(|| {
+            DemoError::Io("dashboard".into(), std::io::Error::other("the hub is not running"))
+        })?;
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
-            if let Err(e) =
-                yanpei_hub::serve_dashboard(listener, store, &options, stop.cancelled_owned()).await
-            {
+            if let Err(e) = hub.serve_dashboard(listener, stop.cancelled_owned()).await {
                 tracing::error!(error = %e, "dashboard stopped");
             }
         });
@@ -195,6 +195,8 @@ impl DemoWorld {
     /// Stops the hub, waiting for in-flight RPCs.
     pub async fn stop_hub(&mut self) -> Result<(), DemoError> {
         self.shutdown.cancel();
+        // The audit writer ends once the served connections and this handle are gone.
+        self.hub = None;
         if let Some(task) = self.hub_task.take() {
             match task.await {
                 Ok(r) => r?,

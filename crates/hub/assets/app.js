@@ -27,6 +27,13 @@ function showLogin(message) {
   $("user").hidden = true;
   $("page").hidden = true;
   $("login").hidden = false;
+  // Nothing of the previous person stays on the page.
+  $("who").textContent = "";
+  for (const c of state.charts) c.dispose();
+  state.charts = [];
+  for (const id of ["title", "semester-label", "notes", "cards", "charts", "tables"]) $(id).replaceChildren();
+  $("school-select").replaceChildren(el("option", { value: "" }, "学校…"));
+  $("semester").replaceChildren();
   $("login-error").textContent = message || "";
 }
 
@@ -46,7 +53,7 @@ async function login(ev) {
 }
 
 async function logout() {
-  await api("/api/logout", { method: "POST" });
+  await api("/api/logout", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
   showLogin("已退出");
 }
 

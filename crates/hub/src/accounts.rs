@@ -6,7 +6,8 @@
 //! [`Accounts`] is the whole API: [`Accounts::login`] checks a password and issues a
 //! token, [`Accounts::verify`] turns a token back into the caller's [`Identity`]
 //! (looking the account up again, so disabling it or changing its password ends its
-//! tokens at once). A token's identity is the one a certificate would carry for the
+//! tokens at once), and [`Accounts::logout`] revokes one token for good, durably in the
+//! store (`revoked_token`), so every hub on the database refuses it from then on. A token's identity is the one a certificate would carry for the
 //! same person (`Operator`, `Staff`, `Principal`), so it reads exactly what the scope
 //! layer gives that identity, and never a node's: sync and attachment RPCs refuse it.
 //!
@@ -50,6 +51,8 @@ const CONCURRENT_HASHES: usize = 4;
 const WRONG: &str = "用户名或密码错误";
 /// The RPC name login attempts are audited under.
 const LOGIN_RPC: &str = "login";
+/// The RPC name signing out is audited under.
+const LOGOUT_RPC: &str = "logout";
 
 /// A successful login.
 #[derive(Debug, Clone)]
@@ -146,11 +149,7 @@ impl Accounts {
         token_ttl: Duration,
         audit: Option<AuditSink>,
     ) -> Result<Accounts, HubError> {
-        let mut candidate = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut candidate)
-            .map_err(|_| HubError::Internal("system RNG failed".into()))?;
-        let hex: String = candidate.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = random_hex::<32>()?;
         let stored = store.secret_or_insert(TOKEN_KEY, &hex).await?;
         // Make the stand-in hash now, so the first unknown username is not slower than the rest.
         tokio::task::spawn_blocking(|| password::verify_nothing(""))
@@ -233,6 +232,7 @@ impl Accounts {
             generation: account.generation,
             iat: unix(issued),
             exp: unix(expires_at),
+            jti: random_hex::<16>()?,
         };
         Ok(Session {
             token: self.0.key.sign(&claims),
@@ -270,6 +270,9 @@ impl Accounts {
                 }
             })
         })?;
+        if self.0.store.token_revoked(&claims.jti).await? {
+            return Err(HubError::Unauthenticated("已退出登录，请重新登录".into()));
+        }
         let gone = || HubError::Unauthenticated("账号不存在或已停用；请联系县进修学校".into());
         let account = self.0.store.account(&claims.sub).await?.ok_or_else(gone)?;
         if account.disabled {
@@ -288,6 +291,34 @@ impl Accounts {
             role: account.role,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_default(),
         })
+    }
+
+    /// Ends `token` at once and for good (signing out), on every hub of this database,
+    /// and audits it (`user:NAME`, `logout`). A token that is already invalid (forged,
+    /// expired) has nothing to end: `Ok(None)`. Otherwise the name of whom it was.
+    pub async fn logout(&self, token: &str) -> Result<Option<String>, HubError> {
+        let Ok(claims) = self.0.key.open(token.trim(), unix(Utc::now())) else {
+            return Ok(None);
+        };
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+        let result = self.0.store.revoke_token(&claims.jti, &claims.sub, expires_at).await;
+        let code = match &result {
+            Ok(()) => 0,
+            Err(e) if e.is_retryable() => tonic::Code::Unavailable as i32,
+            Err(_) => tonic::Code::Internal as i32,
+        };
+        let entry = AuditEntry {
+            at: Utc::now(),
+            caller: audit_name(&claims.sub),
+            rpc: LOGOUT_RPC.into(),
+            schools: Vec::new(),
+            rows: 0,
+            code,
+        };
+        self.audit(entry).await;
+        result?;
+        tracing::info!(user = %claims.sub, "logout");
+        Ok(Some(claims.sub))
     }
 
     /// Creates an account. The username is 1–32 of `A-Z a-z 0-9 . _ -`; a 教研员's staff
@@ -401,6 +432,13 @@ impl Accounts {
             }
         }
     }
+}
+
+/// `N` random bytes as hex.
+fn random_hex<const N: usize>() -> Result<String, HubError> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| HubError::Internal("system RNG failed".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {

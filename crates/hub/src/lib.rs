@@ -6,6 +6,7 @@
 //! so tests start a real hub on `127.0.0.1:0`.
 
 pub mod accounts;
+mod assembly;
 mod attach;
 mod audit;
 mod auth;
@@ -34,24 +35,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::codec::CompressionEncoding;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-use yanpei_proto::pb::account_service_server::AccountServiceServer;
-use yanpei_proto::pb::attachment_service_server::AttachmentServiceServer;
-use yanpei_proto::pb::enroll_service_server::EnrollServiceServer;
-use yanpei_proto::pb::query_service_server::QueryServiceServer;
-use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
 pub use accounts::{Accounts, DEFAULT_TOKEN_TTL};
+pub use assembly::Hub;
 pub use error::HubError;
 pub use gate::DEV_IDENTITY_HEADER;
 pub use metrics::Metrics;
 pub use ratelimit::RateLimit;
 pub use storage_health::DEFAULT_PROBE_INTERVAL;
-pub use web::serve_dashboard;
 pub use yanpei_attach::BlobDir;
 pub use yanpei_report::QuotaPolicy;
 
@@ -179,18 +172,20 @@ pub async fn run(
         probe_interval: config.probe_interval,
         ca: config.ca,
     };
+    // One hub for both ports: one accounts lockout, one audit log.
+    let hub = Hub::with_metrics(store, options, metrics).await?;
     if let Some(addr) = config.web_listen {
         let web_listener = TcpListener::bind(addr)
             .await
             .map_err(|e| HubError::Startup(format!("web_listen {addr}: {e}")))?;
-        let (st, opts, stop) = (store.clone(), options.clone(), token.clone());
+        let (hub, stop) = (hub.clone(), token.clone());
         tokio::spawn(async move {
-            if let Err(e) = serve_dashboard(web_listener, st, &opts, stop.cancelled_owned()).await {
+            if let Err(e) = hub.serve_dashboard(web_listener, stop.cancelled_owned()).await {
                 tracing::error!(error = %e, "dashboard failed");
             }
         });
     }
-    let server = serve_with_metrics(listener, store, options, metrics, token.cancelled_owned());
+    let server = hub.serve(listener, token.cancelled_owned());
     tokio::select! {
         r = server => r,
         () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
@@ -246,132 +241,12 @@ pub async fn serve_with_attachments(
 }
 
 /// Serves an already opened store with the given options (metrics counted but not exposed).
+/// The gRPC port only; [`Hub`] serves both ports of one hub.
 pub async fn serve_with(
     listener: TcpListener,
     store: HubStore,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    serve_with_metrics(listener, store, options, Arc::new(Metrics::default()), shutdown).await
-}
-
-async fn serve_with_metrics(
-    listener: TcpListener,
-    store: HubStore,
-    options: ServeOptions,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), HubError> {
-    let ca_pem = match &options.transport {
-        Transport::MutualTls(tls) => {
-            enroll::warn_at_start(&tls.cert_pem, &tls.ca_pem, &metrics);
-            tls.ca_pem.clone()
-        }
-        Transport::InsecureDev => String::new(),
-    };
-    let revoked = Arc::new(revocation::Revocations::new(options.crl, ca_pem));
-    let (audit, audit_writer) = audit::AuditSink::start(store.clone());
-    let accounts = Accounts::open_audited(store.clone(), options.token_ttl, Some(audit.clone())).await?;
-
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<SyncServiceServer<sync::Sync>>().await;
-    health.set_serving::<QueryServiceServer<query::Query>>().await;
-    health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
-    health.set_serving::<AccountServiceServer<accounts::AccountGrpc>>().await;
-    health.set_serving::<EnrollServiceServer<enroll::Enroll>>().await;
-    // While the database cannot write, the sync service and "" answer NOT_SERVING; the
-    // watcher stops with this function (returned or dropped after the grace period).
-    let watcher_stop = CancellationToken::new();
-    let _stop_watcher = watcher_stop.clone().drop_guard();
-    storage_health::start(store.clone(), health.clone(), options.probe_interval, watcher_stop);
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
-
-    // Chunks are not compressed (photos and documents are already); a chunk is far below the limit.
-    let attachments =
-        AttachmentServiceServer::new(attach::Attachments::new(options.attachments.clone(), revoked.clone()))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let enroll =
-        EnrollServiceServer::new(enroll::Enroll::new(store.clone(), options.ca.clone(), revoked.clone()))
-            .max_decoding_message_size(64 * 1024)
-            .max_encoding_message_size(64 * 1024);
-    let sync = SyncServiceServer::new(sync::Sync::new(
-        store.clone(),
-        options.attachments.clone(),
-        metrics,
-        revoked.clone(),
-    ))
-    .accept_compressed(CompressionEncoding::Gzip)
-    .send_compressed(CompressionEncoding::Gzip)
-    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let query = QueryServiceServer::new(query::Query::new(store, revoked, audit.clone(), options.quotas))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-
-    let account_service = AccountServiceServer::new(accounts::AccountGrpc(accounts.clone()))
-        .max_decoding_message_size(64 * 1024)
-        .max_encoding_message_size(64 * 1024);
-
-    let addr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
-    let insecure_dev = matches!(options.transport, Transport::InsecureDev);
-    let mut builder = Server::builder()
-        // One node syncs over one connection: more than a few requests at once on it is a
-        // misbehaving peer, shed with RESOURCE_EXHAUSTED rather than queued without bound.
-        .concurrency_limit_per_connection(MAX_CONCURRENT_PER_CONNECTION)
-        .load_shed(true);
-    match &options.transport {
-        Transport::MutualTls(tls) => {
-            // The chain ends with the CA certificate, so an enrolling node without one can
-            // check it against the fingerprint on its enrollment slip.
-            let chain = format!("{}\n{}", tls.cert_pem.trim_end(), tls.ca_pem);
-            let tls_config = ServerTlsConfig::new()
-                .identity(Identity::from_pem(chain, &tls.key_pem))
-                .client_ca_root(Certificate::from_pem(&tls.ca_pem))
-                // People log in without a certificate; a certificate presented is still
-                // verified against the county CA in the handshake, and a call with neither
-                // a certificate nor a valid token is refused by `auth::caller`.
-                .client_auth_optional(true)
-                .timeout(Duration::from_secs(10));
-            builder = builder
-                .tls_config(tls_config)
-                .map_err(|e| HubError::Startup(format!("TLS configuration: {e}")))?;
-            tracing::info!(%addr, rate_limit = ?options.rate_limit, "hub serving gRPC over mutual TLS");
-        }
-        Transport::InsecureDev => {
-            tracing::warn!(
-                %addr,
-                "INSECURE DEV MODE: no TLS, no client certificates; any caller is whoever its \
-                 {DEV_IDENTITY_HEADER} header says. Never use this with real data."
-            );
-        }
-    }
-    let audit_sink = audit.clone();
-    let gate =
-        gate::GateLayer::new(ratelimit::Buckets::new(options.rate_limit), audit, insecure_dev, accounts);
-    builder
-        // The gate is outermost: it logs the code the caller finally gets.
-        .layer(gate)
-        .layer(tower::util::MapResponseLayer::new(limits::oversized_is_resource_exhausted))
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(sync)
-        .add_service(query)
-        .add_service(attachments)
-        .add_service(account_service)
-        .add_service(enroll)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
-        .map_err(|e| HubError::Startup(format!("server: {e}")))?;
-    // Everything answered is queued by now: wait until the writer has stored it. (The writer
-    // itself ends once the last sink is dropped; a connection task may still hold one.)
-    audit_sink.flush().await;
-    drop(audit_writer);
-    tracing::info!("hub stopped");
-    Ok(())
+    Hub::open(store, options).await?.serve(listener, shutdown).await
 }

@@ -1,15 +1,18 @@
-//! People's accounts (管理员, 教研员, 校长) and the hub's named secrets.
+//! People's accounts (管理员, 教研员, 校长), the login tokens ended before their expiry,
+//! and the hub's named secrets.
 //!
 //! The store keeps what the hub's `accounts` module decides: it never sees a
 //! password, only its PHC hash string, and never checks one.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
 use yanpei_domain::SchoolCode;
 
 use crate::StoreError;
-use crate::entity::{hub_account, hub_secret};
+use crate::entity::{hub_account, hub_revoked_token, hub_secret};
 use crate::sql::HubStore;
 
 /// What an account may do, and whom it stands for.
@@ -197,6 +200,40 @@ impl HubStore {
             a.generation = Set(row.generation.saturating_add(1));
         })
         .await
+    }
+
+    /// Ends the login token `token_id` of `username` for good (it would expire at
+    /// `expires_at`); revoking it twice is the same as once. Revocations of tokens that
+    /// have expired by now are forgotten on the way.
+    pub async fn revoke_token(
+        &self,
+        token_id: &str,
+        username: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let row = hub_revoked_token::ActiveModel {
+            token_id: Set(token_id.to_owned()),
+            username: Set(username.to_owned()),
+            expires_at: Set(expires_at),
+            revoked_at: Set(now),
+        };
+        let txn = self.db.begin_write().await?;
+        hub_revoked_token::Entity::insert(row)
+            .on_conflict(OnConflict::column(hub_revoked_token::Column::TokenId).do_nothing().to_owned())
+            .exec_without_returning(&txn)
+            .await?;
+        hub_revoked_token::Entity::delete_many()
+            .filter(hub_revoked_token::Column::ExpiresAt.lt(now))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the login token `token_id` was ended before its expiry.
+    pub async fn token_revoked(&self, token_id: &str) -> Result<bool, StoreError> {
+        Ok(hub_revoked_token::Entity::find_by_id(token_id.to_owned()).one(&self.conn()).await?.is_some())
     }
 
     /// The secret named `name`; the first caller's `candidate` becomes it. Every hub on one

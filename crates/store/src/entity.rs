@@ -10,6 +10,7 @@ pub mod hub_counter;
 pub mod hub_enrollment;
 pub mod hub_issued_cert;
 pub mod hub_node;
+pub mod hub_revoked_token;
 pub mod hub_roster_version;
 pub mod hub_school;
 pub mod hub_secret;

@@ -10,6 +10,7 @@ mod hub_20261205_pair_rollup;
 mod hub_20261210_accounts;
 mod hub_20261215_revs;
 mod hub_20261220_enrollment;
+mod hub_20261225_revoked_token;
 mod node_20261122_core;
 mod node_20261123_shared;
 mod node_20261215_revs;
@@ -32,6 +33,7 @@ impl MigratorTrait for HubMigrator {
             Box::new(hub_20261210_accounts::Migration),
             Box::new(hub_20261215_revs::Migration),
             Box::new(hub_20261220_enrollment::Migration),
+            Box::new(hub_20261225_revoked_token::Migration),
         ]
     }
 }

@@ -4,7 +4,10 @@
 //! (`yanpei query stats` over mutual TLS), downloads a table as .xlsx and checks it
 //! holds the page's numbers, opens every page, then signs in as a 教研员 and checks an
 //! unassigned school is neither listed nor reachable by URL. Every request the
-//! browser made must have gone to the hub. Screenshots of each page are saved under
+//! browser made must have gone to the hub. On the way it checks the session and the
+//! transport: HSTS and gzip on the wire, another site's `text/plain` forms to
+//! `/api/login` and `/api/logout` refused, the signed-out screen empty, and the old
+//! cookie replayed after 退出 refused (401). Screenshots of each page are saved under
 //! `target/tmp/dashboard-screenshots/` (or `$YANPEI_ARTIFACTS`).
 //!
 //! Without Chromium the test says so loudly and passes; under CI (`CI` set) it
@@ -14,7 +17,7 @@
 mod webdriver;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Cursor};
+use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -208,6 +211,125 @@ fn api_totals(demo: &Demo) -> (u64, BTreeMap<String, u64>) {
     (v["total"].as_u64().expect("total"), by_kind)
 }
 
+/// Fetches `url` inside the page: status and the named response headers (null when absent).
+fn fetch_headers(b: &Browser, url: &str, names: &[&str]) -> (u16, Vec<Value>) {
+    let v = b
+        .js_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(arguments[0], {credentials: 'same-origin'}).then(r => \
+               done([r.status, arguments[1].map(n => r.headers.get(n))])).catch(e => done([0, []]));",
+            json!([url, names]),
+        )
+        .expect("fetch in page");
+    (v[0].as_u64().unwrap_or(0) as u16, v[1].as_array().cloned().unwrap_or_default())
+}
+
+/// Another site, on its own port over plain HTTP: `/login` holds a `text/plain` form that
+/// posts JSON-looking text to the dashboard's `/api/login` with `user`'s password;
+/// `/logout` a plain form to `/api/logout`. Its address.
+fn evil_site(dashboard: &str, user: &str, password: &str) -> String {
+    let origin = dashboard.trim_end_matches('/').to_owned();
+    let name = format!(r#"{{"username":"{user}","password":"{password}","x":""#);
+    let login = format!(
+        "<!doctype html><form method=post enctype=text/plain action='{origin}/api/login'>\
+         <input type=hidden name='{name}' value='\"}}'><button id=go>go</button></form>"
+    );
+    let logout = format!(
+        "<!doctype html><form method=post action='{origin}/api/logout'><button id=go>go</button></form>"
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the other site");
+    let addr = listener.local_addr().expect("its address");
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let page = if head.starts_with(b"GET /logout") { &logout } else { &login };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Opens the other site's page `path`, submits its form to the dashboard and returns what
+/// the browser then shows.
+fn submit_from_other_site(b: &Browser, evil: &str, path: &str) -> String {
+    b.goto(&format!("{evil}{path}")).expect("open the other site");
+    b.click("#go").expect("submit the form");
+    let shown = b
+        .wait_for(
+            "the dashboard's answer",
+            "return location.href.includes('/api/') && document.body && document.body.innerText;",
+        )
+        .expect("the dashboard answered the form");
+    shown.as_str().unwrap_or_default().to_owned()
+}
+
+/// Signed in as the operator: HSTS and gzip on the wire; another site's forms refused;
+/// 退出 leaves an empty signed-out screen and the old cookie replayed gets 401.
+fn sessions_and_transport(b: &Browser, demo: &Demo, origin: &str) {
+    let (status, h) = fetch_headers(b, "/", &["strict-transport-security", "content-encoding"]);
+    assert_eq!(status, 200);
+    assert_eq!(h[0], json!("max-age=31536000"), "HSTS on the page");
+    assert_eq!(h[1], json!("gzip"), "the page is compressed on the wire");
+    let echarts = b
+        .js("return document.querySelector('script[src*=\"echarts\"]').getAttribute('src');", json!([]))
+        .expect("the ECharts script");
+    let (status, h) =
+        fetch_headers(b, echarts.as_str().unwrap_or_default(), &["content-encoding", "cache-control"]);
+    assert_eq!(status, 200);
+    assert_eq!(h, [json!("gzip"), json!("public, max-age=31536000, immutable")], "{echarts}");
+
+    // Another site's plain form cannot sign the operator out.
+    let (user, password) = &demo.logins["教研员"];
+    let evil = evil_site(origin, user, password);
+    let shown = submit_from_other_site(b, &evil, "/logout");
+    assert!(shown.contains("拒绝来自其他网站的请求"), "the forged sign-out is refused: {shown}");
+    b.goto(origin).expect("back to the dashboard");
+    wait_page(b, "overview");
+    assert_eq!(fetch(b, "/api/me").0, 200, "still signed in after the forged sign-out");
+
+    // 退出: the screen shows no menu, no 退出 and no name; the old cookie is refused.
+    let old = b.cookie("yanpei_session").expect("read the session cookie");
+    assert!(old["value"].as_str().is_some_and(|v| v.starts_with("yp1.")), "a session cookie: {old}");
+    b.click("#logout").expect("log out");
+    b.wait_for("the login form", "return !document.getElementById('login').hidden").expect("login form");
+    let shown = b
+        .js(
+            "const vis = id => document.getElementById(id).getClientRects().length > 0; \
+             return {nav: vis('nav'), user: vis('user'), logout: vis('logout'), page: vis('page'), \
+               who: document.getElementById('who').textContent, text: document.body.innerText};",
+            json!([]),
+        )
+        .expect("the signed-out screen");
+    assert_eq!(
+        (&shown["nav"], &shown["user"], &shown["logout"], &shown["page"]),
+        (&json!(false), &json!(false), &json!(false), &json!(false)),
+        "{shown}"
+    );
+    assert_eq!(shown["who"], "", "{shown}");
+    assert!(!shown["text"].as_str().unwrap_or("").contains("管理员"), "no previous user on screen: {shown}");
+    save(b, "13-signed-out");
+    b.add_cookie(&old).expect("put the old cookie back");
+    for path in ["/api/me", &format!("/api/view/compliance?semester={SEMESTER}")] {
+        assert_eq!(fetch(b, path).0, 401, "{path} with the signed-out cookie");
+    }
+
+    // Another site's text/plain form with the 教研员's password does not sign anyone in.
+    let shown = submit_from_other_site(b, &evil, "/login");
+    assert!(shown.contains("拒绝来自其他网站的请求"), "the forged sign-in is refused: {shown}");
+    b.goto(origin).expect("back to the dashboard");
+    b.wait_for("the login form", "return !document.getElementById('login').hidden").expect("login form");
+    assert_eq!(fetch(b, "/api/me").0, 401, "nobody signed in by the other site");
+}
+
 #[test]
 fn the_dashboard_in_a_real_browser() {
     let (Some(chromium), Some(driver)) =
@@ -294,7 +416,7 @@ fn the_dashboard_in_a_real_browser() {
     // Nothing came from outside the hub.
     let urls = b.requested_urls().expect("performance log");
     assert!(
-        urls.iter().any(|u| u.ends_with("/assets/echarts.min.js")),
+        urls.iter().any(|u| u.contains("/assets/echarts.min.") && u.ends_with(".js")),
         "ECharts loaded from the hub: {urls:?}"
     );
     let outside: Vec<&String> = urls
@@ -308,9 +430,11 @@ fn the_dashboard_in_a_real_browser() {
         .collect();
     assert!(outside.is_empty(), "requests outside the hub: {outside:?}");
 
+    // Sessions and transport: HSTS and gzip on the wire, forged writes from another
+    // site refused, 退出 ends the session for good.
+    sessions_and_transport(&b, &demo, &origin);
+
     // A 教研员 sees only the assigned schools; another school is refused by URL too.
-    b.click("#logout").expect("log out");
-    b.wait_for("the login form", "return !document.getElementById('login').hidden").expect("login form");
     login(&b, &demo, "教研员");
     let listed: Vec<String> = serde_json::from_value(
         b.js(

@@ -2,7 +2,8 @@
 //! one username, that username is locked for [`FIRST_LOCK`], doubling with every
 //! further failure up to [`MAX_LOCK`]. Unknown usernames are counted the same way, so
 //! a lockout says nothing about whether an account exists. Kept in memory, per hub
-//! process (a restart forgets it); a success clears the username's count.
+//! process (a restart forgets it) and shared by its gRPC and dashboard ports (one
+//! `Accounts` per `Hub`); a success clears the username's count.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

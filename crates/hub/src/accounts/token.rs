@@ -3,8 +3,9 @@
 //!
 //! The tag is checked first, in constant time (`ring::hmac::verify`); only then are
 //! the claims parsed and the expiry read. A token says who (username), as what (role
-//! and subject), of which password generation, issued when and valid until when; the
-//! account behind it is looked up again on every use (see `Accounts::verify`).
+//! and subject), of which password generation, issued when and valid until when, and
+//! carries a random id that signing out revokes; the account behind it, and whether
+//! the id was revoked, are looked up again on every use (see `Accounts::verify`).
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use ring::hmac;
@@ -32,6 +33,8 @@ pub(crate) struct Claims {
     pub(crate) iat: i64,
     /// Valid before this, Unix seconds.
     pub(crate) exp: i64,
+    /// A random id naming this token (32 hex digits), which signing out revokes.
+    pub(crate) jti: String,
 }
 
 /// Why a token was refused (all of them are UNAUTHENTICATED to the caller).
@@ -95,7 +98,15 @@ mod tests {
     use super::*;
 
     fn claims(iat: i64, exp: i64) -> Claims {
-        Claims { sub: "jy01".into(), role: "staff".into(), subj: "JY01".into(), generation: 1, iat, exp }
+        Claims {
+            sub: "jy01".into(),
+            role: "staff".into(),
+            subj: "JY01".into(),
+            generation: 1,
+            iat,
+            exp,
+            jti: "00112233445566778899aabbccddeeff".into(),
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The county dashboard: a Chinese web page served on an HTTP port beside gRPC.
 //!
 //! People sign in with an account (`crate::accounts`); the session is a short-lived
-//! signed token in an HttpOnly cookie. Every page's data comes from the same query
+//! signed token in an HttpOnly cookie, revoked in the store when they sign out.
+//! Writes (signing in and out) must come from the dashboard's own pages as JSON, and
+//! HTTPS answers carry HSTS ([`guard`]). Every page's data comes from the same query
 //! layer as the gRPC reports (`crate::query::Query`, so the same scope rules: a
 //! 教研员 sees only assigned schools, refused by URL as well as left out of lists),
 //! and every request is written to the audit log like an RPC. Tables are
@@ -9,14 +11,17 @@
 //! its .xlsx download hold the same numbers.
 //!
 //! Everything the page loads — HTML, script, styles and the ECharts library — is
-//! compiled into the hub ([`assets`]); the page's Content-Security-Policy allows
-//! nothing from elsewhere, because schools' networks may not reach the internet.
+//! compiled into the hub ([`assets`]) and named by its content's hash, so browsers keep
+//! it a year; the page's Content-Security-Policy allows nothing from elsewhere, because
+//! schools' networks may not reach the internet. Answers are gzipped for browsers that
+//! accept it.
 //!
 //! Over mutual TLS the dashboard is HTTPS with the hub's own certificate (no client
 //! certificate: people sign in with passwords); under `--insecure-dev` it is plain HTTP.
 
 mod api;
 mod assets;
+mod guard;
 mod listener;
 mod pages;
 mod reply;
@@ -31,13 +36,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use yanpei_store::hub::HubStore;
 
 use crate::accounts::Accounts;
 use crate::audit::AuditSink;
 use crate::query::Query;
-use crate::revocation::Revocations;
-use crate::{HubError, ServeOptions, Transport};
+use crate::{HubError, Transport};
 
 /// What every dashboard handler shares.
 #[derive(Clone)]
@@ -49,26 +52,30 @@ pub(crate) struct Web {
     secure: bool,
 }
 
-/// Serves the dashboard on `listener` until `shutdown` completes.
-///
-/// Uses the same store, quota policy and transport as the gRPC server in `options`
-/// (TLS with the hub's certificate, or plain HTTP under `--insecure-dev`).
-pub async fn serve_dashboard(
+/// What the dashboard shares with the gRPC port of the same hub (`crate::assembly::Hub`).
+pub(crate) struct Parts {
+    /// The query layer over the hub's store.
+    pub(crate) query: Arc<Query>,
+    /// The hub's accounts: one lockout for both ports.
+    pub(crate) accounts: Accounts,
+    /// The hub's audit log.
+    pub(crate) audit: AuditSink,
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes: TLS with the hub's
+/// certificate, or plain HTTP under `--insecure-dev`.
+pub(crate) async fn serve(
     listener: TcpListener,
-    store: HubStore,
-    options: &ServeOptions,
+    parts: Parts,
+    transport: &Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
     let addr: SocketAddr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
-    let (audit, writer) = AuditSink::start(store.clone());
-    let accounts = Accounts::open_audited(store.clone(), options.token_ttl, Some(audit.clone())).await?;
-    // People have no certificates here, so there is nothing to revoke on this port.
-    let revoked = Arc::new(Revocations::new(None, String::new()));
-    let query = Arc::new(Query::new(store, revoked, audit.clone(), options.quotas.clone()));
-    let secure = matches!(options.transport, Transport::MutualTls(_));
-    let web = Web { query, accounts, audit: audit.clone(), secure };
+    let secure = matches!(transport, Transport::MutualTls(_));
+    let audit = parts.audit.clone();
+    let web = Web { query: parts.query, accounts: parts.accounts, audit: parts.audit, secure };
     let app = router(web);
-    let served = match &options.transport {
+    let served = match transport {
         Transport::MutualTls(tls) => {
             let listener = listener::TlsListener::new(listener, tls)?;
             tracing::info!(%addr, "dashboard serving HTTPS with the hub's certificate");
@@ -80,7 +87,6 @@ pub async fn serve_dashboard(
         }
     };
     audit.flush().await;
-    drop(writer);
     served.map_err(|e| HubError::Startup(format!("dashboard: {e}")))
 }
 
@@ -93,5 +99,8 @@ fn router(web: Web) -> Router {
         .route("/api/me", get(api::me))
         .route("/api/view/{page}", get(api::view))
         .fallback(assets::not_found)
+        .layer(axum::middleware::from_fn_with_state(web.clone(), guard::guard))
+        // Outermost: whatever is answered (ECharts is 1.1 MB) goes gzipped to a browser that takes it.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(web)
 }

@@ -1,6 +1,8 @@
 //! Signing in and out of the dashboard. The session is the account's short-lived
 //! signed token (`crate::accounts`) in an HttpOnly, SameSite=Strict cookie, so
-//! page scripts cannot read it and other sites cannot send it.
+//! page scripts cannot read it and other sites cannot send it. Signing out revokes
+//! the token in the store (`Accounts::logout`), so a copy of the old cookie is
+//! refused from then on, not only forgotten by this browser.
 
 use super::Web;
 use super::reply::{Failure, json};
@@ -72,8 +74,15 @@ pub(super) async fn login(State(web): State<Web>, body: Bytes) -> Response {
     }
 }
 
-pub(super) async fn logout(State(web): State<Web>) -> Response {
-    let mut res = json(StatusCode::OK, &serde_json::json!({ "ok": true }));
+pub(super) async fn logout(State(web): State<Web>, headers: HeaderMap) -> Response {
+    // Whatever happens, this browser forgets the cookie.
+    let mut res = match token(&headers) {
+        None => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Some(t) => match web.accounts.logout(t).await {
+            Ok(_) => json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+            Err(e) => Failure::from(e).into_response(),
+        },
+    };
     if let Some(c) = cookie(&web, "", 0) {
         res.headers_mut().insert(header::SET_COOKIE, c);
     }

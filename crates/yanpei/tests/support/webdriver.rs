@@ -200,6 +200,20 @@ impl Browser {
         }
     }
 
+    /// The cookie `name` of the current page's site, HttpOnly ones included (null if none).
+    pub(crate) fn cookie(&self, name: &str) -> Result<Value, String> {
+        match self.call("GET", &format!("/cookie/{name}"), None) {
+            Ok(v) => Ok(v),
+            Err(e) if e.starts_with("no such cookie") => Ok(Value::Null),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets `cookie` (as [`Browser::cookie`] returned it) on the current page's site.
+    pub(crate) fn add_cookie(&self, cookie: &Value) -> Result<(), String> {
+        self.call("POST", "/cookie", Some(json!({ "cookie": cookie }))).map(|_| ())
+    }
+
     /// A PNG of the viewport.
     pub(crate) fn screenshot(&self) -> Result<Vec<u8>, String> {
         use base64::Engine as _;
