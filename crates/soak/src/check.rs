@@ -356,9 +356,11 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
                 accounted.extend(t.lineage(r).into_iter().filter(|x| x != r));
             }
         }
-        let winners = t.winners();
+        // Versions the hub refused by its rules never competed.
+        let refused: BTreeSet<String> = held.keys().filter(|r| t.contains(r)).cloned().collect();
+        let winners = t.winners_without(&refused);
         if let Some(c) = &cur_rev
-            && t.heads().contains(c)
+            && t.heads_without(&refused).contains(c)
             && !winners.contains(c)
             && let Some(cv) = t.get(c)
         {

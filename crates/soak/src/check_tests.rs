@@ -287,3 +287,30 @@ fn a_version_dated_outside_the_county_semester_may_be_refused() {
     let v = check(&log2, &at_hub, &[a]);
     assert_eq!(v.lost, 1, "{v:#?}");
 }
+
+#[test]
+fn a_refused_version_never_competes_for_the_winner() {
+    let mut log = IntentLog::in_memory();
+    let (start, end) =
+        (NaiveDate::from_ymd_opt(2024, 9, 1).unwrap(), NaiveDate::from_ymd_opt(2024, 10, 20).unwrap());
+    let semesters =
+        vec![yanpei_domain::roster::SemesterDates { semester: yanpei_demo::DEMO_SEMESTER, start, end }];
+    log.event(EventKind::RosterImported { schools: vec![school()], semesters, removed: vec![] }, "roster")
+        .unwrap();
+    let v1 = record(11);
+    did(&mut log, 1, None, &v1);
+    // B deletes; C edits from the same base with a date past the semester. By the key C
+    // would win (same version, higher node id), but the hub refused C's version.
+    let gone = next(&v1, "B", true);
+    did(&mut log, 2, Some(&v1), &gone);
+    let mut late = next(&v1, "C", false);
+    late.date = NaiveDate::from_ymd_opt(2024, 11, 2).unwrap();
+    did(&mut log, 3, Some(&v1), &late);
+    let mut at_hub = hub(&[&gone], &[]);
+    at_hub.ledger_rejections = format!("{}: 日期不在本县规定的学期之内", v1.id);
+    let mut c = node("c", &[&late]);
+    c.quarantined = vec![(late.clone(), "日期不在本县规定的学期之内".into())];
+    let v = check(&log, &at_hub, &[c]);
+    assert!(v.is_clean(), "{v:#?}");
+    assert_eq!((v.quarantined, v.wrong_winner), (1, 0));
+}

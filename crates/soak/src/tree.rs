@@ -74,6 +74,7 @@ impl RecordTree {
     }
 
     /// Versions nothing committed was made from.
+    #[cfg(test)]
     pub(crate) fn heads(&self) -> BTreeSet<String> {
         self.versions.iter().filter(|(_, v)| v.children.is_empty()).map(|(r, _)| r.clone()).collect()
     }
@@ -91,10 +92,35 @@ impl RecordTree {
         out
     }
 
+    /// The heads once the versions in `refused` (which the hub refused by its rules, so
+    /// never held) are taken out: a version is a head when it is not refused and nothing
+    /// below it is anything but refused.
+    pub(crate) fn heads_without(&self, refused: &BTreeSet<String>) -> BTreeSet<String> {
+        fn live_below(t: &RecordTree, r: &str, refused: &BTreeSet<String>, depth: usize) -> bool {
+            depth < 10_000
+                && t.versions.get(r).is_some_and(|v| {
+                    v.children.iter().any(|c| !refused.contains(c) || live_below(t, c, refused, depth + 1))
+                })
+        }
+        self.versions
+            .keys()
+            .filter(|r| !refused.contains(*r) && !live_below(self, r, refused, 0))
+            .cloned()
+            .collect()
+    }
+
     /// The heads the spec's key may pick. Usually one; more only when identical content
     /// from two nodes ties with another head on everything but the node id.
+    #[cfg(test)]
     pub(crate) fn winners(&self) -> BTreeSet<String> {
-        let heads = self.heads();
+        self.winners_without(&BTreeSet::new())
+    }
+
+    /// The heads the spec's key may pick among [`RecordTree::heads_without`] `refused`.
+    /// Usually one; more only when identical content from two nodes ties with another head
+    /// on everything but the node id.
+    pub(crate) fn winners_without(&self, refused: &BTreeSet<String>) -> BTreeSet<String> {
+        let heads = self.heads_without(refused);
         let key = |r: &str, hi: bool| {
             let v = &self.versions[r];
             let maker = if hi { v.makers.iter().next_back() } else { v.makers.iter().next() };
