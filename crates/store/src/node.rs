@@ -404,6 +404,15 @@ impl NodeStore {
         let txn = self.db.begin_write().await?;
         for (seq, reason) in refused {
             let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+            let Some(entry) = node_outbox::Entity::find_by_id(seq).one(&txn).await? else { continue };
+            // A refusal of a version the record has already moved past (edited or deleted
+            // here while the push was on the wire) is superseded, as an edit after the
+            // refusal would supersede it: the newer version carries the person's intent.
+            let current = node_activity::Entity::find_by_id(entry.activity_id).one(&txn).await?;
+            if current.is_some_and(|a| a.version > entry.version) {
+                node_outbox::Entity::delete_by_id(seq).exec(&txn).await?;
+                continue;
+            }
             node_outbox::Entity::update_many()
                 .col_expr(node_outbox::Column::Refused, sea_orm::sea_query::Expr::value(reason.clone()))
                 .filter(node_outbox::Column::Seq.eq(seq))
@@ -509,7 +518,7 @@ impl NodeStore {
 
     /// Anti-entropy: queues the current version of each of `ids` again (records the
     /// hub lacks or never saw at this revision), unless an outbox entry of it is already
-    /// waiting. A record of another school goes only if the hub holds it (`held_at_hub`:
+    /// waiting (unsent, or the hub's refusal of this version). A record of another school goes only if the hub holds it (`held_at_hub`:
     /// a partner's version lost with a restore); one the hub lacks is its owner's to send.
     /// Returns how many were queued.
     pub async fn requeue(
@@ -520,10 +529,16 @@ impl NodeStore {
         let txn = self.db.begin_write().await?;
         let mut queued = 0;
         for id in ids {
-            let waiting =
-                node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(*id)).one(&txn).await?;
             let Some(row) = node_activity::Entity::find_by_id(*id).one(&txn).await? else { continue };
-            if waiting.is_some() || (row.school_code != self.school.as_str() && !held_at_hub.contains(id)) {
+            // Waiting: an entry still to send, or the hub's refusal of this very version
+            // (sending it again would be refused again). A refusal of an older version is not.
+            let waiting = node_outbox::Entity::find()
+                .filter(node_outbox::Column::ActivityId.eq(*id))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .any(|e| e.refused.is_none() || e.version >= row.version);
+            if waiting || (row.school_code != self.school.as_str() && !held_at_hub.contains(id)) {
                 continue;
             }
             let ancestors = parse_revs(row.revs.as_deref())?;

@@ -42,3 +42,26 @@ async fn an_answer_drops_only_what_its_push_carried() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].seq, seqs[2]);
 }
+
+#[tokio::test]
+async fn a_refusal_of_a_version_the_record_moved_past_is_superseded() {
+    let store =
+        NodeStore::open_or_init(&testing::fresh_sqlite("node_answer"), &"S1".parse().unwrap()).await.unwrap();
+    let v1 = lecture(5);
+    store.record(&v1).await.unwrap();
+    let sent: Vec<u64> = store.pending(10).await.unwrap().iter().map(|e| e.seq).collect();
+    // v1 is on the wire when the clerk deletes the record; then the hub's refusal of v1 arrives.
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.deleted = true;
+    store.update(&v2).await.unwrap();
+    store.mark_answered(&sent, sent[0], &[(sent[0], "相关学校代码有误".into())]).await.unwrap();
+    assert!(store.quarantined().await.unwrap().is_empty(), "the deletion supersedes the refused v1");
+    let left = store.pending(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].activity, v2);
+    // After a hub restore lost the deletion, the comparison queues it again (no stale
+    // refusal of v1 stands in its way).
+    store.mark_answered(&[left[0].seq], left[0].seq, &[]).await.unwrap();
+    assert_eq!(store.requeue(&[v1.id], &Default::default()).await.unwrap(), 1);
+}
