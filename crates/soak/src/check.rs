@@ -359,9 +359,14 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
         // Versions the hub refused by its rules never competed.
         let refused: BTreeSet<String> = held.keys().filter(|r| t.contains(r)).cloned().collect();
         let winners = t.winners_without(&refused);
+        // The winner must be current only where the hub holds it (current or kept): one
+        // the hub lacks is judged below, as lost, or held by a quarantined descendant, or
+        // lost with a restore.
+        let held_at_hub = |w: &String| cur_rev.as_ref() == Some(w) || kept.iter().any(|k| rev(k) == *w);
         if let Some(c) = &cur_rev
             && t.heads_without(&refused).contains(c)
             && !winners.contains(c)
+            && winners.iter().any(held_at_hub)
             && let Some(cv) = t.get(c)
         {
             let w: Vec<String> = winners
@@ -387,7 +392,10 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
             if let Some((node, a, why)) = held.get(r) {
                 if refusable(a, &known) {
                     v.quarantined += ver.intents.len() as u64;
-                    if restores.is_empty() && !hub.ledger_rejections.contains(&id.to_string()) {
+                    // Refused after it was made: only a restore after that may have taken the ledger's note.
+                    let made = ver.intents.iter().min().copied().unwrap_or(0);
+                    let restored_since = restores.iter().any(|rs| *rs > made);
+                    if !restored_since && !hub.ledger_rejections.contains(&id.to_string()) {
                         v.add(
                             Class::Unrecorded,
                             1,

@@ -314,3 +314,39 @@ fn a_refused_version_never_competes_for_the_winner() {
     assert!(v.is_clean(), "{v:#?}");
     assert_eq!((v.quarantined, v.wrong_winner), (1, 0));
 }
+
+#[test]
+fn a_winner_the_hub_never_kept_is_judged_by_the_loss_rules_not_as_a_wrong_winner() {
+    // B edits v2b, C edits v2c (the key's winner) and then v3c past the semester (refused,
+    // quarantined at C); a restore took v2c from the hub, which holds v2b.
+    let mut log = IntentLog::in_memory();
+    let (start, end) =
+        (NaiveDate::from_ymd_opt(2024, 9, 1).unwrap(), NaiveDate::from_ymd_opt(2024, 10, 20).unwrap());
+    let semesters =
+        vec![yanpei_domain::roster::SemesterDates { semester: yanpei_demo::DEMO_SEMESTER, start, end }];
+    log.event(EventKind::RosterImported { schools: vec![school()], semesters, removed: vec![] }, "roster")
+        .unwrap();
+    let v1 = record(11);
+    did(&mut log, 1, None, &v1);
+    let b2 = next(&v1, "B", false);
+    did(&mut log, 2, Some(&v1), &b2);
+    let c2 = next(&v1, "C", false);
+    did(&mut log, 3, Some(&v1), &c2);
+    log.event(EventKind::BackupTaken, "backup").unwrap();
+    log.event(EventKind::HubRestored { backup_n: 0 }, "restore").unwrap();
+    let mut c3 = next(&c2, "C2", false);
+    c3.date = NaiveDate::from_ymd_opt(2024, 11, 2).unwrap();
+    did(&mut log, 3, Some(&c2), &c3);
+    let mut at_hub = hub(&[&b2], &[]);
+    at_hub.ledger_rejections = format!("{}: 日期不在本县规定的学期之内", v1.id);
+    let mut c = node("c", &[&c3]);
+    c.quarantined = vec![(c3.clone(), "日期不在本县规定的学期之内".into())];
+    let v = check(&log, &at_hub, std::slice::from_ref(&c));
+    assert_eq!(v.wrong_winner, 0, "{v:#?}");
+    assert!(v.is_clean(), "{v:#?}");
+    // Had the hub kept v2c as a loser, v2b as current is the wrong winner.
+    let mut kept = hub(&[&b2], &[&c2]);
+    kept.ledger_rejections = at_hub.ledger_rejections.clone();
+    let v = check(&log, &kept, &[c]);
+    assert_eq!(v.wrong_winner, 1, "{v:#?}");
+}
