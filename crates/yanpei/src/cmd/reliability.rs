@@ -80,7 +80,7 @@ fn section(a: &Args, t: &Totals) -> String {
     if t.quarantined > 0 {
         let _ = writeln!(
             s,
-            "- versions the hub refused by the rules (a partner school code no roster version had), kept quarantined at their node: {}",
+            "- versions the hub refused by the rules (a partner school code no roster version had, or a date outside the county's semester), kept quarantined at their node: {}",
             t.quarantined
         );
     }
