@@ -179,7 +179,10 @@ fn print_totals(a: &Args, t: &Totals, dir: &std::path::Path) {
         println!("恢复备份后只在中心存在过的落选版本 {} 条（不计为丢失）", t.excused_by_restore);
     }
     if t.quarantined > 0 {
-        println!("中心按县里规则退回、节点留存待改的版本 {} 条（相关学校代码从未在县名册中，或日期不在本县学期内）", t.quarantined);
+        println!(
+            "中心按县里规则退回、节点留存待改的版本 {} 条（相关学校代码从未在县名册中，或日期不在本县学期内）",
+            t.quarantined
+        );
     }
     for r in &t.replay {
         println!("重放（replay）：{r}");
