@@ -693,7 +693,9 @@ impl Backup {
         } else {
             let (_, name) = url.rsplit_once('/').unwrap();
             let admin = yanpei_store::testing::postgres_admin_url();
-            let copy = format!("{name}_backup");
+            // PostgreSQL cuts names at 63 bytes: keep the copy's name distinct (database
+            // names here are ASCII).
+            let copy = format!("{}_backup", &name[..name.len().min(50)]);
             let db = yanpei_store::connect(&admin).await.unwrap();
             yanpei_store::execute(&db, &format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\""))
                 .await
@@ -844,3 +846,91 @@ async fn a_hub_restored_from_a_backup_catches_up(db: Option<String>) {
     assert_nodes_match_hub("after the restore and two syncs per node", &seen, &nodes).await;
 }
 on_both_backends!(a_hub_restored_from_a_backup_catches_up);
+
+/// A restore under a refused edit: the owner's record reached the hub and its partner
+/// school, then the clerk's edit of it was refused (a date past the semester) and waits,
+/// quarantined; the hub is then restored from a copy taken before the record existed.
+/// The version the county had acknowledged comes back to the hub (the owner's node sends
+/// the version the refused edit was made from), the partner's copy agrees with the hub
+/// again, and the refused edit still waits for the clerk. (Found by the intent suite:
+/// seed 3 of the 1,000-schedule SQLite run.)
+async fn a_restore_under_a_refused_edit_brings_back_what_the_county_had(db: Option<String>) {
+    let mut w = world("restored_refused", db).await;
+    let (x, y) = (school("T08Z1"), school("T02Z1"));
+    let backup = Backup::take(&mut w).await;
+    let xa = w.node(&x, "a").await.unwrap();
+    let ya = w.node(&y, "a").await.unwrap();
+    let shared = delivery(&x, std::slice::from_ref(&y), 3);
+    xa.store().record(&shared).await.unwrap();
+    sync_ok(&xa, "T08Z1 node a").await;
+    sync_ok(&ya, "T02Z1 node a").await;
+    assert_eq!(ya.store().get(shared.id).await.unwrap().as_ref(), Some(&shared), "the partner has v1");
+
+    // The edit moves the date past the county's semester (2025-01-20): refused, quarantined.
+    let mut late = edited(&shared, "日期写错了");
+    late.date = chrono::NaiveDate::from_ymd_opt(2025, 1, 23).unwrap();
+    xa.store().update(&late).await.unwrap();
+    sync_ok(&xa, "T08Z1 node a").await;
+    let waiting = xa.store().quarantined().await.unwrap();
+    assert_eq!(waiting.len(), 1, "the late edit waits at its node: {waiting:?}");
+
+    backup.restore(&mut w).await;
+    let (xa, ya) = (reconnect(&w, &xa), reconnect(&w, &ya));
+    for round in 1..=2 {
+        sync_ok(&xa, &format!("T08Z1 node a (sync {round} after the restore)")).await;
+        sync_ok(&ya, &format!("T02Z1 node a (sync {round} after the restore)")).await;
+    }
+    let (seen, _) = fresh_read(w.hub_url(), &[x.clone(), y.clone()]).await;
+    assert_eq!(seen.get(&shared.id), Some(&shared), "the hub holds again the version the county had");
+    assert_eq!(ya.store().get(shared.id).await.unwrap().as_ref(), Some(&shared), "the partner agrees");
+    let waiting = xa.store().quarantined().await.unwrap();
+    assert_eq!(waiting.len(), 1, "the refused edit still waits for the clerk: {waiting:?}");
+    assert_eq!(xa.store().get(shared.id).await.unwrap().map(|a| a.version), Some(2));
+}
+on_both_backends!(a_restore_under_a_refused_edit_brings_back_what_the_county_had);
+
+/// A partner school's node holds the losing version of its partner's concurrent edits
+/// when the hub is restored from a copy taken before the record existed; the owner's
+/// nodes send the winner again, and the partner's comparison after the restore ran while
+/// the hub still lacked the record. The partner's next pull (no scheduled comparison
+/// needed) sends its version again, the hub keeps it as the losing version, and the
+/// partner takes the winner. (Found by the intent suite: seed 81 of the 1,000-schedule
+/// SQLite run.)
+async fn a_partner_holding_a_version_the_restored_hub_lost_takes_the_winner(db: Option<String>) {
+    let mut w = world("restored_loser", db).await;
+    let (x, y) = (school("CGZ1"), school("T06Z1"));
+    let backup = Backup::take(&mut w).await;
+    let (xa, xb, ya) =
+        (w.node(&x, "a").await.unwrap(), w.node(&x, "b").await.unwrap(), w.node(&y, "a").await.unwrap());
+    let shared = delivery(&x, std::slice::from_ref(&y), 4);
+    xa.store().record(&shared).await.unwrap();
+    for (who, node) in [("x a", &xa), ("x b", &xb), ("y a", &ya)] {
+        sync_ok(node, who).await;
+    }
+    // The node with the greater id wins a tie of versions: the other edits first, and the
+    // partner pulls that edit before the winning one arrives.
+    let (first, second) = if xa.store().node_id() < xb.store().node_id() { (&xa, &xb) } else { (&xb, &xa) };
+    let losing = edited(&shared, "先改的版本");
+    let winning = edited(&shared, "后改的版本");
+    first.store().update(&losing).await.unwrap();
+    second.store().update(&winning).await.unwrap();
+    sync_ok(first, "first editor").await;
+    sync_ok(&ya, "y a").await;
+    assert_eq!(ya.store().get(shared.id).await.unwrap().as_ref(), Some(&losing));
+    sync_ok(second, "second editor").await;
+    sync_ok(first, "first editor").await;
+
+    backup.restore(&mut w).await;
+    let (xa, xb, ya) = (reconnect(&w, &xa), reconnect(&w, &xb), reconnect(&w, &ya));
+    // The partner compares first, while the restored hub lacks the record altogether.
+    sync_ok(&ya, "y a (after the restore)").await;
+    sync_ok(&xa, "x a (after the restore)").await;
+    sync_ok(&xb, "x b (after the restore)").await;
+    for round in 1..=2 {
+        sync_ok(&ya, &format!("y a (pull {round} after the owner's nodes)")).await;
+    }
+    let (seen, _) = fresh_read(w.hub_url(), &[x.clone(), y.clone()]).await;
+    assert_eq!(seen.get(&shared.id), Some(&winning), "the hub holds the winner");
+    assert_eq!(ya.store().get(shared.id).await.unwrap().as_ref(), Some(&winning), "the partner took it");
+}
+on_both_backends!(a_partner_holding_a_version_the_restored_hub_lost_takes_the_winner);

@@ -146,6 +146,7 @@ fn main() {
                     cursor: i as u64 + 10,
                     activity: Some(pb::Activity::from(a)),
                     ancestors: vec![],
+                    ..Default::default()
                 })
                 .collect(),
             next_cursor: 14,
@@ -184,7 +185,7 @@ fn main() {
                 started_at: "2024-10-09T01:23:45+08:00".into(),
                 received: 5,
                 applied: 4,
-                rejections: vec!["第 5 条变更：字段 date（日期）".into()],
+                rejections: vec!["第 5 条变更：日期：不在学期内".into()],
                 ..Default::default()
             }],
         },

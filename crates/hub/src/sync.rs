@@ -287,6 +287,7 @@ fn pulled_to_pb(p: &Pulled) -> pb::PulledChange {
         ancestors: p.ancestors.iter().map(ToString::to_string).collect(),
         maker_node: p.origin.node.to_string(),
         maker_school: p.origin.school.clone(),
+        kept: p.kept.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -118,7 +118,8 @@ pub struct SyncReport {
     pub conflicts: u64,
     /// Why this sync compared everything with the hub, if it did.
     pub reconciled: Option<Reconcile>,
-    /// Records queued again because the hub lacked them (anti-entropy).
+    /// Records queued again because the hub lacked them or the version held here
+    /// (anti-entropy, or a pulled version that does not descend from it).
     pub requeued: u64,
     /// Records received by the comparison (lacking or older here).
     pub repaired: u64,
@@ -289,6 +290,7 @@ impl Agent {
             let applied = self.store.apply_pulled_page(&records, &gone, page.next_cursor).await?;
             report.replaced += u64::from(applied.replaced);
             report.removed += u64::from(applied.removed);
+            report.requeued += u64::from(applied.resent);
             cursor = cursor.max(page.next_cursor);
             if !page.has_more {
                 break;
@@ -417,6 +419,7 @@ impl Agent {
             let applied = self.store.apply_reconciled(&records, &record_ids(reply.gone)?).await?;
             report.repaired += u64::from(applied.applied);
             report.removed += u64::from(applied.removed);
+            report.requeued += u64::from(applied.resent);
         }
         if matches!(why, Reconcile::HubBehindAcks | Reconcile::CursorMismatch) {
             self.store.reset_pull_cursor(answer.as_of_cursor).await?;
@@ -457,6 +460,12 @@ fn pulled_from_pb(c: pb::PulledChange) -> Result<PulledRecord, NodeError> {
         .map(|r| r.parse::<Rev>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(e.to_string()))?;
+    let kept = c
+        .kept
+        .iter()
+        .map(|r| r.parse::<Rev>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
     // Hubs before the maker was sent leave it empty: the version is then sent again in
     // this node's name, as before.
     let maker = match (c.maker_node.as_str(), c.maker_school.as_str()) {
@@ -466,7 +475,7 @@ fn pulled_from_pb(c: pb::PulledChange) -> Result<PulledRecord, NodeError> {
             school: school.parse::<SchoolCode>().map_err(|e| bad(format!("maker_school: {e}")))?.to_string(),
         }),
     };
-    Ok(PulledRecord { activity, ancestors, maker })
+    Ok(PulledRecord { activity, ancestors, maker, kept })
 }
 
 /// A conflict the hub reported, checked like any record it sends.

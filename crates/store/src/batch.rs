@@ -262,23 +262,47 @@ pub(crate) async fn held_state(
             let activity = from_hub_row(m)?;
             out.insert(activity.id, Held { activity, ancestors, origin, losers: Vec::new() });
         }
-        let losers = hub_conflict::Entity::find()
-            .filter(hub_conflict::Column::ActivityId.is_in(chunk.iter().copied()))
-            .all(txn)
-            .await?;
-        for l in losers {
-            let rev = match l.rev.as_deref().map(str::parse::<Rev>) {
-                Some(Ok(r)) => r,
-                // Rows from before protocol 3: the revision of the kept version itself.
-                _ => {
-                    let a: Activity = serde_json::from_str(&l.losing)
-                        .map_err(|e| StoreError::Corrupt(format!("conflict {}: {e}", l.id)))?;
-                    Rev::of(&a)
-                }
-            };
-            if let Some(h) = out.get_mut(&l.activity_id) {
-                h.losers.push(KeptLoser { id: l.id, rev, open: l.resolved_version.is_none() });
+        for (id, loser) in kept_losers(txn, chunk).await? {
+            if let Some(h) = out.get_mut(&id) {
+                h.losers.push(loser);
             }
+        }
+    }
+    Ok(out)
+}
+
+/// The versions the hub keeps as losers of the records `ids`, by record.
+async fn kept_losers(txn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<(Uuid, KeptLoser)>, StoreError> {
+    let rows = hub_conflict::Entity::find()
+        .filter(hub_conflict::Column::ActivityId.is_in(ids.iter().copied()))
+        .all(txn)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for l in rows {
+        let rev = match l.rev.as_deref().map(str::parse::<Rev>) {
+            Some(Ok(r)) => r,
+            // Rows from before protocol 3: the revision of the kept version itself.
+            _ => {
+                let a: Activity = serde_json::from_str(&l.losing)
+                    .map_err(|e| StoreError::Corrupt(format!("conflict {}: {e}", l.id)))?;
+                Rev::of(&a)
+            }
+        };
+        out.push((l.activity_id, KeptLoser { id: l.id, rev, open: l.resolved_version.is_none() }));
+    }
+    Ok(out)
+}
+
+/// The revisions the hub keeps as losers of each of `ids` (sent with a pulled version).
+pub(crate) async fn kept_revs(
+    conn: &impl ConnectionTrait,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Vec<Rev>>, StoreError> {
+    let ids: Vec<Uuid> = ids.collect::<BTreeSet<_>>().into_iter().collect();
+    let mut out: HashMap<Uuid, Vec<Rev>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        for (id, loser) in kept_losers(conn, chunk).await? {
+            out.entry(id).or_default().push(loser.rev);
         }
     }
     Ok(out)

@@ -376,10 +376,12 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
                 resolved_by: None,
             });
             let mut losers = h.losers.clone();
-            losers.push(KeptLoser { id: 0, rev: h_rev.clone(), open: true });
-            let mut lineage = vec![h_rev];
-            lineage.extend(h.ancestors.iter().cloned());
-            let ancestors = merge(&c.ancestors, &lineage);
+            losers.push(KeptLoser { id: 0, rev: h_rev, open: true });
+            // The replaced version is kept as a loser, never named as an ancestor: a
+            // lineage travels with the record (nodes send it again after a restore), the
+            // kept losers do not, and a restored hub must not take a losing version it no
+            // longer keeps for one it has.
+            let ancestors = merge(&c.ancestors, &h.ancestors);
             let new = Held { activity: a.clone(), ancestors, origin: mine.clone(), losers };
             st.write(before.as_ref(), &new);
             st.held.insert(a.id, new);
@@ -393,9 +395,8 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
                 resolved_by: None,
             });
             let mut kept = h.clone();
-            // The winner's lineage names the loser too: a node holding the losing version
-            // sees from the winner's ancestry that the hub has it (kept), and takes the winner.
-            kept.ancestors = merge(&h.ancestors, std::slice::from_ref(&rev));
+            // Kept as a loser (sent with the winner as `kept`, not as an ancestor): a node
+            // holding the losing version sees that the hub has it, and takes the winner.
             kept.losers.push(KeptLoser { id: 0, rev, open: true });
             // The winner again, with a new cursor: the losing node pulls it.
             st.write(before.as_ref(), &kept);

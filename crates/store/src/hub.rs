@@ -38,6 +38,9 @@ pub struct Pulled {
     pub ancestors: Vec<yanpei_domain::Rev>,
     /// Who made it.
     pub origin: crate::decide::Origin,
+    /// Versions of the record the hub keeps as losers of a conflict (not ancestors: a
+    /// node holding one takes this version, and never sends these on as a lineage).
+    pub kept: Vec<yanpei_domain::Rev>,
 }
 
 /// The advisory lock key under which hub migrations run on PostgreSQL ("yanpei" in ASCII).
@@ -123,9 +126,20 @@ impl HubStore {
                 let cursor = seq_u64(r.change_seq);
                 let ancestors = parse_revs(r.revs.as_deref())?;
                 let origin = crate::decide::Origin::of_row(&r);
-                from_hub_row(r).map(|activity| Pulled { cursor, activity, ancestors, origin })
+                from_hub_row(r).map(|activity| Pulled {
+                    cursor,
+                    activity,
+                    ancestors,
+                    origin,
+                    kept: Vec::new(),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut page = page;
+        let mut kept = crate::batch::kept_revs(&self.conn(), page.iter().map(|p| p.activity.id)).await?;
+        for p in &mut page {
+            p.kept = kept.remove(&p.activity.id).unwrap_or_default();
+        }
         let page = if crate::planted::planted(crate::planted::Bug::ForgetPartnerRemoval) {
             page.into_iter().filter(|p| p.activity.involves(&session.school)).collect()
         } else {

@@ -15,6 +15,7 @@ mod node_20261122_core;
 mod node_20261123_shared;
 mod node_20261215_revs;
 mod node_20261216_maker;
+mod node_20261230_base;
 
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
@@ -48,6 +49,7 @@ impl MigratorTrait for NodeMigrator {
             Box::new(node_20261123_shared::Migration),
             Box::new(node_20261215_revs::Migration),
             Box::new(node_20261216_maker::Migration),
+            Box::new(node_20261230_base::Migration),
         ]
     }
 }

@@ -69,6 +69,8 @@ pub struct PulledRecord {
     pub ancestors: Vec<Rev>,
     /// Who made it (`None` from hubs that do not say).
     pub maker: Option<Origin>,
+    /// Versions of the record the hub keeps as losers (held there; not ancestors).
+    pub kept: Vec<Rev>,
 }
 
 /// Anti-entropy digest of one period of the records a node holds.
@@ -93,6 +95,9 @@ pub struct PullApplied {
     pub replaced: u32,
     /// Shared records that no longer name this school, removed from the store.
     pub removed: u32,
+    /// Local versions the hub's version does not descend from nor keep (lost with a
+    /// restore of the hub): queued to be sent again, so the hub judges them.
+    pub resent: u32,
 }
 
 /// A node's local store.
@@ -258,6 +263,7 @@ impl NodeStore {
                 next.id, current.version
             )));
         }
+        let base = base_of(&current)?;
         let ancestors = next_ancestry(current, also_from)?;
         let mut row = node_row(next, Utc::now());
         row.revs = Set(revs_json(&ancestors));
@@ -269,7 +275,7 @@ impl NodeStore {
             .filter(node_outbox::Column::Refused.is_not_null())
             .exec(&txn)
             .await?;
-        enqueue(&txn, next, &ancestors, None).await?;
+        enqueue_from(&txn, next, &ancestors, None, Some(base)).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -532,13 +538,25 @@ impl NodeStore {
             let Some(row) = node_activity::Entity::find_by_id(*id).one(&txn).await? else { continue };
             // Waiting: an entry still to send, or the hub's refusal of this very version
             // (sending it again would be refused again). A refusal of an older version is not.
-            let waiting = node_outbox::Entity::find()
-                .filter(node_outbox::Column::ActivityId.eq(*id))
-                .all(&txn)
-                .await?
-                .into_iter()
-                .any(|e| e.refused.is_none() || e.version >= row.version);
-            if waiting || (row.school_code != self.school.as_str() && !held_at_hub.contains(id)) {
+            let entries =
+                node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(*id)).all(&txn).await?;
+            let unsent = entries.iter().any(|e| e.refused.is_none());
+            let refused_now = entries.iter().find(|e| e.refused.is_some() && e.version >= row.version);
+            let own = row.school_code == self.school.as_str();
+            if !unsent
+                && own
+                && !held_at_hub.contains(id)
+                && let Some(base) = refused_now.and_then(|e| e.base.as_deref())
+            {
+                // The hub no longer holds the record at all (restored from an older copy)
+                // and this version waits, refused, for the clerk: the version it was made
+                // from, which the county had, goes again.
+                let (a, ancestors, maker) = parse_base(base)?;
+                enqueue(&txn, &a, &ancestors, maker.as_ref()).await?;
+                queued += 1;
+                continue;
+            }
+            if unsent || refused_now.is_some() || (!own && !held_at_hub.contains(id)) {
                 continue;
             }
             let ancestors = parse_revs(row.revs.as_deref())?;
@@ -655,6 +673,7 @@ impl NodeStore {
         // The new version is made from both: the current one and the losing one. (A
         // tombstone is not edited in place: the losing version comes back as its next version.)
         self.check_school(&next)?;
+        let base = base_of(&row)?;
         let ancestors = next_ancestry(row, Some(losing_rev))?;
         let mut row = node_row(&next, Utc::now());
         row.revs = Set(revs_json(&ancestors));
@@ -665,7 +684,7 @@ impl NodeStore {
             .filter(node_outbox::Column::Refused.is_not_null())
             .exec(&txn)
             .await?;
-        enqueue(&txn, &next, &ancestors, None).await?;
+        enqueue_from(&txn, &next, &ancestors, None, Some(base)).await?;
         node_conflict::Entity::delete_many()
             .filter(node_conflict::Column::ActivityId.eq(id))
             .exec(&txn)
@@ -748,7 +767,7 @@ async fn apply_records(
     records: &[PulledRecord],
 ) -> Result<PullApplied, StoreError> {
     let mut out = PullApplied::default();
-    for PulledRecord { activity: a, ancestors, maker } in records {
+    for PulledRecord { activity: a, ancestors, maker, kept } in records {
         let local = node_activity::Entity::find_by_id(a.id).one(txn).await?;
         if !a.involves(school) {
             // A shared record whose current version no longer names this school.
@@ -771,7 +790,8 @@ async fn apply_records(
         // An unsent change the hub already holds (its revision is the pulled version's or
         // among its ancestors: the hub has it and moved on) is delivered; any other keeps
         // the local version until the hub has judged it.
-        let known: std::collections::HashSet<Rev> = ancestors.iter().cloned().chain([Rev::of(a)]).collect();
+        let known: std::collections::HashSet<Rev> =
+            ancestors.iter().chain(kept).cloned().chain([Rev::of(a)]).collect();
         let mut unsent = false;
         for e in node_outbox::Entity::find().filter(node_outbox::Column::ActivityId.eq(a.id)).all(txn).await?
         {
@@ -784,13 +804,26 @@ async fn apply_records(
             }
         }
         let local_version = u64::try_from(local.version).unwrap_or(0);
+        let (local_revs, local_maker) =
+            (local.revs.clone(), maker_of(local.maker_node, local.maker_school.clone()));
         let mine = from_node_row(local)?;
         // The hub's version replaces the local one only if the hub has the local one (it is
         // in the pulled version's lineage: an ancestor, or a loser it keeps); a version the
         // hub never saw (lost with a restore) stays until the comparison sends it again.
         // Lineages from before protocol 3, or cut at their bound, fall back to numbers.
         let seen = ancestors.contains(&Rev::of(&mine))
+            || kept.contains(&Rev::of(&mine))
             || ((ancestors.is_empty() || ancestors.len() >= MAX_ANCESTORS) && a.version > local_version);
+        if !unsent && !seen && Rev::of(&mine) != Rev::of(a) {
+            // The hub holds the record but not this version: it goes again now (in its
+            // maker's name), as a comparison would send it, rather than waiting for the
+            // next scheduled comparison. The hub then keeps it (a kept loser is named in
+            // the winner's lineage) and the next pull settles it here.
+            let local_ancestors = parse_revs(local_revs.as_deref())?;
+            enqueue(txn, &mine, &local_ancestors, local_maker.as_ref()).await?;
+            out.resent += 1;
+            continue;
+        }
         if unsent || Rev::of(&mine) == Rev::of(a) || a.version < local_version || !seen {
             out.unchanged += 1;
             continue;
@@ -814,6 +847,17 @@ async fn enqueue(
     ancestors: &[Rev],
     maker: Option<&Origin>,
 ) -> Result<(), StoreError> {
+    enqueue_from(txn, a, ancestors, maker, None).await
+}
+
+/// [`enqueue`] of an edit, with the version it was made from (`base_of`).
+async fn enqueue_from(
+    txn: &impl ConnectionTrait,
+    a: &Activity,
+    ancestors: &[Rev],
+    maker: Option<&Origin>,
+    base: Option<String>,
+) -> Result<(), StoreError> {
     let seq = get_u64(txn, key::LAST_SEQ).await? + 1;
     set_meta(txn, key::LAST_SEQ, &seq.to_string()).await?;
     node_outbox::ActiveModel {
@@ -826,10 +870,36 @@ async fn enqueue(
         refused: Set(None),
         maker_node: Set(maker.map(|m| m.node)),
         maker_school: Set(maker.map(|m| m.school.clone())),
+        base: Set(base),
     }
     .insert(txn)
     .await?;
     Ok(())
+}
+
+/// The stored version an edit is made from, as kept with the edit's outbox entry: the
+/// record, its ancestry and who made it.
+fn base_of(row: &node_activity::Model) -> Result<String, StoreError> {
+    let activity = from_node_row(row.clone())?;
+    let base = serde_json::json!({
+        "activity": activity,
+        "revs": row.revs,
+        "maker_node": row.maker_node,
+        "maker_school": row.maker_school,
+    });
+    Ok(base.to_string())
+}
+
+/// What [`base_of`] kept: the version, its ancestors and its maker.
+fn parse_base(text: &str) -> Result<(Activity, Vec<Rev>, Option<Origin>), StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("outbox base: {e}"));
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+    let activity: Activity =
+        serde_json::from_value(v["activity"].take()).map_err(|e| corrupt(e.to_string()))?;
+    let ancestors = parse_revs(v["revs"].as_str())?;
+    let maker_node = v["maker_node"].as_str().and_then(|n| n.parse::<Uuid>().ok());
+    let maker_school = v["maker_school"].as_str().map(str::to_owned);
+    Ok((activity, ancestors, maker_of(maker_node, maker_school)))
 }
 
 /// Who made a stored version (`None`: this node).

@@ -95,7 +95,7 @@ impl HubStore {
             let origin = Origin::of_row(&r);
             let activity = from_hub_row(r)?;
             if activity.involves(school) {
-                out.push(Pulled { cursor, activity, ancestors, origin });
+                out.push(Pulled { cursor, activity, ancestors, origin, kept: Vec::new() });
             }
         }
         Ok(out)
@@ -147,7 +147,17 @@ impl HubStore {
             txn.commit().await?;
         }
         let send: BTreeSet<Uuid> = send.into_iter().collect();
-        let records = view.into_iter().filter(|p| send.contains(&p.activity.id)).collect();
+        let records = view
+            .into_iter()
+            .filter(|p| send.contains(&p.activity.id))
+            .map(|mut p| {
+                p.kept = held
+                    .get(&p.activity.id)
+                    .map(|h| h.losers.iter().map(|l| l.rev.clone()).collect())
+                    .unwrap_or_default();
+                p
+            })
+            .collect();
         Ok(PeriodAnswer { wanted, records, gone })
     }
 }

@@ -24,7 +24,9 @@ fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+    // PostgreSQL cuts names at 63 bytes: a long prefix is shortened so the unique part stays.
+    let cut = prefix.char_indices().nth(32).map_or(prefix.len(), |(i, _)| i);
+    format!("{}_{}_{n}_{nanos}", &prefix[..cut], std::process::id())
 }
 
 /// Creates an empty PostgreSQL database for one test and returns its URL;

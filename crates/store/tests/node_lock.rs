@@ -43,6 +43,7 @@ async fn recording_during_a_sync_waits_for_the_lock() {
                     activity: record(10_000 + page * 40 + i),
                     ancestors: vec![],
                     maker: None,
+                    kept: vec![],
                 })
                 .collect();
             if let Err(e) = syncing.apply_pulled(&pulled, page as u64 + 1).await {

@@ -43,7 +43,7 @@ async fn a_pulled_descendant_delivers_the_unsent_change_it_was_made_from() {
     let v3 = next(&v2, "另一节点在其上修改");
     let ancestors = ancestry_of(&v2, &ancestry_of(&v1, &[]));
     let out = store
-        .apply_pulled(&[PulledRecord { activity: v3.clone(), ancestors, maker: None }], 5)
+        .apply_pulled(&[PulledRecord { activity: v3.clone(), ancestors, maker: None, kept: vec![] }], 5)
         .await
         .unwrap();
     assert_eq!(out.applied, 1);
@@ -62,7 +62,10 @@ async fn an_unsent_change_the_hub_has_not_seen_keeps_the_local_version() {
     // The hub's v2 from another node, made from v1: concurrent with ours, which must reach the hub.
     let theirs = next(&v1, "另一节点");
     let out = store
-        .apply_pulled(&[PulledRecord { activity: theirs, ancestors: ancestry_of(&v1, &[]), maker: None }], 7)
+        .apply_pulled(
+            &[PulledRecord { activity: theirs, ancestors: ancestry_of(&v1, &[]), maker: None, kept: vec![] }],
+            7,
+        )
         .await
         .unwrap();
     assert_eq!(out.unchanged, 1);
@@ -90,7 +93,12 @@ async fn a_version_sent_again_names_its_maker_and_an_own_edit_names_none() {
     let maker = Origin { node: uuid::Uuid::from_u128(3), school: "S1".into() };
     store
         .apply_pulled(
-            &[PulledRecord { activity: v1.clone(), ancestors: vec![], maker: Some(maker.clone()) }],
+            &[PulledRecord {
+                activity: v1.clone(),
+                ancestors: vec![],
+                maker: Some(maker.clone()),
+                kept: vec![],
+            }],
             3,
         )
         .await
@@ -110,4 +118,46 @@ async fn a_version_sent_again_names_its_maker_and_an_own_edit_names_none() {
     store.mark_acked(store.pending(10).await.unwrap()[0].seq).await.unwrap();
     store.requeue(&[v1.id], &Default::default()).await.unwrap();
     assert_eq!(store.pending(10).await.unwrap()[0].maker, None, "the stored version is now this node's own");
+}
+
+#[tokio::test]
+async fn a_pulled_winner_keeping_the_local_version_replaces_it_and_its_lineage_leaves_the_loser_out() {
+    let store = NodeStore::open_or_init(&testing::fresh_sqlite("node_pull"), &code("S1")).await.unwrap();
+    let v1 = lecture(5);
+    store.record(&v1).await.unwrap();
+    let mine = next(&v1, "本节点");
+    store.update(&mine).await.unwrap();
+    store.mark_acked(2).await.unwrap();
+    // The hub's winner, another node's v2 from v1, keeps ours as the losing version.
+    let theirs = next(&v1, "另一节点");
+    let kept = vec![yanpei_domain::Rev::of(&mine)];
+    let pulled =
+        PulledRecord { activity: theirs.clone(), ancestors: ancestry_of(&v1, &[]), maker: None, kept };
+    let out = store.apply_pulled(&[pulled], 8).await.unwrap();
+    assert_eq!((out.applied, out.replaced, out.resent), (1, 1, 0));
+    assert_eq!(store.get(v1.id).await.unwrap(), Some(theirs));
+    // Sent again (a restored hub asks), its lineage is the winner's own: v1, not our loser.
+    assert_eq!(store.requeue(&[v1.id], &Default::default()).await.unwrap(), 1);
+    let pending = store.pending(10).await.unwrap();
+    assert_eq!(pending.last().unwrap().ancestors, ancestry_of(&v1, &[]));
+}
+
+#[tokio::test]
+async fn a_pulled_version_that_neither_descends_from_nor_keeps_the_local_one_sends_it_again() {
+    let store = NodeStore::open_or_init(&testing::fresh_sqlite("node_pull"), &code("S1")).await.unwrap();
+    let v1 = lecture(6);
+    store.record(&v1).await.unwrap();
+    let mine = next(&v1, "本节点");
+    store.update(&mine).await.unwrap();
+    // Both acknowledged; then the hub was restored from a copy that lacks our v2, and
+    // another node's v2 from v1 reached it.
+    store.mark_acked(2).await.unwrap();
+    let theirs = next(&v1, "另一节点");
+    let pulled =
+        PulledRecord { activity: theirs, ancestors: ancestry_of(&v1, &[]), maker: None, kept: vec![] };
+    let out = store.apply_pulled(&[pulled], 9).await.unwrap();
+    assert_eq!((out.applied, out.resent), (0, 1));
+    assert_eq!(store.get(v1.id).await.unwrap(), Some(mine.clone()), "ours stays until the hub judges it");
+    let pending = store.pending(10).await.unwrap();
+    assert_eq!(pending.iter().map(|e| &e.activity).collect::<Vec<_>>(), vec![&mine], "ours goes again");
 }

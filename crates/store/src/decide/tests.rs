@@ -430,3 +430,33 @@ fn a_partner_school_no_roster_ever_had_is_refused_only_where_a_version_newly_nam
     let d = decide(&me, HashMap::new(), &[change(5, (gone, vec![]))]);
     assert_eq!((d.applied, d.refused.len()), (1, 0));
 }
+
+/// A version that loses is kept as a loser and never named as an ancestor of the winner,
+/// whichever arrives first: a lineage travels with the record (nodes send it again after
+/// a restore) while the kept losers stay at the hub, so a loser named as an ancestor would
+/// make a restored hub take that version as held when it no longer keeps it.
+#[test]
+fn a_losing_version_is_kept_never_named_as_an_ancestor() {
+    let v1 = record("CGZ1");
+    let (a2, a2_anc) = edit(&v1, &[], "A二");
+    let (b2, b2_anc) = edit(&v1, &[], "B二");
+    let base = || held_by(&v1, vec![], origin("CGZ1", 9));
+    // (first in, second in): node 2's version wins either way.
+    let orders = [
+        ((caller("CGZ1", 1), a2.clone(), a2_anc.clone()), (caller("CGZ1", 2), b2.clone(), b2_anc.clone())),
+        ((caller("CGZ1", 2), b2.clone(), b2_anc.clone()), (caller("CGZ1", 1), a2.clone(), a2_anc.clone())),
+    ];
+    for ((c1, x1, x1_anc), (c2, x2, x2_anc)) in orders {
+        let d1 = decide(&c1, base(), &[change(1, (x1.clone(), x1_anc))]);
+        let after = held_by(&x1, d1.writes[0].ancestors.clone(), c1_origin(&c1));
+        let d2 = decide(&c2, after, &[change(1, (x2.clone(), x2_anc))]);
+        let last = d2.writes.last().unwrap();
+        assert_eq!(last.after, b2, "the greater node id wins");
+        assert_eq!(last.ancestors, vec![Rev::of(&v1)], "only the winner's own lineage");
+        assert_eq!(d2.lost.iter().map(|l| &l.activity).collect::<Vec<_>>(), vec![&a2], "A's v2 is kept");
+    }
+}
+
+fn c1_origin(c: &Caller) -> Origin {
+    Origin { node: c.node, school: c.school.to_string() }
+}

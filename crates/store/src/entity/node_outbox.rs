@@ -25,6 +25,9 @@ pub struct Model {
     pub maker_node: Option<Uuid>,
     /// That node's school.
     pub maker_school: Option<String>,
+    /// The version an edit was made from, as JSON (`node::Base`); NULL for a new record.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub base: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
