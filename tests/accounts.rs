@@ -197,6 +197,17 @@ async fn a_principal_reads_only_their_school(db: Option<String>) {
     let status = query.sync_status(bearer(pb::SyncStatusRequest { days: 2 }, &session.token)).await.unwrap();
     let schools: Vec<String> = status.into_inner().schools.into_iter().map(|s| s.school_code).collect();
     assert_eq!(schools, vec![mine.to_string()]);
+    // Both schools of a pair see the pair: every pair of theirs, whoever the partner is.
+    let ask = pb::PairingsRequest {
+        semester: Some(yanpei_proto::semester_to_pb(yanpei_demo::DEMO_SEMESTER)),
+        ..Default::default()
+    };
+    let pairs = query.pairings(bearer(ask, &session.token)).await.unwrap().into_inner().pairings;
+    let roster = yanpei_demo::demo_roster().unwrap();
+    let theirs = roster.pairings.iter().filter(|p| p.helper == mine || p.partner == mine).count();
+    assert!(theirs > 0, "the demo principal's school has a pair");
+    assert_eq!(pairs.len(), theirs);
+    assert!(pairs.iter().all(|p| p.helper_code == mine.as_str() || p.partner_code == mine.as_str()));
 }
 on_both_backends!(a_principal_reads_only_their_school);
 

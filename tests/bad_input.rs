@@ -17,11 +17,11 @@ async fn an_invalid_record_is_refused_alone(db: Option<String>) {
 
     type Breaker = fn(&mut pb::Activity);
     let cases: [(&str, Breaker, &str); 5] = [
-        ("unknown kind", |a| a.kind = 42, "kind"),
-        ("missing required field", |a| a.actor = String::new(), "actor"),
-        ("date outside the semester", |a| a.date = "2025-03-15".into(), "date"),
-        ("malformed UUID", |a| a.id = "1234-not-a-uuid".into(), "id"),
-        ("missing semester", |a| a.semester = None, "semester"),
+        ("unknown kind", |a| a.kind = 42, "活动类型"),
+        ("missing required field", |a| a.actor = String::new(), "执行人"),
+        ("date outside the semester", |a| a.date = "2025-03-15".into(), "日期"),
+        ("malformed UUID", |a| a.id = "1234-not-a-uuid".into(), "记录编号"),
+        ("missing semester", |a| a.semester = None, "学期"),
     ];
     let mut stored = 0;
     for (n, (what, break_it, field)) in cases.into_iter().enumerate() {
@@ -37,7 +37,7 @@ async fn an_invalid_record_is_refused_alone(db: Option<String>) {
         let r = &reply.refused[0];
         assert_eq!((r.seq, r.activity_id.as_str()), (first + 1, bad_id.as_str()), "{what}: {r:?}");
         assert!(
-            r.reason.contains(&format!("字段 {field}")),
+            r.reason.contains(&format!("{field}：")),
             "{what}: reason does not name {field}: {}",
             r.reason
         );
@@ -58,7 +58,7 @@ async fn an_invalid_record_is_refused_alone(db: Option<String>) {
     let ledger = w.hub_store.ledger(Some(&s), 1).await.unwrap();
     assert_eq!(ledger[0].rejected, 5 + 2);
     assert_eq!(ledger[0].applied, 10);
-    assert!(ledger[0].rejections.contains("date"), "{}", ledger[0].rejections);
+    assert!(ledger[0].rejections.contains("日期："), "{}", ledger[0].rejections);
 
     // The same session still accepts a good batch afterwards.
     let ok = client

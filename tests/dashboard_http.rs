@@ -246,3 +246,52 @@ async fn assets_are_compressed_and_kept_for_good() {
     assert_eq!(me.header("content-encoding"), Some("gzip"));
     assert_eq!(me.header("cache-control"), Some("no-store"));
 }
+
+/// The dashboard keeps the county's own calendar: a county whose semester runs from
+/// 30 August to 23 January sees that semester by default, its weeks from the county's
+/// first (2025-W35) to its last (2026-W04), and compliance counted to its last day.
+async fn the_dashboard_keeps_the_countys_dates(db: Option<String>) {
+    use yanpei_domain::roster::SemesterDates;
+    use yanpei_domain::{Activity, ActivityKind, Semester, Term};
+
+    let (w, web) = dashboard("web_calendar", db).await;
+    let semester = Semester::new(2025, Term::First).unwrap();
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let mut roster = demo_roster().unwrap();
+    roster.semesters = vec![SemesterDates { semester, start: day("2025-08-30"), end: day("2026-01-23") }];
+    for s in &mut roster.stationings {
+        s.semester = semester;
+    }
+    w.hub_store.replace_roster(&roster, "test").await.unwrap();
+    let school = yanpei_tests::school("CGZ1");
+    let node = w.node(&school, "a").await.unwrap();
+    let teacher = roster.teachers.iter().find(|t| t.school == school).unwrap();
+    let records: Vec<Activity> = ["2025-08-30", "2026-01-23"]
+        .iter()
+        .map(|d| {
+            let mut body =
+                yanpei_domain::example_draft(ActivityKind::LessonObservation, &yanpei_tests::school("CGZ2"));
+            body.teacher = Some(teacher.name.clone());
+            Activity::create(school.clone(), semester, day(d), ActivityKind::LessonObservation, body).unwrap()
+        })
+        .collect();
+    node.store().record_all(&records).await.unwrap();
+    let synced = node.sync_once().await.unwrap();
+    assert_eq!(synced.pushed, 2, "{synced:?}");
+
+    let cookie = web.login("admin", "demo-admin-pass").await;
+    let me = web.get("/api/me", &[("cookie", &cookie)]).await.json();
+    assert_eq!(me["default_semester"], "2025-2026-1", "{me:#}");
+    let gaps = web.get("/api/view/gaps", &[("cookie", &cookie)]).await.json();
+    assert_eq!(gaps["semester"], "2025-2026学年第一学期");
+    let weeks = gaps["charts"][0]["categories"].as_array().unwrap();
+    assert_eq!(
+        (weeks.first().and_then(|w| w.as_str()), weeks.last().and_then(|w| w.as_str())),
+        (Some("2025-W35"), Some("2026-W04")),
+        "{weeks:?}"
+    );
+    let compliance = web.get("/api/view/compliance", &[("cookie", &cookie)]).await.json();
+    let as_of = compliance["cards"].as_array().unwrap().iter().find(|c| c["id"] == "as_of").unwrap();
+    assert_eq!(as_of["value"], "2026-01-23", "{as_of}");
+}
+on_both_backends!(the_dashboard_keeps_the_countys_dates);

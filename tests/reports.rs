@@ -132,14 +132,24 @@ async fn compliance_matches_a_hand_count(db: Option<String>) {
     }
     assert_eq!(per_school.len(), roster.schools.len(), "a roll-up line per school");
 
-    // A 教研员 sees only the assigned schools' teachers, and no staff quotas.
+    // A 教研员 sees the assigned schools' teachers and their own quota rows (the same
+    // figures the county sees), and no other 教研员's.
     let mut staff = QueryServiceClient::new(w.staff_endpoint("JY01").unwrap().connect().await.unwrap());
     let mine = staff.compliance(request("")).await.unwrap().into_inner();
     let assigned = ["CGZ1", "T04Z1", "T08Z2"];
-    assert!(!mine.rows.is_empty());
+    let (own, teachers): (Vec<&pb::ComplianceRow>, Vec<_>) =
+        mine.rows.iter().partition(|r| r.role.ends_with("staff"));
+    assert!(!teachers.is_empty());
     assert!(
-        mine.rows.iter().all(|r| r.role.ends_with("teacher") && assigned.contains(&r.schools[0].as_str()))
+        teachers.iter().all(|r| r.role.ends_with("teacher") && assigned.contains(&r.schools[0].as_str()))
     );
+    let figures = |rows: &[&pb::ComplianceRow]| -> Vec<(String, String, i64)> {
+        rows.iter().map(|r| (r.role.clone(), r.quota.clone(), r.actual)).collect()
+    };
+    let county_own: Vec<&pb::ComplianceRow> =
+        report.rows.iter().filter(|r| r.role.ends_with("staff") && r.person_id == "JY01").collect();
+    assert!(!own.is_empty() && own.iter().all(|r| r.person_id == "JY01"), "{own:?}");
+    assert_eq!(figures(&own), figures(&county_own));
     let err = staff.compliance(request("CGZ2")).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
 
@@ -470,9 +480,27 @@ async fn pairings_and_gaps_match_hand_counts(db: Option<String>) {
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
     let err = staff.stats(stats_request(pb::scope::Target::Township("城关镇".into()))).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
-    // No pair of the demo has both schools among JY01's: none is shown, not half of one.
-    let mine = staff.pairings(pairings_request("CGZ1")).await.unwrap().into_inner();
-    assert!(mine.pairings.is_empty());
+    // A 教研员 sees every pair that involves one of their schools, partner school and all
+    // (both schools of a pair see the pair), with the same figures the county sees.
+    let pair_key = |p: &pb::PairingReport| (p.helper_code.clone(), p.partner_code.clone());
+    let involves = |p: &&pb::PairingReport| {
+        assigned.contains(p.helper_code.as_str()) || assigned.contains(p.partner_code.as_str())
+    };
+    let county_view: Vec<_> = report.pairings.iter().filter(involves).collect();
+    assert!(
+        county_view.iter().any(
+            |p| !assigned.contains(p.helper_code.as_str()) || !assigned.contains(p.partner_code.as_str())
+        ),
+        "the demo pairs one of JY01's schools with a school outside them"
+    );
+    let mine = staff.pairings(pairings_request("")).await.unwrap().into_inner();
+    assert_eq!(
+        mine.pairings.iter().map(|p| (pair_key(p), p.total)).collect::<Vec<_>>(),
+        county_view.iter().map(|p| (pair_key(p), p.total)).collect::<Vec<_>>()
+    );
+    let of_cgz1 = staff.pairings(pairings_request("CGZ1")).await.unwrap().into_inner();
+    assert!(!of_cgz1.pairings.is_empty());
+    assert!(of_cgz1.pairings.iter().all(|p| p.helper_code == "CGZ1" || p.partner_code == "CGZ1"));
     let mine = staff.gaps(gaps_request("area", &[])).await.unwrap().into_inner();
     let seen: BTreeSet<&str> =
         mine.groups.iter().flat_map(|g| g.schools.iter().map(String::as_str)).collect();

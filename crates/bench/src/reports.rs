@@ -562,7 +562,7 @@ pub async fn compliance_report(
     let t1 = t.elapsed();
     let rows = person_rows(store, semester, source).await?;
     let t2 = t.elapsed();
-    let c = compliance(&roster, policy, semester, as_of, &rows, None, true);
+    let c = compliance(&roster, policy, semester, as_of, &rows, None, yanpei_report::StaffRows::All);
     tracing::debug!(?t1, ?t2, t3 = ?t.elapsed(), "compliance phases");
     Ok(c)
 }

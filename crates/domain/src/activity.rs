@@ -227,7 +227,10 @@ mod tests {
             break_it(&mut a);
             let err = a.validate().unwrap_err();
             assert_eq!(err.field, field, "{err}");
-            assert!(err.to_string().contains(field.name()), "{err}");
+            // People read the field's Chinese name, never its code.
+            let shown = err.to_string();
+            assert!(shown.starts_with(&format!("{}：", field.label())), "{shown}");
+            assert!(!shown.contains(field.name()), "{shown}");
         }
     }
 

@@ -85,6 +85,17 @@ impl Calendar {
         self.check(a.semester, a.date)
     }
 
+    /// A date a template's example row can carry: `today` when a semester holds it,
+    /// else the first day of the latest semester begun by then (or of the first one),
+    /// so the example always passes this calendar's check.
+    pub fn example_date(&self, today: NaiveDate) -> NaiveDate {
+        if self.containing(today).is_some() {
+            return today;
+        }
+        let begun = self.county.iter().filter(|s| s.start <= today).max_by_key(|s| s.start);
+        begun.or_else(|| self.county.iter().min_by_key(|s| s.start)).map_or(today, |s| s.start)
+    }
+
     fn listing(&self) -> String {
         let items: Vec<String> =
             self.county.iter().map(|s| format!("{} {} 至 {}", s.semester, s.start, s.end)).collect();
@@ -108,6 +119,23 @@ mod tests {
             SemesterDates { semester: first, start: d("2025-08-30"), end: d("2026-01-23") },
             SemesterDates { semester: second, start: d("2026-02-24"), end: d("2026-07-10") },
         ])
+    }
+
+    #[test]
+    fn an_example_date_lies_in_a_semester_of_the_calendar() {
+        // (today, example date by the county, by the built-in calendar)
+        let table = [
+            ("2025-10-09", "2025-10-09", "2025-10-09"),
+            ("2026-02-01", "2025-08-30", "2026-02-01"), // between the county's semesters
+            ("2026-08-15", "2026-02-24", "2026-08-15"), // after the last
+            ("2025-03-01", "2025-08-30", "2025-03-01"), // before the first
+        ];
+        for (today, by_county, builtin) in table {
+            let example = county().example_date(d(today));
+            assert_eq!(example, d(by_county), "{today}");
+            assert!(county().containing(example).is_some());
+            assert_eq!(Calendar::builtin().example_date(d(today)), d(builtin), "{today}");
+        }
     }
 
     #[test]

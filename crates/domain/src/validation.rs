@@ -15,7 +15,7 @@ pub struct ValidationError {
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "字段 {}（{}）：{}", self.field.name(), self.field.label(), self.reason)
+        write!(f, "{}：{}", self.field.label(), self.reason)
     }
 }
 

@@ -18,8 +18,9 @@ use crate::report::STALE_AFTER_HOURS;
 use crate::{HubError, scope};
 
 impl Query {
-    /// The pairings report: every pair whose two schools the caller may read (or the pairs
-    /// of the one school asked for, which the caller must be able to read).
+    /// The pairings report: every pair that involves a school the caller may read (both
+    /// schools of a pair see it), or the pairs of the one school asked for, which the
+    /// caller must be able to read.
     pub(crate) async fn pairings_report(
         &self,
         who: Identity,
@@ -42,7 +43,7 @@ impl Query {
             let (first, last) = semester_span(&roster, semester);
             Utc::now().date_naive().clamp(first, last)
         });
-        // Pairs whose two schools are readable; of those, the asked school's.
+        // Pairs that involve a readable school; of those, the asked school's.
         let mut schools: BTreeSet<SchoolCode> = match &readable {
             scope::Readable::All => roster.schools.iter().map(|s| s.code.clone()).collect(),
             scope::Readable::Schools(s) => s.clone(),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{NaiveDate, Utc};
 use yanpei_domain::{ActivityKind, SchoolCode, Semester};
 use yanpei_pki::Identity;
-use yanpei_report::{CountsFor, RollupRow, compliance};
+use yanpei_report::{CountsFor, RollupRow, StaffRows, compliance};
 use yanpei_store::people::{NamedAs, NamedRow};
 
 use crate::audit::Note;
@@ -34,10 +34,14 @@ impl Query {
         let (first, last) = roster.calendar().dates(semester);
         let as_of = r.as_of.unwrap_or_else(|| Utc::now().date_naive().clamp(first, last));
         let rows = self.person_rows(semester, as_of.min(last), last).await?;
-        // Staff quotas are the county's: the operator sees them (a whole-county report).
-        let include_staff = matches!(who, Identity::Operator { .. }) && schools.is_none();
-        let report =
-            compliance(&roster, &self.policy, semester, as_of, &rows, schools.as_ref(), include_staff);
+        // Staff quotas: the operator's whole-county report has every 教研员's; a 教研员's
+        // report over their schools has their own; a school's report has none.
+        let staff = match &who {
+            Identity::Operator { .. } if r.school.is_none() => StaffRows::All,
+            Identity::Staff { id } if r.school.is_none() => StaffRows::Own(id),
+            _ => StaffRows::None,
+        };
+        let report = compliance(&roster, &self.policy, semester, as_of, &rows, schools.as_ref(), staff);
 
         let stale_schools = self.stale(&roster, schools.as_ref(), STALE_AFTER_HOURS).await?;
         Ok(ComplianceAnswer { report, stale_schools })

@@ -103,8 +103,29 @@ struct Person<'a> {
     subjects: Vec<String>,
 }
 
+/// Whose staff (教研员) quota rows a report shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRows<'a> {
+    /// None (a school's report).
+    None,
+    /// Every 教研员's (the county's whole report).
+    All,
+    /// One 教研员's own (the report a 教研员 reads: their schools and themselves).
+    Own(&'a str),
+}
+
+impl StaffRows<'_> {
+    fn includes(self, id: &str) -> bool {
+        match self {
+            StaffRows::None => false,
+            StaffRows::All => true,
+            StaffRows::Own(me) => me == id,
+        }
+    }
+}
+
 /// Computes the report. `rows` are the semester's person rollups; `schools` limits
-/// teachers to those schools (a 教研员's scope) and `include_staff` adds the staff quotas.
+/// teachers to those schools (a 教研员's scope) and `staff` says whose staff quotas it adds.
 pub fn compliance(
     roster: &Roster,
     policy: &QuotaPolicy,
@@ -112,7 +133,7 @@ pub fn compliance(
     as_of: NaiveDate,
     rows: &[RollupRow],
     schools: Option<&BTreeSet<SchoolCode>>,
-    include_staff: bool,
+    staff: StaffRows<'_>,
 ) -> Compliance {
     let (start, end) = roster.calendar().dates(semester);
     let span = (end - start).num_days() + 1;
@@ -134,40 +155,38 @@ pub fn compliance(
     let in_scope = |s: &SchoolCode| schools.is_none_or(|set| set.contains(s));
 
     let mut people: Vec<Person<'_>> = Vec::new();
-    if include_staff {
-        for st in &roster.staff {
-            let stationed: Vec<String> = roster
-                .stationings
-                .iter()
-                .filter(|d| d.staff == st.id && d.semester == semester)
-                .flat_map(|d| [d.rural_school.to_string(), d.urban_school.to_string()])
-                .collect();
-            let base = Person {
+    for st in roster.staff.iter().filter(|st| staff.includes(&st.id)) {
+        let stationed: Vec<String> = roster
+            .stationings
+            .iter()
+            .filter(|d| d.staff == st.id && d.semester == semester)
+            .flat_map(|d| [d.rural_school.to_string(), d.urban_school.to_string()])
+            .collect();
+        let base = Person {
+            role: Role::Staff,
+            id: &st.id,
+            name: &st.name,
+            home: None,
+            schools: stationed.clone(),
+            subjects: st.subjects.clone(),
+        };
+        if !stationed.is_empty() {
+            people.push(Person {
+                role: Role::StationedStaff,
+                schools: stationed,
+                subjects: st.subjects.clone(),
+                ..base
+            });
+            people.push(Person {
                 role: Role::Staff,
                 id: &st.id,
                 name: &st.name,
                 home: None,
-                schools: stationed.clone(),
+                schools: Vec::new(),
                 subjects: st.subjects.clone(),
-            };
-            if !stationed.is_empty() {
-                people.push(Person {
-                    role: Role::StationedStaff,
-                    schools: stationed,
-                    subjects: st.subjects.clone(),
-                    ..base
-                });
-                people.push(Person {
-                    role: Role::Staff,
-                    id: &st.id,
-                    name: &st.name,
-                    home: None,
-                    schools: Vec::new(),
-                    subjects: st.subjects.clone(),
-                });
-            } else {
-                people.push(base);
-            }
+            });
+        } else {
+            people.push(base);
         }
     }
     for t in roster.teachers.iter().filter(|t| in_scope(&t.school)) {
@@ -341,8 +360,15 @@ mod tests {
             // Listed at a meeting is not observing.
             row("R1", "王静", Participants, Meeting, 3),
         ];
-        let report =
-            compliance(&county(), &policy, semester, "2026-01-23".parse().unwrap(), &rows, None, true);
+        let report = compliance(
+            &county(),
+            &policy,
+            semester,
+            "2026-01-23".parse().unwrap(),
+            &rows,
+            None,
+            StaffRows::All,
+        );
         let actual = |id: &str, quota: &str| {
             report.rows.iter().find(|r| r.person_id == id && r.quota == quota).map(|r| r.actual)
         };
@@ -353,5 +379,39 @@ mod tests {
         }
         assert_eq!(report.as_of.to_string(), "2026-01-23");
         assert!((report.elapsed - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn staff_rows_are_the_countys_or_a_staff_members_own() {
+        let mut roster = county();
+        roster.staff.push(Staff {
+            id: "JY02".into(),
+            name: "李红".into(),
+            subjects: vec![],
+            schools: vec![],
+        });
+        let policy = QuotaPolicy::default_policy();
+        let semester = Semester::new(2025, Term::First).unwrap();
+        let as_of = "2026-01-23".parse().unwrap();
+        let staff_in = |staff| {
+            let report = compliance(&roster, &policy, semester, as_of, &[], None, staff);
+            let ids: BTreeSet<String> = report
+                .rows
+                .iter()
+                .filter(|r| r.person_id.starts_with("JY"))
+                .map(|r| r.person_id.clone())
+                .collect();
+            ids.into_iter().collect::<Vec<_>>()
+        };
+        // (whose staff rows, staff people in the report)
+        let table: [(StaffRows<'_>, &[&str]); 4] = [
+            (StaffRows::None, &[]),
+            (StaffRows::All, &["JY01", "JY02"]),
+            (StaffRows::Own("JY02"), &["JY02"]),
+            (StaffRows::Own("JY99"), &[]),
+        ];
+        for (staff, want) in table {
+            assert_eq!(staff_in(staff), want, "{staff:?}");
+        }
     }
 }

@@ -16,7 +16,7 @@ pub mod policy;
 pub mod week;
 pub mod xlsx;
 
-pub use compliance::{Compliance, ComplianceRow, PersonCount, RollupRow, compliance};
+pub use compliance::{Compliance, ComplianceRow, PersonCount, RollupRow, StaffRows, compliance};
 pub use coverage::{SchoolCoverage, coverage};
 pub use gaps::{Dimension, GapGroup, GapWeek, Gaps, gaps};
 pub use pairs::{PairCount, PairReport, Trend, pairings};

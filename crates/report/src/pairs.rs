@@ -155,8 +155,9 @@ pub fn family_code(f: Family) -> &'static str {
     }
 }
 
-/// Computes the report for every pairing whose two schools are both in `schools` (all
-/// pairings when `None`). `pairs` are the semester's pair rollup rows; `weekly` each
+/// Computes the report for every pairing that involves a school of `schools` (all
+/// pairings when `None`): both schools of a pair see the pair, its cross-school records
+/// and both schools' weekly counts, which is what pairing is for. `pairs` are the semester's pair rollup rows; `weekly` each
 /// school's live records by week; the trend reads the whole weeks ending by `as_of`.
 pub fn pairings(
     roster: &Roster,
@@ -175,7 +176,7 @@ pub fn pairings(
     roster
         .pairings
         .iter()
-        .filter(|p| schools.is_none_or(|set| set.contains(&p.helper) && set.contains(&p.partner)))
+        .filter(|p| schools.is_none_or(|set| set.contains(&p.helper) || set.contains(&p.partner)))
         .map(|p| {
             let (h, w) = (p.helper.as_str(), p.partner.as_str());
             let mut kinds: BTreeMap<ActivityKind, (i64, i64)> = BTreeMap::new();
@@ -353,10 +354,23 @@ mod tests {
         let q = &out[1];
         assert_eq!((q.total, q.trend.is_none()), (5, true));
 
-        // A scope holding only one school of a pair leaves the pair out.
-        let only: BTreeSet<SchoolCode> = [code("U1"), code("R1")].into();
-        let scoped = pairings(&roster(), semester, day(2025, 1, 31), Some(&only), &pairs, &BTreeMap::new());
-        assert_eq!(scoped.iter().map(|p| p.partner.as_str()).collect::<Vec<_>>(), ["R1"]);
+        // A scope sees the pairs that involve one of its schools, whoever the partner is.
+        // (scope, the pairs it sees as (helper, partner))
+        type Seen<'a> = &'a [(&'a str, &'a str)];
+        let table: [(&[&str], Seen<'_>); 4] = [
+            (&["U1"], &[("U1", "R1")]),
+            (&["R2"], &[("R1", "R2")]),
+            (&["R1"], &[("U1", "R1"), ("R1", "R2")]),
+            (&["XX"], &[]),
+        ];
+        for (scope, want) in table {
+            let only: BTreeSet<SchoolCode> = scope.iter().map(|c| code(c)).collect();
+            let scoped =
+                pairings(&roster(), semester, day(2025, 1, 31), Some(&only), &pairs, &BTreeMap::new());
+            let got: Vec<(&str, &str)> =
+                scoped.iter().map(|p| (p.helper.as_str(), p.partner.as_str())).collect();
+            assert_eq!(got, want, "{scope:?}");
+        }
     }
 
     #[test]

@@ -173,6 +173,21 @@ fn county_semester(cx: Cx) {
     let synced = cx.ok(&["node", "sync"]);
     assert!(synced.contains("推送 4 条变更"), "{synced}");
 
+    // The node's spreadsheet template dates its examples inside a county semester.
+    cx.ok(&["node", "template", "t.xlsx", "--kind", "听课"]);
+    let example_date = {
+        use calamine::{Reader, open_workbook_auto};
+        let mut book = open_workbook_auto(cx.dir.join("t.xlsx")).unwrap();
+        let guide = book.worksheet_range("说明").unwrap();
+        let row = guide.rows().find(|r| r.get(1).is_some_and(|c| c.to_string().starts_with("日期"))).unwrap();
+        row[4].to_string()
+    };
+    assert!(
+        ("2025-08-30"..="2026-01-23").contains(&example_date.as_str())
+            || ("2026-02-24"..="2026-07-10").contains(&example_date.as_str()),
+        "the example's date {example_date} is in no semester of the county"
+    );
+
     let semester = ["--hub", &url, "--semester", "2025-2026-1"];
     let stats = cx.json(&[&["query", "stats"][..], &semester, &["--school", "CGZ1", "--json"]].concat());
     assert_eq!(stats["total"].as_u64(), Some(4), "{stats:#}");

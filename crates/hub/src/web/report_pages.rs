@@ -52,6 +52,8 @@ pub(super) async fn compliance(
         Card {
             id: "elapsed", label: "学期已过".into(), value: format!("{:.0}%", report.elapsed * 100.0)
         },
+        // Counted to today, or to the county's last day of the semester once it is over.
+        Card { id: "as_of", label: "统计截至".into(), value: report.as_of.to_string() },
     ];
     let mut groups = report.rollup.iter().filter(|g| g.dimension == "学校").collect::<Vec<_>>();
     groups.sort_by_key(|g| std::cmp::Reverse(g.behind));

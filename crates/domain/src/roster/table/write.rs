@@ -130,64 +130,85 @@ fn data(r: &Roster, kind: SheetKind) -> Vec<Vec<String>> {
     }
 }
 
-/// The template's example: one row per sheet, showing how each cell is
-/// written. It refers to schools and teachers the clerk replaces with their own.
+/// The template's example: a tiny county that passes validation as written (two
+/// schools of one alliance, a pair, a 教研员 covering both, a mentor and an
+/// apprentice), showing how each cell is written; the clerk replaces it with
+/// their own.
 pub(super) fn example() -> Roster {
     let code = |s: &str| SchoolCode::try_from(s.to_owned()).unwrap_or_else(|_| unreachable!());
     let semester = Semester { start_year: 2024, term: Term::First };
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let school = |c: &str, name: &str, township: &str, area, level, scores: [u8; 5]| School {
+        code: code(c),
+        name: name.to_owned(),
+        township: township.to_owned(),
+        area,
+        level,
+        alliance: "LH1".to_owned(),
+        evaluation: Some(Evaluation {
+            leadership: scores[0],
+            management: scores[1],
+            teachers: scores[2],
+            curriculum_reform: scores[3],
+            teaching_quality: scores[4],
+        }),
+    };
+    let teacher = |id: &str, name: &str, backbone, years| Teacher {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        school: code("CGZ1"),
+        subjects: vec!["语文".to_owned()],
+        group: "语文组".to_owned(),
+        backbone,
+        subject_leader: false,
+        years_of_service: years,
+    };
     Roster {
-        county: "示例县".to_owned(),
+        county: "示范县".to_owned(),
         semesters: vec![SemesterDates { semester, start: date(2024, 9, 1), end: date(2025, 1, 20) }],
         alliances: vec![Alliance {
             code: "LH1".to_owned(),
             name: "城关区域联合体".to_owned(),
-            base_school: code("CG01"),
+            base_school: code("CGZ1"),
         }],
-        schools: vec![School {
-            code: code("CG01"),
-            name: "城关第一中学".to_owned(),
-            township: "城关镇".to_owned(),
-            area: Area::Urban,
-            level: SchoolLevel::Junior,
-            alliance: "LH1".to_owned(),
-            evaluation: Some(Evaluation {
-                leadership: 90,
-                management: 88,
-                teachers: 92,
-                curriculum_reform: 85,
-                teaching_quality: 91,
-            }),
-        }],
+        schools: vec![
+            school(
+                "CGZ1",
+                "城关镇中心学校",
+                "城关镇",
+                Area::Urban,
+                SchoolLevel::NineYear,
+                [90, 88, 92, 85, 91],
+            ),
+            school(
+                "HKX1",
+                "河口乡中心学校",
+                "河口乡",
+                Area::Rural,
+                SchoolLevel::Primary,
+                [78, 75, 80, 72, 76],
+            ),
+        ],
         pairings: vec![Pairing {
-            helper: code("CG01"),
-            partner: code("DL02"),
+            helper: code("CGZ1"),
+            partner: code("HKX1"),
             kind: PairingKind::StrongHelpsWeak,
             pairing_type: PairingType::TownTownship,
         }],
-        subject_groups: vec![SubjectGroup { subject: "语文".to_owned(), leader: "JY001".to_owned() }],
+        subject_groups: vec![SubjectGroup { subject: "语文".to_owned(), leader: "JY01".to_owned() }],
         staff: vec![Staff {
-            id: "JY001".to_owned(),
-            name: "张明".to_owned(),
+            id: "JY01".to_owned(),
+            name: "张伟".to_owned(),
             subjects: vec!["语文".to_owned()],
-            schools: vec![code("CG01"), code("DL02")],
+            schools: vec![code("CGZ1"), code("HKX1")],
         }],
         stationings: vec![Stationing {
-            staff: "JY001".to_owned(),
+            staff: "JY01".to_owned(),
             semester,
-            rural_school: code("DL02"),
-            urban_school: code("CG01"),
+            rural_school: code("HKX1"),
+            urban_school: code("CGZ1"),
         }],
-        teachers: vec![Teacher {
-            id: "JS0001".to_owned(),
-            name: "王芳".to_owned(),
-            school: code("CG01"),
-            subjects: vec!["语文".to_owned(), "道德与法治".to_owned()],
-            group: "语文组".to_owned(),
-            backbone: true,
-            subject_leader: false,
-            years_of_service: 12,
-        }],
+        teachers: vec![teacher("JS0001", "王静", true, 12), teacher("JS0002", "李敏", false, 2)],
         mentorships: vec![Mentorship { mentor: "JS0001".to_owned(), apprentice: "JS0002".to_owned() }],
     }
 }

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use chrono::NaiveDate;
-use yanpei_domain::{ActivityKind, SchoolCode, Semester};
+use yanpei_domain::{ActivityKind, Calendar, SchoolCode, Semester};
 use yanpei_record_io::{Mode, export_file, import_file, write_template};
 use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
@@ -51,10 +50,13 @@ fn check_xlsx(file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A school code for the examples' 相关学校: a pairing partner or another school of the
-/// roster the node holds, else a placeholder (the example rows are never imported).
-async fn example_partner(store: &std::path::Path) -> anyhow::Result<SchoolCode> {
+/// For the examples: a school code for 相关学校 (a pairing partner or another school of
+/// the roster the node holds, else a placeholder; the example rows are never imported)
+/// and the county's calendar their dates must fall in (the built-in one before the
+/// node's first sync).
+async fn example_context(store: &std::path::Path) -> anyhow::Result<(SchoolCode, Calendar)> {
     let mut partner = None;
+    let mut calendar = Calendar::builtin();
     if store.exists()
         && let Ok(s) = NodeStore::open(&sqlite_url(store)).await
         && let Ok((_, Some(r))) = s.roster().await
@@ -66,11 +68,13 @@ async fn example_partner(store: &std::path::Path) -> anyhow::Result<SchoolCode> 
             _ => None,
         });
         partner = paired.or_else(|| r.schools.iter().map(|x| x.code.clone()).find(|c| c != me));
+        calendar = r.calendar();
     }
-    Ok(match partner {
+    let partner = match partner {
         Some(p) => p,
         None => "XX01".parse()?,
-    })
+    };
+    Ok((partner, calendar))
 }
 
 pub(crate) async fn template(args: TemplateArgs) -> anyhow::Result<()> {
@@ -80,13 +84,9 @@ pub(crate) async fn template(args: TemplateArgs) -> anyhow::Result<()> {
     } else {
         args.kind.iter().map(|k| k.parse()).collect::<Result<_, _>>()?
     };
-    let today = chrono::Local::now().date_naive();
-    let date = if Semester::containing(today).is_some() {
-        today
-    } else {
-        NaiveDate::from_ymd_opt(2024, 10, 9).unwrap_or(today)
-    };
-    write_template(&args.file, &kinds, &example_partner(&args.store.store).await?, date)?;
+    let (partner, calendar) = example_context(&args.store.store).await?;
+    let date = calendar.example_date(chrono::Local::now().date_naive());
+    write_template(&args.file, &kinds, &partner, date)?;
     let names: Vec<&str> = kinds.iter().map(|k| k.label()).collect();
     println!(
         "已写出模板 {}：「说明」工作表和 {} 个类型的工作表（{}）。\n列名带 * 的必填；灰色示例行导入时跳过。填好后运行 yanpei node import {}",
