@@ -1,7 +1,8 @@
 //! The operator's path through the real binary where it used to break for a newcomer:
 //! `node init` into a directory that does not exist yet, roster commands that find the
-//! hub's database through its config file (and say so when there is none), and output
-//! piped into a reader that stops early.
+//! hub's database through its config file (and say so when there is none), output
+//! piped into a reader that stops early, and a second offline certificate for a school
+//! that keeps the first.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::path::PathBuf;
@@ -98,4 +99,39 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
     assert!(out.status.success(), "{:?}: {err}", out.status);
+}
+
+/// A second offline certificate for a school gets files of its own: the first stays byte
+/// for byte (the school already uses it), and `ca list` shows both.
+#[test]
+fn a_second_node_certificate_keeps_the_first_and_both_are_listed() {
+    let dir = fresh_dir("issue-twice");
+    ok(&dir, &["ca", "init", "--county", "示范县"]);
+    let first = ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
+    assert!(first.contains("node-CGZ1.pem"), "{first}");
+    let pki = dir.join("pki");
+    let (cert1, key1) = (
+        std::fs::read(pki.join("node-CGZ1.pem")).unwrap(),
+        std::fs::read(pki.join("node-CGZ1.key")).unwrap(),
+    );
+
+    let second = ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
+    assert!(second.contains("node-CGZ1-2.pem"), "{second}");
+    assert_eq!(std::fs::read(pki.join("node-CGZ1.pem")).unwrap(), cert1, "the first certificate changed");
+    assert_eq!(std::fs::read(pki.join("node-CGZ1.key")).unwrap(), key1, "the first key changed");
+    let (cert2, key2) = (
+        std::fs::read(pki.join("node-CGZ1-2.pem")).unwrap(),
+        std::fs::read(pki.join("node-CGZ1-2.key")).unwrap(),
+    );
+    assert_ne!(cert1, cert2);
+    assert_ne!(key1, key2);
+
+    let listed = ok(&dir, &["ca", "list"]);
+    let lines: Vec<&str> = listed.lines().filter(|l| l.contains("学校节点 CGZ1")).collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(lines.iter().any(|l| l.contains("node-CGZ1.pem")), "{listed}");
+    assert!(lines.iter().any(|l| l.contains("node-CGZ1-2.pem")), "{listed}");
+    // Two certificates, two serials.
+    let serial = |l: &str| l.split_whitespace().nth(1).unwrap().to_owned();
+    assert_ne!(serial(lines[0]), serial(lines[1]), "{listed}");
 }
