@@ -269,13 +269,9 @@ async fn a_lost_ack_is_resent_and_nothing_doubles(db: Option<String>) {
 on_both_backends!(a_lost_ack_is_resent_and_nothing_doubles);
 
 /// The standard health service and reflection are served (over the same mutual TLS).
+/// Reflection answers in v1 and in v1alpha (older grpcurl, Python's grpcio-reflection),
+/// and both list the yanpei services and the health service.
 async fn health_and_reflection_are_served(db: Option<String>) {
-    use tokio_stream::StreamExt;
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-
     let w = world("health", db).await;
     let channel = w.operator_endpoint().unwrap().connect().await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
@@ -287,19 +283,89 @@ async fn health_and_reflection_are_served(db: Option<String>) {
         .status;
     assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
 
-    let mut reflection = ServerReflectionClient::new(channel);
+    for (version, names) in
+        [("v1", services_v1(channel.clone()).await), ("v1alpha", services_v1alpha(channel).await)]
+    {
+        for service in [
+            "yanpei.v1.SyncService",
+            "yanpei.v1.QueryService",
+            "yanpei.v1.AccountService",
+            "yanpei.v1.EnrollService",
+            "grpc.health.v1.Health",
+        ] {
+            assert!(names.iter().any(|n| n == service), "{version} lists {service}: {names:?}");
+        }
+    }
+}
+on_both_backends!(health_and_reflection_are_served);
+
+/// The services reflection v1 lists.
+async fn services_v1(channel: tonic::transport::Channel) -> Vec<String> {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut stream =
-        reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let mut client = ServerReflectionClient::new(channel);
+    let mut stream = client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
     let reply = stream.next().await.unwrap().unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
         panic!("unexpected reflection reply {reply:?}");
     };
-    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"yanpei.v1.SyncService".to_owned()), "{names:?}");
-    assert!(names.contains(&"yanpei.v1.QueryService".to_owned()), "{names:?}");
+    list.service.into_iter().map(|s| s.name).collect()
 }
-on_both_backends!(health_and_reflection_are_served);
+
+/// The services reflection v1alpha lists.
+async fn services_v1alpha(channel: tonic::transport::Channel) -> Vec<String> {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut client = ServerReflectionClient::new(channel);
+    let reply = client.server_reflection_info(tokio_stream::iter([request])).await;
+    let mut stream = reply.unwrap_or_else(|s| panic!("v1alpha reflection answered {s:?}")).into_inner();
+    let reply = stream.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("unexpected reflection reply {reply:?}");
+    };
+    list.service.into_iter().map(|s| s.name).collect()
+}
+
+/// Login and enrollment take and send gzip like every other service: a compressed login
+/// succeeds, and its answer comes back compressed.
+async fn login_and_enroll_speak_gzip(db: Option<String>) {
+    use tonic::codec::CompressionEncoding::Gzip;
+    use yanpei_proto::pb::{
+        account_service_client::AccountServiceClient, enroll_service_client::EnrollServiceClient,
+    };
+
+    let w = world("login_gzip", db).await;
+    yanpei_demo::create_demo_accounts(&w.hub_store, &yanpei_demo::demo_roster().unwrap()).await.unwrap();
+    let channel = w.operator_endpoint().unwrap().connect().await.unwrap();
+    let mut accounts =
+        AccountServiceClient::new(channel.clone()).send_compressed(Gzip).accept_compressed(Gzip);
+    let reply = accounts
+        .login(pb::LoginRequest { username: "admin".into(), password: "demo-admin-pass".into() })
+        .await
+        .unwrap_or_else(|s| panic!("a gzip-compressed Login: {s:?}"));
+    assert_eq!(reply.metadata().get("grpc-encoding").and_then(|v| v.to_str().ok()), Some("gzip"));
+    assert!(!reply.into_inner().token.is_empty());
+
+    // A compressed enrollment with a wrong code reaches the handler and is refused by it.
+    let mut enroll = EnrollServiceClient::new(channel).send_compressed(Gzip).accept_compressed(Gzip);
+    let refused = enroll
+        .enroll(pb::EnrollRequest { code: "AAAA-BBBB".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_ne!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
+}
+on_both_backends!(login_and_enroll_speak_gzip);

@@ -175,14 +175,15 @@ impl DemoWorld {
         Ok(addr)
     }
 
-    /// Writes the county CA's certificate and an operator certificate where `yanpei query`
-    /// and `yanpei report` look by default (`pki/ca.pem`, `pki/operator-admin.pem`/`.key`
-    /// under the working directory), so the CLI can query the running demo hub.
-    pub fn write_operator_pki(&self) -> Result<PathBuf, DemoError> {
+    /// Writes the county CA (`pki/ca.pem` and its key `pki/ca.key`, mode 0600) and an
+    /// operator certificate (`pki/operator-admin.pem`/`.key`) under the working directory,
+    /// where `yanpei query`, `yanpei report` and `yanpei ca …` look by default: the CLI can
+    /// query the running demo hub, and issue certificates for more nodes, operators and
+    /// 教研员 (`ca issue-node`/`issue-operator`/`issue-staff --dir DIR/pki`) that it accepts.
+    pub fn write_pki(&self) -> Result<PathBuf, DemoError> {
         let pki = self.dir.join("pki");
         std::fs::create_dir_all(&pki).map_err(|e| DemoError::Io(pki.display().to_string(), e))?;
-        let ca = pki.join("ca.pem");
-        std::fs::write(&ca, self.ca.cert_pem()).map_err(|e| DemoError::Io(ca.display().to_string(), e))?;
+        self.ca.save(&pki)?;
         self.ca.issue_operator("admin")?.write(&pki, "operator-admin")?;
         Ok(pki)
     }

@@ -110,10 +110,12 @@ impl Hub {
         let watcher_stop = CancellationToken::new();
         let _stop_watcher = watcher_stop.clone().drop_guard();
         storage_health::start(self.store.clone(), health.clone(), self.options.probe_interval, watcher_stop);
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
+        // Reflection in both versions: older grpcurl releases and Python's grpcio-reflection ask v1alpha.
+        let reflection_v1 =
+            reflection().build_v1().map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(|e| HubError::Startup(format!("reflection v1alpha: {e}")))?;
         let addr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
         let insecure_dev = matches!(self.options.transport, Transport::InsecureDev);
         let gate = gate::GateLayer::new(
@@ -127,12 +129,15 @@ impl Hub {
             .layer(gate)
             .layer(tower::util::MapResponseLayer::new(limits::oversized_is_resource_exhausted))
             .add_service(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(self.sync_service())
             .add_service(self.query_service())
             .add_service(self.attachment_service())
             .add_service(
                 AccountServiceServer::new(accounts::AccountGrpc(self.accounts.clone()))
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .send_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(64 * 1024)
                     .max_encoding_message_size(64 * 1024),
             )
@@ -142,6 +147,8 @@ impl Hub {
                     self.options.ca.clone(),
                     self.revoked.clone(),
                 ))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(64 * 1024)
                 .max_encoding_message_size(64 * 1024),
             )
@@ -226,4 +233,14 @@ impl Hub {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
+}
+
+/// What reflection describes: yanpei's services, the health service and both versions of
+/// reflection itself, so either version lists every service the port answers.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }

@@ -45,7 +45,17 @@ impl HubEndpoint {
             .timeout(Duration::from_secs(120))
             .connect()
             .await
-            .map_err(|e| NodeError::Transport(format!("{}: {e}", self.url)))
+            .map_err(|e| NodeError::Transport(crate::reach::explain(&self.url, &self.server_name, &e)))
+    }
+
+    /// The first call's failure: a connection the hub cut in the TLS handshake (it refused
+    /// this node's certificate: TLS 1.3 tells the client only then) says why, like
+    /// [`HubEndpoint::connect`]; an answer of the hub's stays its answer.
+    pub fn first_call(&self, status: tonic::Status) -> NodeError {
+        if crate::reach::is_transport(&status) {
+            return NodeError::Transport(crate::reach::explain(&self.url, &self.server_name, &status));
+        }
+        NodeError::from(status)
     }
 }
 
@@ -215,7 +225,8 @@ impl Agent {
                 school_code: self.store.school().to_string(),
                 agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             })
-            .await?
+            .await
+            .map_err(|s| self.endpoint().first_call(s))?
             .into_inner();
         tracing::Span::current().record("session_id", hello.session_id.as_str());
         let last_issued = self.store.last_seq().await?;

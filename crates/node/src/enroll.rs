@@ -91,8 +91,8 @@ pub async fn fetch_ca(
     };
     let tls = tokio::time::timeout(Duration::from_secs(15), connect)
         .await
-        .map_err(|_| NodeError::Transport(format!("{url}: 连接超时")))?
-        .map_err(|e| NodeError::Transport(format!("{url}: {e}")))?;
+        .map_err(|_| NodeError::Transport(format!("连接县中心 {url} 超时：网络不通，或被防火墙拦截")))?
+        .map_err(|e| NodeError::Transport(crate::reach::explain(url, server_name, &e)))?;
     let chain: Vec<String> = tls
         .get_ref()
         .1
@@ -132,7 +132,7 @@ pub async fn enroll(
         .timeout(Duration::from_secs(60))
         .connect()
         .await
-        .map_err(|e| NodeError::Transport(format!("{url}: {e}")))?;
+        .map_err(|e| NodeError::Transport(crate::reach::explain(url, server_name, &e)))?;
     let (csr_pem, key_pem) =
         node_request(&node_id.to_string()).map_err(|e| NodeError::Config(e.to_string()))?;
     let reply = EnrollServiceClient::new(channel)

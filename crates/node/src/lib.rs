@@ -10,6 +10,7 @@ mod agent;
 mod attach;
 pub mod enroll;
 mod error;
+pub mod reach;
 mod schedule;
 
 pub use agent::{

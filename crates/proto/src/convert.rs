@@ -313,5 +313,44 @@ mod tests {
         let mut p = pb::Activity::from(&sample());
         p.rating = 300;
         assert_eq!(Activity::try_from(p).unwrap_err().field, Field::Rating);
+
+        // A UUID, but not a UUIDv7 (sync.proto: "any other UUID version is refused").
+        let mut p = pb::Activity::from(&sample());
+        p.id = "1b4e28ba-2fa1-41d2-883f-0016d3cca427".into();
+        assert_eq!(Activity::try_from(p).unwrap_err().field, Field::Id);
+    }
+
+    /// The table of required fields in sync.proto's comment (for third-party clients) is
+    /// the domain's: every kind listed once, with exactly its family's required fields.
+    #[test]
+    fn the_proto_comment_lists_each_kinds_required_fields() {
+        let proto = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../proto/yanpei/v1/sync.proto"));
+        let table = proto
+            .split_once("a record requires")
+            .and_then(|(_, rest)| rest.split_once("// Every record may also carry"))
+            .map(|(table, _)| table)
+            .expect("sync.proto's table of required fields");
+        let mut listed: Vec<(ActivityKind, Vec<String>)> = Vec::new();
+        for line in table.lines().filter_map(|l| l.trim().strip_prefix("//   ")) {
+            let (kinds, fields) = line.split_once(": ").expect(line);
+            let mut fields: Vec<String> = fields
+                .split(", ")
+                .filter(|f| *f != "-")
+                .map(|f| f.trim_start_matches("details.").to_owned())
+                .collect();
+            fields.sort();
+            for label in kinds.split(", ") {
+                let kind: ActivityKind = label.parse().expect(label);
+                listed.push((kind, fields.clone()));
+            }
+        }
+        for &kind in ActivityKind::ALL {
+            let rows: Vec<&Vec<String>> = listed.iter().filter(|(k, _)| *k == kind).map(|(_, f)| f).collect();
+            assert_eq!(rows.len(), 1, "{kind} is listed once");
+            let mut want: Vec<String> =
+                kind.family().required().iter().map(|f| f.name().to_owned()).collect();
+            want.sort();
+            assert_eq!(rows[0], &want, "{kind}'s required fields");
+        }
     }
 }

@@ -4,13 +4,19 @@
 
 /// The error and its causes, outermost first, as one line of Chinese.
 pub(crate) fn human(e: &anyhow::Error) -> String {
-    let parts: Vec<String> = e
-        .chain()
-        .map(|cause| match cause.downcast_ref::<tonic::Status>() {
-            Some(s) => status_text(s),
-            None => cause.to_string(),
-        })
-        .collect();
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        match cause.downcast_ref::<tonic::Status>() {
+            // A call the connection failed (not the hub): why, as `node sync` says it; the
+            // transport's own (English) causes below it go to the debug log only.
+            Some(s) if yanpei_node::reach::is_transport(s) => {
+                parts.push(yanpei_node::reach::explain_unaddressed(s));
+                break;
+            }
+            Some(s) => parts.push(status_text(s)),
+            None => parts.push(cause.to_string()),
+        }
+    }
     escape_controls(&parts.join("："))
 }
 
@@ -88,5 +94,11 @@ mod tests {
             assert_eq!(human(&e), format!("查询失败：{want}"));
         }
         assert_eq!(escape_controls("a\u{1b}[31mb\0c\nd"), "a\\u{1b}[31mb\\u{0}c\nd");
+        // A call the connection failed says why in Chinese, not the transport's English.
+        let cut =
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "received fatal alert: BadCertificate");
+        let e = anyhow::Error::new(tonic::Status::from_error(Box::new(cut)));
+        assert!(human(&e).contains("TLS 握手被县中心拒绝"), "{}", human(&e));
+        assert!(!human(&e).contains("fatal alert"), "{}", human(&e));
     }
 }

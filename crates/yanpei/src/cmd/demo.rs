@@ -104,7 +104,7 @@ fn print_report(report: &DemoReport, json: bool) -> anyhow::Result<()> {
 async fn serve(mut world: DemoWorld, report: &DemoReport, web: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(web).await.with_context(|| format!("listen on {web}"))?;
     let dashboard = world.start_dashboard(listener).context("start the dashboard")?;
-    let pki = world.write_operator_pki().context("write the operator's certificate")?;
+    let pki = world.write_pki().context("write the demo county's CA and the operator's certificate")?;
     println!();
     println!("看板：https://{dashboard}/");
     println!(
@@ -116,6 +116,15 @@ async fn serve(mut world: DemoWorld, report: &DemoReport, web: SocketAddr) -> an
     println!(
         "浏览器会提示证书不受信任：这是演示用的县 CA（{}），可导入该证书或选择继续访问。",
         pki.join("ca.pem").display()
+    );
+    println!(
+        "县 CA 私钥：{}（仅供演示）。在 {} 目录下，yanpei ca issue-node --school 学校代码、\
+         ca issue-operator --name 名字、ca issue-staff --id 工号 签发的证书，演示中心都接受；\
+         yanpei ca enroll --db 'sqlite://{}?mode=rwc' --school 学校代码 --hub https://{} 生成学校注册码。",
+        pki.join("ca.key").display(),
+        world.dir.display(),
+        world.dir.join("hub.sqlite").display(),
+        world.hub_addr
     );
     for a in &report.accounts {
         let about = if a.subject.is_empty() {

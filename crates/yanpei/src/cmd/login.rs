@@ -66,7 +66,8 @@ pub(crate) async fn channel(
         .timeout(Duration::from_secs(120))
         .connect()
         .await
-        .with_context(|| format!("connect to the hub at {hub}"))
+        // Why, in Chinese (the same reading as `node sync`'s); the transport's words go to the debug log.
+        .map_err(|e| anyhow::anyhow!(yanpei_node::reach::explain(hub, server_name, &e)))
 }
 
 /// Writes `token` to `path`, readable by its owner only.
