@@ -25,6 +25,10 @@ pub enum Unreachable {
     /// The hub refused the TLS handshake: this side's certificate is not one it accepts
     /// (another county's CA, revoked, expired).
     RefusedByHub,
+    /// The hub closed the connection (a broken pipe, a reset, hyper's "connection closed"):
+    /// under TLS 1.3 a refused client certificate often ends so, right after the handshake
+    /// (the hub's alert is not read in time), and so does a connection cut.
+    ClosedAfterHandshake,
     /// Another TLS failure.
     Tls,
     /// None of the above.
@@ -56,6 +60,9 @@ pub fn classify(err: &(dyn Error + 'static)) -> Unreachable {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return Unreachable::Refused,
                 std::io::ErrorKind::TimedOut => return Unreachable::TimedOut,
+                std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted => return Unreachable::ClosedAfterHandshake,
                 _ => {}
             }
         }
@@ -71,6 +78,10 @@ pub fn classify(err: &(dyn Error + 'static)) -> Unreachable {
         }
         if text.contains("timed out") {
             return Unreachable::TimedOut;
+        }
+        // hyper's words for a connection that closed before (or as) the first call went out.
+        if text.contains("connection was not ready") || text == "connection closed" {
+            return Unreachable::ClosedAfterHandshake;
         }
     }
     Unreachable::Other
@@ -168,6 +179,10 @@ fn describe(hub: Option<(&str, &str)>, why: Unreachable) -> String {
              请核对证书文件，或请县进修学校重新签发"
                 .to_owned()
         }
+        Unreachable::ClosedAfterHandshake => format!(
+            "{at} 断开了连接：刚连上就断开，多半是中心不接受本机的证书（不是本县 CA 签发的、已吊销或已过期），\
+             也可能是网络中断；请核对证书文件后重试，仍不行请县进修学校重新签发"
+        ),
         Unreachable::Tls => format!("与{at} 的 TLS 握手失败；请核对证书文件和 --hub 地址"),
         Unreachable::Other => format!("与{at} 的连接失败；请检查网络和 --hub 地址后重试"),
     }
@@ -247,6 +262,16 @@ mod tests {
             ),
             (transport(tls_io(rustls::Error::DecryptError)), Unreachable::Tls),
             (transport(Wrap("connection reset", None)), Unreachable::Other),
+            // The hub's alert not read in time: the connection closed before HTTP/2 was ready.
+            (transport(Wrap("connection was not ready", None)), Unreachable::ClosedAfterHandshake),
+            (transport(Wrap("connection closed", None)), Unreachable::ClosedAfterHandshake),
+            (
+                transport(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "stream closed because of a broken pipe",
+                )),
+                Unreachable::ClosedAfterHandshake,
+            ),
             // Read off an established connection, a TLS error is text inside an I/O error.
             (
                 transport(std::io::Error::new(

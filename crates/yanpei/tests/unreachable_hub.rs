@@ -135,8 +135,10 @@ fn node_sync_says_why_it_cannot_reach_the_hub() {
     says(&out, "不是本县 CA 签发的");
     // …and the hub does not take this node's certificate (another county's CA).
     let mixed = ["--ca", "pki/ca.pem", "--cert", "other/node-CGZ1.pem", "--key", "other/node-CGZ1.key"];
+    // Under TLS 1.3 the hub's alert arrives after the handshake, and the connection may close
+    // before it is read: either way the person is told the hub does not take this certificate.
     let out = sync_as(&dir, "foreign-cert", &[&["--hub", url.as_str()][..], &mixed].concat());
-    says(&out, "TLS 握手被县中心拒绝");
+    says(&out, "不接受本机的证书");
 
     // 4. The hub's certificate does not carry the name the node checks.
     let named = ["--hub", url.as_str(), "--server-name", "hub.elsewhere.example"];
