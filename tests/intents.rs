@@ -889,6 +889,46 @@ async fn a_restore_under_a_refused_edit_brings_back_what_the_county_had(db: Opti
 }
 on_both_backends!(a_restore_under_a_refused_edit_brings_back_what_the_county_had);
 
+/// As above, but the hub's refusal of the late edit never reached the node (the reply
+/// was lost), so at the comparison after the restore the edit waits unsent, about to be
+/// refused again, and the hub lacks the record. The owner sends the version the edit was
+/// made from with it. (Found by the intent suite: seeds 242 and 599 of the 1,000-schedule
+/// SQLite run, where a partner then held a record the hub did not.)
+async fn a_restore_under_an_edit_whose_refusal_was_lost_brings_back_what_the_county_had(db: Option<String>) {
+    let mut w = world("restored_lost_refusal", db).await;
+    let (x, y) = (school("T08Z1"), school("T02Z1"));
+    let backup = Backup::take(&mut w).await;
+    let xa = w.node(&x, "a").await.unwrap();
+    let ya = w.node(&y, "a").await.unwrap();
+    let shared = delivery(&x, std::slice::from_ref(&y), 3);
+    xa.store().record(&shared).await.unwrap();
+    sync_ok(&xa, "T08Z1 node a").await;
+    sync_ok(&ya, "T02Z1 node a").await;
+
+    let mut late = edited(&shared, "日期写错了");
+    late.date = chrono::NaiveDate::from_ymd_opt(2025, 1, 23).unwrap();
+    xa.store().update(&late).await.unwrap();
+    let lost = yanpei_node::SyncOptions {
+        fault: Some(yanpei_node::Fault::LoseAckOfPush(1)),
+        ..yanpei_node::SyncOptions::default()
+    };
+    assert!(xa.sync_with(lost).await.is_err(), "the refusal's reply is lost");
+    assert_eq!(xa.store().pending_count().await.unwrap(), 1, "the late edit waits unsent");
+
+    backup.restore(&mut w).await;
+    let (xa, ya) = (reconnect(&w, &xa), reconnect(&w, &ya));
+    for round in 1..=2 {
+        sync_ok(&xa, &format!("T08Z1 node a (sync {round} after the restore)")).await;
+        sync_ok(&ya, &format!("T02Z1 node a (sync {round} after the restore)")).await;
+    }
+    let (seen, _) = fresh_read(w.hub_url(), &[x.clone(), y.clone()]).await;
+    assert_eq!(seen.get(&shared.id), Some(&shared), "the hub holds again the version the county had");
+    assert_eq!(ya.store().get(shared.id).await.unwrap().as_ref(), Some(&shared), "the partner agrees");
+    let waiting = xa.store().quarantined().await.unwrap();
+    assert_eq!(waiting.len(), 1, "the refused edit waits for the clerk: {waiting:?}");
+}
+on_both_backends!(a_restore_under_an_edit_whose_refusal_was_lost_brings_back_what_the_county_had);
+
 /// A partner school's node holds the losing version of its partner's concurrent edits
 /// when the hub is restored from a copy taken before the record existed; the owner's
 /// nodes send the winner again, and the partner's comparison after the restore ran while

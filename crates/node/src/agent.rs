@@ -206,11 +206,14 @@ impl Agent {
         self.session(opts).instrument(span).await
     }
 
-    async fn session(&self, opts: SyncOptions) -> Result<SyncReport, NodeError> {
+    /// Connects and shakes hands: the channel, the sync client and the hub's answer,
+    /// refused when the hub acknowledged changes this store never issued.
+    async fn open(
+        &self,
+        opts: SyncOptions,
+    ) -> Result<(Channel, SyncServiceClient<Channel>, pb::HandshakeResponse), NodeError> {
         let channel = self.endpoint().connect().await?;
-        let renew_over = channel.clone();
-        let mut files = AttachmentServiceClient::new(channel.clone());
-        let mut client = SyncServiceClient::new(channel)
+        let mut client = SyncServiceClient::new(channel.clone())
             .max_decoding_message_size(8 * 1024 * 1024)
             .max_encoding_message_size(8 * 1024 * 1024);
         if opts.compress {
@@ -235,6 +238,40 @@ impl Agent {
             // older copy (restored from a backup). Syncing it would reuse numbers.
             return Err(NodeError::StoreBehindHub { hub_acked: hello.acked_seq, local_last: last_issued });
         }
+        Ok((channel, client, hello))
+    }
+
+    /// The checks every sync makes before it pushes, and nothing else: a session whose
+    /// handshake shows a discontinuity (the hub restored from an older copy) compares
+    /// every record with the hub, queuing again what the hub lacks. Returns why it
+    /// compared, if it did. A sync does this itself; this is for a caller that delivers
+    /// this node's changes by other means (the fault suite's reordered deliveries).
+    pub async fn check_continuity(&self) -> Result<Option<Reconcile>, NodeError> {
+        let span = info_span!(
+            "sync_session",
+            school_code = %self.store.school(),
+            node_id = %self.store.node_id(),
+            session_id = tracing::field::Empty,
+        );
+        async {
+            let opts = SyncOptions::default();
+            let (_, mut client, hello) = self.open(opts).await?;
+            if hello.hub_protocol_version < yanpei_proto::CAUSAL_PROTOCOL_VERSION {
+                return Ok(None);
+            }
+            let Some(why) = self.reconcile_reason(&hello, opts).await? else { return Ok(None) };
+            warn!(reason = ?why, "comparing every record with the hub");
+            self.reconcile(&mut client, &hello, why, &mut SyncReport::default()).await?;
+            Ok(Some(why))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn session(&self, opts: SyncOptions) -> Result<SyncReport, NodeError> {
+        let (channel, mut client, hello) = self.open(opts).await?;
+        let renew_over = channel.clone();
+        let mut files = AttachmentServiceClient::new(channel);
         let mut report = SyncReport { acked_seq: hello.acked_seq, ..SyncReport::default() };
         if hello.hub_protocol_version >= yanpei_proto::CAUSAL_PROTOCOL_VERSION
             && let Some(why) = self.reconcile_reason(&hello, opts).await?

@@ -384,7 +384,14 @@ pub fn check(log: &IntentLog, hub: &HubSnapshot, nodes: &[NodeSnapshot]) -> Verd
                 ),
             );
         }
-        let on_winning_line: BTreeSet<String> = winners.iter().flat_map(|w| t.lineage(w)).collect();
+        // The line the hub settled on: where the key ties (identical content from two
+        // makers) and the hub holds one of the possible winners, that one's line alone; a
+        // version on another possible winner's line lost to it.
+        let settled: Vec<&String> = match &cur_rev {
+            Some(c) if winners.contains(c) => vec![c],
+            _ => winners.iter().collect(),
+        };
+        let on_winning_line: BTreeSet<String> = settled.into_iter().flat_map(|w| t.lineage(w)).collect();
         for (r, ver) in &t.versions {
             if accounted.contains(r) {
                 continue;

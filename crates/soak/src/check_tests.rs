@@ -173,6 +173,36 @@ fn a_loser_only_the_hub_held_may_vanish_with_a_restore() {
     assert_eq!(v.lost, 1, "{v:#?}");
 }
 
+/// Two nodes delete one record from the same base (one version, two makers) while a
+/// third edits it: the key ties, so either head may win, by which maker's copy reached
+/// the hub first. The hub settled on the deletion; the edit lost to it before a restore
+/// took the hub back to a copy without it, so only the hub had held the edit: excused,
+/// not silently overwritten. (Seeds 393 and 976 of the 1,000-schedule SQLite run.)
+#[test]
+fn a_tie_the_hub_settled_excuses_the_other_line_with_a_restore() {
+    let mut log = IntentLog::in_memory();
+    let v1 = record(15);
+    did(&mut log, 1, None, &v1);
+    let backup_n = log.event(EventKind::BackupTaken, "copy").unwrap();
+    let gone = next(&v1, "", true);
+    let edit = next(&v1, "B", false);
+    did(&mut log, 1, Some(&v1), &gone);
+    did(&mut log, 2, Some(&v1), &edit);
+    did(&mut log, 3, Some(&v1), &gone);
+    log.event(EventKind::HubRestored { backup_n }, "restore").unwrap();
+    let v = check(&log, &hub(&[&gone], &[]), &[]);
+    assert!(v.is_clean(), "{v:#?}");
+    assert_eq!(v.excused_by_restore, 1);
+    // Without the restore the edit had to be kept.
+    let mut plain = IntentLog::in_memory();
+    did(&mut plain, 1, None, &v1);
+    did(&mut plain, 1, Some(&v1), &gone);
+    did(&mut plain, 2, Some(&v1), &edit);
+    did(&mut plain, 3, Some(&v1), &gone);
+    assert_eq!(check(&plain, &hub(&[&gone], &[]), &[]).silently_overwritten, 1);
+    assert!(check(&plain, &hub(&[&gone], &[&edit]), &[]).is_clean());
+}
+
 #[test]
 fn rollups_and_counts_are_recomputed() {
     let mut log = IntentLog::in_memory();

@@ -418,6 +418,12 @@ impl Sched {
     /// first, then the older half, each in a session of its own.
     async fn reorder(&mut self, i: usize) -> Result<bool, SoakError> {
         self.ensure_pending(i, 10).await?;
+        // The sessions that carry these batches are the node's own: each begins with the
+        // handshake's checks (after a hub restore, a comparison), as every sync does. A
+        // delivery that skipped them would be one no node can make.
+        if self.cast.nodes[i].agent.check_continuity().await.is_err() {
+            return Ok(false);
+        }
         let store = self.cast.nodes[i].agent.store().clone();
         let batch: Vec<Sent> = store.pending(200).await?.into_iter().map(sent).collect();
         if batch.len() < 2 {

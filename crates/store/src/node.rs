@@ -543,14 +543,23 @@ impl NodeStore {
             let unsent = entries.iter().any(|e| e.refused.is_none());
             let refused_now = entries.iter().find(|e| e.refused.is_some() && e.version >= row.version);
             let own = row.school_code == self.school.as_str();
-            if !unsent
-                && own
+            // The newest waiting entry (unsent, or refused at this version) that was made
+            // from an earlier version.
+            let waiting_base = entries
+                .iter()
+                .filter(|e| e.refused.is_none() || e.version >= row.version)
+                .filter_map(|e| e.base.as_deref().map(|b| (e.seq, b)))
+                .max_by_key(|(seq, _)| *seq)
+                .map(|(_, b)| b);
+            if own
                 && !held_at_hub.contains(id)
-                && let Some(base) = refused_now.and_then(|e| e.base.as_deref())
+                && let Some(base) = waiting_base
             {
-                // The hub no longer holds the record at all (restored from an older copy)
-                // and this version waits, refused, for the clerk: the version it was made
-                // from, which the county had, goes again.
+                // The hub may no longer hold the record at all (restored from an older
+                // copy) while this version waits: refused, for the clerk, or unsent and
+                // about to be refused again (a refusal is retried after a roster change).
+                // The version it was made from, which the county had, goes again after
+                // it: held at the hub already, it changes nothing there.
                 let (a, ancestors, maker) = parse_base(base)?;
                 enqueue(&txn, &a, &ancestors, maker.as_ref()).await?;
                 queued += 1;
