@@ -19,10 +19,14 @@
 //! Over mutual TLS the dashboard is HTTPS with the hub's own certificate (no client
 //! certificate: people sign in with passwords); under `--insecure-dev` it is plain HTTP.
 
+mod alliances;
 mod api;
 mod assets;
+mod compliance_page;
 mod guard;
 mod listener;
+mod mine;
+mod names;
 mod pages;
 mod reply;
 mod report_pages;
