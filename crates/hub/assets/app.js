@@ -162,6 +162,8 @@ function draw(page, params, r) {
   for (const f of v.filters) drawFilter(page, params, f);
   for (const c of v.cards) drawCard(c);
   v.charts.forEach((c, i) => drawChart(c, i));
+  // Each chart took its box's width when drawn; the grid has settled since.
+  for (const c of state.charts) c.resize();
   v.tables.forEach((t, i) => drawTable(page, params, t, i));
 }
 
@@ -229,9 +231,9 @@ function chartOption(c) {
     title: { text: c.title, left: "center", textStyle: { fontSize: phone ? 12 : 14, width: phone ? 340 : 900, overflow: "truncate" } },
     tooltip: { trigger: "axis", confine: true },
     legend: { bottom: 0, type: "scroll" },
-    grid: { left: 8, right: 16, top: 56, bottom: many ? 40 : 36, containLabel: true },
+    grid: { left: many ? (phone ? 30 : 50) : 8, right: 16 + 13 * c.x_name.length, top: 56, bottom: 36, containLabel: true },
     xAxis: {
-      type: "category", data: c.categories, name: c.x_name, nameLocation: "middle", nameGap: many ? 0 : 26,
+      type: "category", data: c.categories, name: c.x_name, nameLocation: "end", nameGap: 8,
       axisLabel: { rotate: many ? (phone ? 60 : 35) : 0, interval: "auto", hideOverlap: true, width: phone ? 80 : 120, overflow: "truncate" },
     },
     yAxis: { type: "value", minInterval: 1, name: c.y_name, nameTextStyle: { align: "left" } },
@@ -299,6 +301,7 @@ function headerRow(ts) {
   const head = el("tr");
   ts.vt.table.headers.forEach((name, c) => {
     const th = el("th", { scope: "col" });
+    if (typeof (ts.rows[0] || { cells: [] }).cells[c] === "number") th.classList.add("num");
     if (ts.hidden.has(c)) th.hidden = true;
     if (c === ts.key) th.classList.add("key");
     const b = el("button", { type: "button", class: "sort", title: "按此列排序" }, name);

@@ -120,6 +120,12 @@ async fn overview(
     Ok(v)
 }
 
+/// The day a semester's figures are counted to: today, or its last day once it is over.
+pub(super) async fn counted_to(q: &Query, semester: Semester) -> Result<chrono::NaiveDate, HubError> {
+    let (first, last) = q.roster().await?.calendar().dates(semester);
+    Ok(chrono::Utc::now().date_naive().clamp(first, last))
+}
+
 /// The weeks (Mondays) with records this semester, in order.
 async fn semester_weeks(q: &Query, semester: Semester) -> Result<Vec<chrono::NaiveDate>, HubError> {
     let weeks: BTreeSet<chrono::NaiveDate> =
@@ -141,7 +147,7 @@ async fn trend_chart(
         }
     }
     let mondays: Vec<chrono::NaiveDate> = weeks.keys().copied().collect();
-    let (labels, partial) = names::weeks(&mondays, chrono::Utc::now().date_naive());
+    let (labels, partial) = names::weeks(&mondays, counted_to(q, semester).await?);
     let mut c = Chart::new("逐周活动记录", "line", "周", "活动记录（条）");
     c.categories = labels;
     c.note = partial;

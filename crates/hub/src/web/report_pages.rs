@@ -137,7 +137,7 @@ pub(super) async fn pairings(
         },
     ];
     v.charts.push(c);
-    let today = chrono::Utc::now().date_naive().min(reply.as_of);
+    let today = reply.as_of;
     for pr in &strong_weak {
         v.charts.push(pair_trend(pr, today, p));
     }
@@ -212,7 +212,7 @@ pub(super) async fn gaps(
             dimensions.push(g.dimension);
         }
     }
-    let today = chrono::Utc::now().date_naive();
+    let today = super::pages::counted_to(q, semester).await?;
     let mut all_weeks: Vec<chrono::NaiveDate> = Vec::new();
     for dim in dimensions {
         let mut groups: Vec<&GapGroup> = reply.groups.iter().filter(|g| g.dimension == dim).collect();
