@@ -48,12 +48,8 @@ pub(super) fn weeks(mondays: &[NaiveDate], until: NaiveDate) -> (Vec<String>, St
         .map(|m| {
             let sunday = *m + chrono::Days::new(6);
             if *m <= until && until < sunday {
-                note = format!(
-                    "{}只统计到{}月{}日，不足一周，数字偏低。",
-                    week(*m),
-                    until.month(),
-                    until.day()
-                );
+                note =
+                    format!("{}只统计到{}月{}日，不足一周，数字偏低。", week(*m), until.month(), until.day());
                 format!("{}（不足一周）", week(*m))
             } else {
                 week(*m)
