@@ -461,8 +461,9 @@ fn the_dashboard_in_a_real_browser() {
     save(&b, "10-mine-staff");
     dash_roles::staff(&b, &demo);
     let mut pages = vec![("mine", "mine")];
-    pages.extend(OPERATOR_PAGES.iter().filter(|(p, _)| *p != "school"));
+    pages.extend(OPERATOR_PAGES.iter().filter(|(p, _)| *p != "school" && *p != "records"));
     pages.push(("school", "school?school=CGZ1"));
+    pages.push(("records", "records?school=CGZ1"));
     dash_layout::every_page(&b, "staff", &pages);
     b.js("location.hash = '#/alliances';", json!([])).expect("navigate");
     wait_page(&b, "alliances");
@@ -491,7 +492,7 @@ fn the_dashboard_in_a_real_browser() {
 }
 
 /// Every page of the operator's menu, and a school's page: (page, route).
-const OPERATOR_PAGES: [(&str, &str); 8] = [
+const OPERATOR_PAGES: [(&str, &str); 9] = [
     ("overview", "overview"),
     ("alliances", "alliances"),
     ("compliance", "compliance"),
@@ -500,4 +501,5 @@ const OPERATOR_PAGES: [(&str, &str); 8] = [
     ("gaps", "gaps"),
     ("sync", "sync"),
     ("school", "school?school=CGZ2"),
+    ("records", "records?school=CGZ2"),
 ];

@@ -107,5 +107,5 @@ fn schools_table(
         headers: headers(&["学校代码", "学校", "联合体", "乡镇", "城乡", "活动记录"]),
         rows: school_rows,
     };
-    ViewTable::schools(table).link(5, 0, "school", "school")
+    ViewTable::schools(table).link(5, 0, "records", "school")
 }

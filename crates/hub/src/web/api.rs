@@ -62,6 +62,12 @@ fn params(raw: Option<&str>) -> Result<(Params, Option<String>, Option<usize>), 
                     p.to = Some(d);
                 }
             }
+            "kind" => {
+                p.kind = Some(
+                    v.parse::<yanpei_domain::ActivityKind>()
+                        .map_err(|_| HubError::InvalidArgument(format!("活动类型「{v}」无法识别")))?,
+                );
+            }
             "format" => format = Some(v.into_owned()),
             "table" => {
                 table = Some(
@@ -240,7 +246,9 @@ mod tests {
         assert_eq!((format.as_deref(), table), (Some("xlsx"), Some(2)));
         let (p, format, table) = params(None).unwrap();
         assert!(p.semester.is_none() && p.school.is_none() && format.is_none() && table.is_none());
-        for bad in ["semester=2024", "table=-1", "school=%00", "from=9月", "status=x", "subject=%01"] {
+        for bad in
+            ["semester=2024", "table=-1", "school=%00", "from=9月", "status=x", "subject=%01", "kind=x"]
+        {
             let err = params(Some(bad)).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("无效") || err.contains("无法识别"), "{bad}: {err}");
         }

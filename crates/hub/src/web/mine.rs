@@ -201,7 +201,9 @@ pub(super) async fn school_page(
     v.charts.push(kind_chart("各类活动次数", &totals));
     v.tables.push(rows_table("未完成指标的教师", roster, &behind));
     v.tables.push(pairs_table(&school, &pairs));
-    v.tables.push(ViewTable::plain(kind_table("按活动类型", &totals)).hide(&[0]));
+    // Each count opens the records behind it.
+    let kinds = ViewTable::plain(kind_table("按活动类型", &totals)).hide(&[0]);
+    v.tables.push(kinds.link_with(2, 0, "records", "kind", format!("school={code}")));
     v.tables.push(ViewTable::schools(tables::coverage(&cov.schools)).hide(&[2]));
     Ok(v)
 }

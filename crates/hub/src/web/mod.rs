@@ -28,6 +28,7 @@ mod listener;
 mod mine;
 mod names;
 mod pages;
+mod records;
 mod reply;
 mod report_pages;
 mod session;

@@ -39,15 +39,17 @@ pub(super) fn week(monday: NaiveDate) -> String {
     }
 }
 
-/// Weeks as labels; the week holding `until` (today, or the semester's last day once it
-/// is over) is marked when it is not whole, and the note says so.
-pub(super) fn weeks(mondays: &[NaiveDate], until: NaiveDate) -> (Vec<String>, String) {
+/// Weeks as labels; a week cut by the semester's first day `first` or by `until` (today,
+/// or the semester's last day once it is over) is marked as not whole, and the note says so.
+pub(super) fn weeks(mondays: &[NaiveDate], first: NaiveDate, until: NaiveDate) -> (Vec<String>, String) {
     let mut note = String::new();
     let labels = mondays
         .iter()
         .map(|m| {
             let sunday = *m + chrono::Days::new(6);
-            if *m <= until && until < sunday {
+            if *m < first && first <= sunday {
+                format!("{}（不足一周）", week(*m))
+            } else if *m <= until && until < sunday {
                 note =
                     format!("{}只统计到{}月{}日，不足一周，数字偏低。", week(*m), until.month(), until.day());
                 format!("{}（不足一周）", week(*m))
@@ -149,14 +151,17 @@ mod tests {
         assert_eq!(week(d("2024-09-02")), "9月2日–8日");
         assert_eq!(week(d("2024-09-30")), "9月30日–10月6日");
         assert_eq!(week(d("2024-12-30")), "12月30日–1月5日");
-        let (labels, note) = weeks(&[d("2024-09-02"), d("2024-09-09")], d("2024-09-11"));
+        let (labels, note) = weeks(&[d("2024-09-02"), d("2024-09-09")], d("2024-09-02"), d("2024-09-11"));
         assert_eq!(labels, ["9月2日–8日", "9月9日–15日（不足一周）"]);
         assert!(note.contains("9月9日–15日只统计到9月11日"), "{note}");
         // A semester ending on a Monday: its last week is one day.
-        let (labels, _) = weeks(&[d("2025-01-13"), d("2025-01-20")], d("2025-01-20"));
+        let (labels, _) = weeks(&[d("2025-01-13"), d("2025-01-20")], d("2024-09-01"), d("2025-01-20"));
         assert_eq!(labels, ["1月13日–19日", "1月20日–26日（不足一周）"]);
         // Counted to a Sunday: the week is whole.
-        let (labels, note) = weeks(&[d("2024-09-02")], d("2024-09-08"));
+        // A semester starting on a Sunday: its first week is one day.
+        let (labels, _) = weeks(&[d("2024-08-26"), d("2024-09-02")], d("2024-09-01"), d("2024-09-20"));
+        assert_eq!(labels, ["8月26日–9月1日（不足一周）", "9月2日–8日"]);
+        let (labels, note) = weeks(&[d("2024-09-02")], d("2024-09-02"), d("2024-09-08"));
         assert_eq!((labels[0].as_str(), note.as_str()), ("9月2日–8日", ""));
     }
 

@@ -12,7 +12,7 @@ use yanpei_pki::Identity;
 use super::view::{
     Card, Chart, Params, Series, View, ViewTable, by_kind, counts, empty, kind_chart, kind_table, stale_note,
 };
-use super::{alliances, compliance_page, mine, names, report_pages};
+use super::{alliances, compliance_page, mine, names, records, report_pages};
 use crate::audit::Note;
 use crate::model::{CoverageQuery, SyncStatusQuery};
 use crate::query::Query;
@@ -56,6 +56,7 @@ pub(crate) async fn build(
             let school = p.school.clone().ok_or_else(|| HubError::InvalidArgument("请指定学校".into()))?;
             mine::school_page(q, who, note, &roster, semester, school).await?
         }
+        "records" => records::records(q, who, note, &roster, semester, &p).await?,
         "compliance" => compliance_page::compliance(q, who, note, &roster, semester, &p).await?,
         "coverage" => report_pages::coverage(q, who, note, &roster, semester, &p).await?,
         "pairings" => report_pages::pairings(q, who, note, &roster, semester, &p).await?,
@@ -120,10 +121,14 @@ async fn overview(
     Ok(v)
 }
 
-/// The day a semester's figures are counted to: today, or its last day once it is over.
-pub(super) async fn counted_to(q: &Query, semester: Semester) -> Result<chrono::NaiveDate, HubError> {
+/// A semester's first day and the day its figures are counted to: today, or its last day
+/// once it is over.
+pub(super) async fn counted_span(
+    q: &Query,
+    semester: Semester,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), HubError> {
     let (first, last) = q.roster().await?.calendar().dates(semester);
-    Ok(chrono::Utc::now().date_naive().clamp(first, last))
+    Ok((first, chrono::Utc::now().date_naive().clamp(first, last)))
 }
 
 /// The weeks (Mondays) with records this semester, in order.
@@ -147,7 +152,8 @@ async fn trend_chart(
         }
     }
     let mondays: Vec<chrono::NaiveDate> = weeks.keys().copied().collect();
-    let (labels, partial) = names::weeks(&mondays, counted_to(q, semester).await?);
+    let (first, until) = counted_span(q, semester).await?;
+    let (labels, partial) = names::weeks(&mondays, first, until);
     let mut c = Chart::new("逐周活动记录", "line", "周", "活动记录（条）");
     c.categories = labels;
     c.note = partial;

@@ -137,9 +137,10 @@ pub(super) async fn pairings(
         },
     ];
     v.charts.push(c);
-    let today = reply.as_of;
+    let (first, _) = super::pages::counted_span(q, semester).await?;
+    let span = (first, reply.as_of);
     for pr in &strong_weak {
-        v.charts.push(pair_trend(pr, today, p));
+        v.charts.push(pair_trend(pr, span, p));
     }
     let whole_county = scope.is_none();
     let mut t = crate::tables::pairs::pairings_tables(&reply.pairings).into_iter();
@@ -170,11 +171,11 @@ pub(super) async fn pairings(
 }
 
 /// A strong–weak pair week by week: both schools and their cross-school work.
-fn pair_trend(pr: &PairReport, today: chrono::NaiveDate, p: &Params) -> Chart {
+fn pair_trend(pr: &PairReport, span: (chrono::NaiveDate, chrono::NaiveDate), p: &Params) -> Chart {
     let weeks: Vec<&yanpei_report::pairs::PairWeek> =
         pr.weeks.iter().filter(|w| names::in_range(w.week, p)).collect();
     let mondays: Vec<chrono::NaiveDate> = weeks.iter().map(|w| w.week).collect();
-    let (labels, partial) = names::weeks(&mondays, today);
+    let (labels, partial) = names::weeks(&mondays, span.0, span.1);
     let mut c = Chart::new(
         format!("{}（帮扶）与{}（受助）", pr.helper_name, pr.partner_name),
         "line",
@@ -212,7 +213,7 @@ pub(super) async fn gaps(
             dimensions.push(g.dimension);
         }
     }
-    let today = super::pages::counted_to(q, semester).await?;
+    let span = super::pages::counted_span(q, semester).await?;
     let mut all_weeks: Vec<chrono::NaiveDate> = Vec::new();
     for dim in dimensions {
         let mut groups: Vec<&GapGroup> = reply.groups.iter().filter(|g| g.dimension == dim).collect();
@@ -220,7 +221,7 @@ pub(super) async fn gaps(
         if let Some(first) = groups.first() {
             all_weeks = first.weeks.iter().map(|w| w.week).collect();
         }
-        v.charts.push(gap_chart(dim.label(), &groups, today, p));
+        v.charts.push(gap_chart(dim.label(), &groups, span, p));
     }
     v.filters.extend(names::week_filters(&all_weeks, p));
     v.tables.extend(crate::tables::pairs::gaps_tables(&reply.groups).into_iter().map(|mut t| {
@@ -236,14 +237,19 @@ pub(super) async fn gaps(
 
 /// One dimension's groups week by week (mean records per school): the busiest
 /// [`MAX_LINES`] - 1 groups, and the rest averaged as 其他.
-fn gap_chart(label: &str, groups: &[&GapGroup], today: chrono::NaiveDate, p: &Params) -> Chart {
+fn gap_chart(
+    label: &str,
+    groups: &[&GapGroup],
+    span: (chrono::NaiveDate, chrono::NaiveDate),
+    p: &Params,
+) -> Chart {
     let keep: Vec<usize> = groups
         .first()
         .map(|g| (0..g.weeks.len()).filter(|i| names::in_range(g.weeks[*i].week, p)).collect())
         .unwrap_or_default();
     let mondays: Vec<chrono::NaiveDate> =
         groups.first().map(|g| keep.iter().map(|i| g.weeks[*i].week).collect()).unwrap_or_default();
-    let (labels, partial) = names::weeks(&mondays, today);
+    let (labels, partial) = names::weeks(&mondays, span.0, span.1);
     let line = |g: &GapGroup| -> Vec<f64> {
         keep.iter().map(|i| g.weeks.get(*i).map_or(0.0, |w| (w.per_school * 100.0).round() / 100.0)).collect()
     };

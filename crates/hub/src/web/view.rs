@@ -76,7 +76,7 @@ pub(crate) struct Series {
     pub(crate) data: Vec<f64>,
 }
 
-/// A cell shown as a link to another page: `#/{page}?{param}={the row's key cell}`.
+/// A cell shown as a link to another page: `#/{page}?{param}={the row's key cell}&{extra}`.
 #[derive(Debug, Serialize)]
 pub(crate) struct Link {
     /// The column whose cell is the link.
@@ -85,8 +85,8 @@ pub(crate) struct Link {
     pub(crate) key: usize,
     pub(crate) page: &'static str,
     pub(crate) param: &'static str,
-    /// More of the link's query, fixed (e.g. `status=open`).
-    pub(crate) extra: &'static str,
+    /// More of the link's query, the same for every row (e.g. `status=open`).
+    pub(crate) extra: String,
 }
 
 /// A table as shown: the workbook's table plus how to show it.
@@ -116,7 +116,7 @@ impl ViewTable {
 
     /// Cells of `column` link to `page` with `param` = the row's `key` cell.
     pub(super) fn link(mut self, column: usize, key: usize, page: &'static str, param: &'static str) -> Self {
-        self.links.push(Link { column, key, page, param, extra: "" });
+        self.links.push(Link { column, key, page, param, extra: String::new() });
         self
     }
 
@@ -127,9 +127,9 @@ impl ViewTable {
         key: usize,
         page: &'static str,
         param: &'static str,
-        extra: &'static str,
+        extra: impl Into<String>,
     ) -> Self {
-        self.links.push(Link { column, key, page, param, extra });
+        self.links.push(Link { column, key, page, param, extra: extra.into() });
         self
     }
 
@@ -182,11 +182,23 @@ pub(crate) struct Params {
     /// The first and last week shown (any day of it).
     pub(crate) from: Option<chrono::NaiveDate>,
     pub(crate) to: Option<chrono::NaiveDate>,
+    /// One kind of activity (the records page).
+    pub(crate) kind: Option<ActivityKind>,
 }
 
 /// The pages, by the name in `/api/view/{page}`.
-pub(crate) const PAGES: [&str; 9] =
-    ["overview", "mine", "alliances", "school", "compliance", "coverage", "pairings", "gaps", "sync"];
+pub(crate) const PAGES: [&str; 10] = [
+    "overview",
+    "mine",
+    "alliances",
+    "school",
+    "records",
+    "compliance",
+    "coverage",
+    "pairings",
+    "gaps",
+    "sync",
+];
 
 pub(super) fn empty(title: impl Into<String>) -> View {
     View {

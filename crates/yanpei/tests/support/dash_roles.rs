@@ -283,4 +283,27 @@ pub(crate) fn principal(b: &Browser, demo: &Demo) {
     let shown: BTreeMap<String, i64> = all_rows(b, 1).iter().map(|r| (r[0].clone(), num(&r[6]))).collect();
     assert_eq!(shown, pairs, "my pairs and their cross-school activity = the API's");
     save(b, "q-principal-mine");
+    records_behind_a_count(b, demo);
+}
+
+/// On CGZ1's page, the count of the commonest kind opens the records behind it: as many as
+/// counted, all of that kind, and as many as the API counts.
+fn records_behind_a_count(b: &Browser, demo: &Demo) {
+    let kinds = all_rows(b, 2);
+    let (code, label, count) = (kinds[0][0].clone(), kinds[0][1].clone(), kinds[0][2].clone());
+    click_to(b, "#table-2 tbody tr:first-child td:nth-child(3) a", "records");
+    let rows = all_rows(b, 0);
+    assert_eq!(rows.len().to_string(), count, "the records behind {label}'s count");
+    assert_eq!(card(b, "records"), count);
+    assert!(rows.iter().all(|r| r[1] == label), "only {label} records");
+    let api = cli(demo, &["query", "stats", "--semester", SEMESTER, "--school", "CGZ1", "--json"]);
+    let n: i64 = api["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["kind"] == json!(code))
+        .map(|r| r["count"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(n.to_string(), count, "the API counts as many {label} records at CGZ1");
+    save(b, "q-principal-records");
 }
