@@ -121,16 +121,6 @@ async fn overview(
     Ok(v)
 }
 
-/// A semester's first day and the day its figures are counted to: today, or its last day
-/// once it is over.
-pub(super) async fn counted_span(
-    q: &Query,
-    semester: Semester,
-) -> Result<(chrono::NaiveDate, chrono::NaiveDate), HubError> {
-    let (first, last) = q.roster().await?.calendar().dates(semester);
-    Ok((first, chrono::Utc::now().date_naive().clamp(first, last)))
-}
-
 /// The weeks (Mondays) with records this semester, in order.
 async fn semester_weeks(q: &Query, semester: Semester) -> Result<Vec<chrono::NaiveDate>, HubError> {
     let weeks: BTreeSet<chrono::NaiveDate> =
@@ -152,7 +142,7 @@ async fn trend_chart(
         }
     }
     let mondays: Vec<chrono::NaiveDate> = weeks.keys().copied().collect();
-    let (first, until) = counted_span(q, semester).await?;
+    let (first, until) = super::view::counted_span(q, semester).await?;
     let (labels, partial) = names::weeks(&mondays, first, until);
     let mut c = Chart::new("逐周活动记录", "line", "周", "活动记录（条）");
     c.categories = labels;

@@ -137,7 +137,7 @@ pub(super) async fn pairings(
         },
     ];
     v.charts.push(c);
-    let (first, _) = super::pages::counted_span(q, semester).await?;
+    let (first, _) = super::view::counted_span(q, semester).await?;
     let span = (first, reply.as_of);
     for pr in &strong_weak {
         v.charts.push(pair_trend(pr, span, p));
@@ -213,7 +213,7 @@ pub(super) async fn gaps(
             dimensions.push(g.dimension);
         }
     }
-    let span = super::pages::counted_span(q, semester).await?;
+    let span = super::view::counted_span(q, semester).await?;
     let mut all_weeks: Vec<chrono::NaiveDate> = Vec::new();
     for dim in dimensions {
         let mut groups: Vec<&GapGroup> = reply.groups.iter().filter(|g| g.dimension == dim).collect();

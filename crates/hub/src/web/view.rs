@@ -230,6 +230,16 @@ pub(super) fn stale_note(stale: &[String], roster: &Roster) -> Option<String> {
     Some(format!("注意：以下学校超过 48 小时未完成同步，本页数字可能不全：{}", names.join("、")))
 }
 
+/// A semester's first day and the day its figures are counted to: today, or its last day
+/// once it is over.
+pub(super) async fn counted_span(
+    q: &Query,
+    semester: Semester,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), HubError> {
+    let (first, last) = q.roster().await?.calendar().dates(semester);
+    Ok((first, chrono::Utc::now().date_naive().clamp(first, last)))
+}
+
 /// Counts by school and kind for the caller's readable schools (all of them for the operator).
 pub(super) async fn counts(
     q: &Query,
