@@ -32,6 +32,7 @@ mod records;
 mod reply;
 mod report_pages;
 mod session;
+mod sync_page;
 mod view;
 
 use std::future::Future;

@@ -12,7 +12,7 @@ use yanpei_pki::Identity;
 use super::view::{
     Card, Chart, Params, Series, View, ViewTable, by_kind, counts, empty, kind_chart, kind_table, stale_note,
 };
-use super::{alliances, compliance_page, mine, names, records, report_pages};
+use super::{alliances, compliance_page, mine, names, records, report_pages, sync_page};
 use crate::audit::Note;
 use crate::model::{CoverageQuery, SyncStatusQuery};
 use crate::query::Query;
@@ -61,7 +61,7 @@ pub(crate) async fn build(
         "coverage" => report_pages::coverage(q, who, note, &roster, semester, &p).await?,
         "pairings" => report_pages::pairings(q, who, note, &roster, semester, &p).await?,
         "gaps" => report_pages::gaps(q, who, note, &roster, semester, &p).await?,
-        "sync" => report_pages::sync(q, who, note).await?,
+        "sync" => sync_page::sync(q, who, note).await?,
         other => return Err(HubError::NotFound(format!("没有名为「{other}」的页面"))),
     };
     view.semester = semester.to_string();

@@ -1,6 +1,7 @@
-//! The dashboard's report pages (coverage, pairings, gaps, sync), each the typed report
+//! The dashboard's report pages (coverage, pairings, gaps), each the typed report
 //! answer drawn as cards, charts and the same tables as `yanpei report --xlsx`, with codes
-//! hidden or replaced by names and weeks by their dates. 考核进度 is `compliance_page`.
+//! hidden or replaced by names and weeks by their dates. 考核进度 is `compliance_page`,
+//! 同步状态 `sync_page`.
 
 use yanpei_domain::Semester;
 use yanpei_domain::roster::Roster;
@@ -10,7 +11,7 @@ use yanpei_report::{Cell, GapGroup, PairReport, Table};
 use super::names;
 use super::view::{Card, Chart, Params, Series, View, ViewTable, empty};
 use crate::audit::Note;
-use crate::model::{CoverageQuery, GapsQuery, PairingsQuery, SyncStatusQuery};
+use crate::model::{CoverageQuery, GapsQuery, PairingsQuery};
 use crate::query::Query;
 use crate::{HubError, tables};
 
@@ -267,26 +268,4 @@ fn gap_chart(
         c.series.push(Series { name: format!("其他 {} 个{label}（平均）", rest.len()), data });
     }
     c
-}
-
-pub(super) async fn sync(q: &Query, who: &Identity, note: &Note) -> Result<View, HubError> {
-    let reply = q.sync_status(who.clone(), note, SyncStatusQuery { days: 2 }).await?;
-    let mut schools = reply.schools;
-    // Not synced last night first, the longest silent first.
-    schools.sort_by_key(|s| (s.synced_last_day, s.last_sync));
-    let missed: Vec<usize> =
-        schools.iter().enumerate().filter(|(_, s)| !s.synced_last_day).map(|(i, _)| i).collect();
-    let stale = schools.iter().filter(|s| s.stale).count();
-    let mut v = empty("节点同步状态");
-    let card = |id, label: &str, value: String| Card { id, label: label.into(), value, link: String::new() };
-    v.cards = vec![
-        card("synced", "最近 24 小时已同步", format!("{} / {}", schools.len() - missed.len(), schools.len())),
-        card("missed", "昨夜未同步", missed.len().to_string()),
-        card("stale", "超过 2 天未同步", stale.to_string()),
-    ];
-    v.tables.push(
-        ViewTable::schools(tables::sync_status(&schools, 2))
-            .highlight(missed, "红底：最近 24 小时（昨夜）没有完成同步的学校"),
-    );
-    Ok(v)
 }

@@ -128,6 +128,21 @@ pub(crate) fn operator(b: &Browser, demo: &Demo) {
         .collect();
     assert_eq!(highlighted(b, 0, 1), missed, "schools not synced last night, highlighted");
     assert_eq!(card(b, "missed"), missed.len().to_string());
+    // Each school's latest attempt: finished or not, as the sync ledger has it.
+    let ledger = cli(demo, &["query", "ledger", "--limit", "500", "--json"]);
+    let mut latest: BTreeMap<String, bool> = BTreeMap::new();
+    for s in ledger.as_array().expect("sessions") {
+        let finished = s["finished_at"].as_str().is_some_and(|f| !f.is_empty());
+        latest.entry(s["school_code"].as_str().unwrap_or_default().to_owned()).or_insert(finished);
+    }
+    let shown: BTreeMap<String, bool> = all_rows(b, 0)
+        .iter()
+        .filter(|r| r[5] != "没有同步记录")
+        .map(|r| (r[0].clone(), r[5] == "已完成"))
+        .collect();
+    assert_eq!(shown, latest, "each school's latest sync attempt = the ledger's");
+    let open = latest.values().filter(|f| !**f).count();
+    assert_eq!(card(b, "unfinished"), open.to_string());
     save(b, "q-operator-sync");
 
     // Which schools had no visit, which subjects no activity.
