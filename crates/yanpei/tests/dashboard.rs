@@ -409,6 +409,8 @@ fn the_dashboard_in_a_real_browser() {
     // The operator's questions, by clicking; then every page at both sizes.
     dash_roles::operator(&b, &demo);
     dash_layout::every_page(&b, "operator", &OPERATOR_PAGES);
+    dash_roles::menu(&b, "compliance");
+    dash_layout::printed(&b, "compliance");
     b.js("location.hash = '#/pairings';", json!([])).expect("navigate");
     wait_page(&b, "pairings");
     let charts =

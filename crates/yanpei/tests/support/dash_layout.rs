@@ -86,3 +86,24 @@ pub(crate) fn every_page(b: &Browser, role: &str, pages: &[(&str, &str)]) {
     }
     b.viewport(1440, 900).expect("back to the desktop");
 }
+
+/// The page as printed for the 教育局: no menu, filters, search or buttons; tables unclipped.
+pub(crate) fn printed(b: &Browser, name: &str) {
+    b.media("print").expect("print media");
+    let shown = b
+        .js(
+            "const shown = s => Array.from(document.querySelectorAll(s)).some(e => e.checkVisibility()); \
+             return {menu: shown('header'), filters: shown('.filters select'), search: shown('.search'), \
+               buttons: shown('.pager button'), tables: shown('table'), \
+               clipped: Array.from(document.querySelectorAll('.table-scroll')).some(e => getComputedStyle(e).overflowX !== 'visible')};",
+            json!([]),
+        )
+        .expect("the printed page");
+    assert_eq!(
+        shown,
+        json!({"menu": false, "filters": false, "search": false, "buttons": false, "tables": true, "clipped": false}),
+        "printed {name}"
+    );
+    save(b, &format!("print-{name}"));
+    b.media("").expect("screen media");
+}

@@ -192,6 +192,38 @@ pub(crate) fn operator(b: &Browser, demo: &Demo) {
     assert!(behind.iter().all(|r| r[10] == "落后") && behind.len() <= rows.len(), "status filter");
 
     alliances_and_pairs(b, demo);
+    week_range(b, demo);
+}
+
+/// The overview's weekly chart over a range of weeks chosen in its filters: one week here,
+/// whose count is the API's for that week.
+fn week_range(b: &Browser, demo: &Demo) {
+    menu(b, "overview");
+    let week = b
+        .js("return document.getElementById('filter-from').options[3].value;", json!([]))
+        .expect("a week")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    choose(b, "overview", "from", &week);
+    choose(b, "overview", "to", &week);
+    let chart = b
+        .js(
+            "const c = echarts.getInstanceByDom(document.getElementById('chart-1')).getOption();              return [c.xAxis[0].data, c.series[0].data];",
+            json!([]),
+        )
+        .expect("the weekly chart");
+    let api = cli(
+        demo,
+        &["query", "stats", "--semester", SEMESTER, "--from-week", &week, "--to-week", &week, "--json"],
+    );
+    assert_eq!(chart[0].as_array().map(Vec::len), Some(1), "one week shown: {chart}");
+    assert_eq!(chart[1][0].as_f64(), api["total"].as_f64(), "the week's records = the API's: {chart}");
+    assert!(
+        chart[0][0].as_str().is_some_and(|l| l.contains('月') && l.contains('日')),
+        "a week as dates: {chart}"
+    );
+    save(b, "q-operator-one-week");
 }
 
 /// How each alliance and each pair is doing.

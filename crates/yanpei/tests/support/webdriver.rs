@@ -223,6 +223,12 @@ impl Browser {
         self.call("POST", "/goog/cdp/execute", Some(body)).map(|_| ())
     }
 
+    /// Shows the page as for `media` (`print`, or empty for the screen again).
+    pub(crate) fn media(&self, media: &str) -> Result<(), String> {
+        let body = json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "media": media } });
+        self.call("POST", "/goog/cdp/execute", Some(body)).map(|_| ())
+    }
+
     /// A PNG of the viewport.
     pub(crate) fn screenshot(&self) -> Result<Vec<u8>, String> {
         use base64::Engine as _;
