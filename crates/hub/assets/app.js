@@ -322,6 +322,8 @@ function headerRow(ts) {
 function cellElement(ts, row, c) {
   const cell = row.cells[c];
   const td = el("td", typeof cell === "number" ? { class: "num" } : {});
+  // Long text (lists of kinds, of subjects) wraps rather than pushing the answers off-screen.
+  if (typeof cell === "string" && cell.length > 16) td.classList.add("long");
   if (ts.hidden.has(c)) td.hidden = true;
   if (c === ts.key) td.classList.add("key");
   const link = ts.vt.links.find((l) => l.column === c);

@@ -44,20 +44,21 @@ pub(super) fn rows_table(name: &str, roster: &Roster, rows: &[&ComplianceRow]) -
             vec![
                 Cell::from(r.person_id.clone()),
                 r.name.clone().into(),
-                r.role.label().into(),
-                names::schools(roster, &r.schools).into(),
-                r.subjects.join("、").into(),
                 r.quota.clone().into(),
-                r.target.into(),
-                r.actual.into(),
                 r.missing.into(),
+                r.actual.into(),
+                r.target.into(),
                 r.projected.into(),
                 status(r).into(),
+                names::schools(roster, &r.schools).into(),
+                r.subjects.join("、").into(),
+                r.role.label().into(),
             ]
         })
         .collect();
+    // The answer (who, which quota, how much is missing) first: on a phone it is what shows.
     let headers =
-        ["编号", "姓名", "角色", "学校", "学科", "指标", "目标", "已完成", "尚缺", "按进度预计", "状态"];
+        ["编号", "姓名", "指标", "尚缺", "已完成", "目标", "按进度预计", "状态", "学校", "学科", "角色"];
     let table =
         Table { name: name.into(), headers: headers.iter().map(|s| (*s).to_owned()).collect(), rows: cells };
     ViewTable::plain(table).hide(&[0]).highlight(behind, "红底：按目前进度，学期末完不成的指标")

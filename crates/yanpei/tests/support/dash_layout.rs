@@ -82,6 +82,18 @@ pub(crate) fn every_page(b: &Browser, role: &str, pages: &[(&str, &str)]) {
                 );
             }
             save(b, &format!("{role}-{page}-{size}"));
+            // And its first table, where the answers are.
+            let table = b
+                .js(
+                    "const t = document.querySelector('.table-block'); \
+                     if (t) t.scrollIntoView(); return !!t;",
+                    json!([]),
+                )
+                .expect("scroll to the first table");
+            if table == json!(true) {
+                save(b, &format!("{role}-{page}-{size}-table"));
+            }
+            b.js("window.scrollTo(0, 0);", json!([])).expect("back to the top");
         }
     }
     b.viewport(1440, 900).expect("back to the desktop");

@@ -99,13 +99,14 @@ fn api_quotas<'a>(rows: impl Iterator<Item = &'a Value>) -> BTreeSet<(String, St
     .collect()
 }
 
-/// The same from the page's quota table (columns as `compliance_page::rows_table`).
+/// The same from the page's quota table (columns as `compliance_page::rows_table`:
+/// 编号 (hidden), 姓名, 指标, 尚缺, 已完成, 目标, 按进度预计, 状态, 学校, 学科, 角色).
 fn page_quotas(rows: &[Vec<String>]) -> BTreeSet<(String, String, i64, i64)> {
-    rows.iter().map(|r| (r[0].clone(), r[5].clone(), num(&r[7]), num(&r[8]))).collect()
+    rows.iter().map(|r| (r[0].clone(), r[2].clone(), num(&r[4]), num(&r[3]))).collect()
 }
 
 fn assert_shortfall_first(rows: &[Vec<String>], what: &str) {
-    let missing: Vec<i64> = rows.iter().map(|r| num(&r[8])).collect();
+    let missing: Vec<i64> = rows.iter().map(|r| num(&r[3])).collect();
     assert!(missing.windows(2).all(|w| w[0] >= w[1]), "{what}: the largest shortfall first: {missing:?}");
 }
 
@@ -177,7 +178,7 @@ pub(crate) fn operator(b: &Browser, demo: &Demo) {
     let rows = all_rows(b, 0);
     assert!(!rows.is_empty(), "CGZ1 has quota rows");
     assert!(
-        rows.iter().all(|r| r[3] == "城关第一中学"),
+        rows.iter().all(|r| r[8] == "城关第一中学"),
         "only CGZ1's rows: {:?}",
         &rows[..3.min(rows.len())]
     );
@@ -189,7 +190,7 @@ pub(crate) fn operator(b: &Browser, demo: &Demo) {
     // Only what will fall short, by the status filter.
     choose(b, "compliance", "status", "behind");
     let behind = all_rows(b, 0);
-    assert!(behind.iter().all(|r| r[10] == "落后") && behind.len() <= rows.len(), "status filter");
+    assert!(behind.iter().all(|r| r[7] == "落后") && behind.len() <= rows.len(), "status filter");
 
     alliances_and_pairs(b, demo);
     week_range(b, demo);
@@ -295,7 +296,7 @@ pub(crate) fn staff(b: &Browser, demo: &Demo) {
     // A school's count of teachers behind opens those rows.
     click_to(b, "#table-0 tbody tr:first-child td:nth-child(7) a", "compliance");
     let rows = all_rows(b, 0);
-    assert!(rows.iter().all(|r| r[3].contains("城关第一中学") && r[10] != "已完成"), "CGZ1's open quotas");
+    assert!(rows.iter().all(|r| r[8].contains("城关第一中学") && r[7] != "已完成"), "CGZ1's open quotas");
     assert_shortfall_first(&rows, "CGZ1 open");
     save(b, "q-staff-compliance-CGZ1");
 }
