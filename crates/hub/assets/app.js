@@ -228,15 +228,18 @@ function chartOption(c) {
   const many = c.categories.length > (phone ? 4 : 8);
   return {
     color: COLORS,
-    title: { text: c.title, left: "center", textStyle: { fontSize: phone ? 12 : 14, width: phone ? 340 : 900, overflow: "truncate" } },
+    title: { text: c.title, left: "center", top: 4, textStyle: { fontSize: phone ? 12 : 14, width: phone ? 340 : 900, overflow: "truncate" } },
     tooltip: { trigger: "axis", confine: true },
     legend: { bottom: 0, type: "scroll" },
-    grid: { left: many ? (phone ? 30 : 50) : 8, right: 16 + 13 * c.x_name.length, top: 56, bottom: 36, containLabel: true },
+    grid: { left: many ? (phone ? 30 : 50) : 8, right: 16 + 13 * c.x_name.length, top: 66, bottom: 36, containLabel: true },
     xAxis: {
       type: "category", data: c.categories, name: c.x_name, nameLocation: "end", nameGap: 8,
-      axisLabel: { rotate: many ? (phone ? 60 : 35) : 0, interval: "auto", hideOverlap: true, width: phone ? 80 : 120, overflow: "truncate" },
+      // Many labels turn and are cut short; a few are wrapped to their share of the width.
+      axisLabel: many
+        ? { rotate: phone ? 60 : 35, interval: "auto", hideOverlap: true, width: phone ? 80 : 120, overflow: "truncate" }
+        : { interval: 0, width: Math.floor((phone ? 280 : 560) / Math.max(1, c.categories.length)), overflow: "break" },
     },
-    yAxis: { type: "value", minInterval: 1, name: c.y_name, nameTextStyle: { align: "left" } },
+    yAxis: { type: "value", minInterval: 1, name: c.y_name, nameGap: 12, nameTextStyle: { align: "left" } },
     series: c.series.map((s) => ({ name: s.name, type: c.kind, data: s.data, smooth: false })),
     animation: false,
   };
