@@ -7,12 +7,20 @@
 //! browser made must have gone to the hub. On the way it checks the session and the
 //! transport: HSTS and gzip on the wire, another site's `text/plain` forms to
 //! `/api/login` and `/api/logout` refused, the signed-out screen empty, and the old
-//! cookie replayed after 退出 refused (401). Screenshots of each page are saved under
-//! `target/tmp/dashboard-screenshots/` (or `$YANPEI_ARTIFACTS`).
+//! cookie replayed after 退出 refused (401). Then, as the operator, a 教研员 and a
+//! principal, it answers each role's morning questions by clicking (`dash_roles`) and
+//! checks every answer against the gRPC reports; and it opens every page of every role
+//! on a desktop and a phone (`dash_layout`), saving screenshots under
+//! `target/tmp/dashboard-screenshots/` (or `$YANPEI_ARTIFACTS`), with no codes on screen
+//! and nothing wider than the phone's screen outside a table's scrolling box.
 //!
 //! Without Chromium the test says so loudly and passes; under CI (`CI` set) it
 //! fails instead: `.ci/run` installs Debian's chromium and chromium-driver.
 
+#[path = "support/dash_layout.rs"]
+mod dash_layout;
+#[path = "support/dash_roles.rs"]
+mod dash_roles;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
@@ -29,9 +37,9 @@ use webdriver::Browser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
 /// The demo county's semester (crates/demo: DEMO_SEMESTER).
-const SEMESTER: &str = "2024-2025-1";
+pub(crate) const SEMESTER: &str = "2024-2025-1";
 
-struct Demo {
+pub(crate) struct Demo {
     child: Child,
     dir: PathBuf,
     dashboard: String,
@@ -94,7 +102,7 @@ fn start_demo() -> Demo {
     }
     assert!(demo.dashboard.starts_with("https://127.0.0.1:"), "dashboard address: {:?}", demo.dashboard);
     assert!(demo.hub.starts_with("https://127.0.0.1:"), "hub address: {:?}", demo.hub);
-    for role in ["管理员", "教研员"] {
+    for role in ["管理员", "教研员", "校长"] {
         assert!(demo.logins.contains_key(role), "demo printed a {role} login: {:?}", demo.logins);
     }
     std::thread::spawn(move || for _ in rx {});
@@ -109,7 +117,7 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-fn save(browser: &Browser, name: &str) {
+pub(crate) fn save(browser: &Browser, name: &str) {
     let png = browser.screenshot().expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     let path = artifacts().join(format!("{name}.png"));
@@ -117,6 +125,7 @@ fn save(browser: &Browser, name: &str) {
     eprintln!("screenshot: {}", path.display());
 }
 
+/// Signs in as `role`; waits for the first page (the overview, or a 教研员's or principal's own).
 fn login(b: &Browser, demo: &Demo, role: &str) {
     let (user, password) = &demo.logins[role];
     b.goto(&demo.dashboard).expect("open the dashboard");
@@ -124,7 +133,22 @@ fn login(b: &Browser, demo: &Demo, role: &str) {
     b.type_into("#username", user).expect("type user");
     b.type_into("#password", password).expect("type password");
     b.click("#login-button").expect("click login");
-    wait_page(b, "overview");
+    wait_page(b, if role == "管理员" { "overview" } else { "mine" });
+}
+
+/// `yanpei ARGS --hub HUB` over mutual TLS as the county operator (the demo's
+/// certificate), in the demo's directory: its JSON output.
+pub(crate) fn cli(demo: &Demo, args: &[&str]) -> Value {
+    let (command, rest) = args.split_at(2);
+    let out = Command::new(BIN)
+        .current_dir(&demo.dir)
+        .args(command)
+        .args(["--hub", &demo.hub])
+        .args(rest)
+        .output()
+        .expect("run yanpei");
+    assert!(out.status.success(), "yanpei {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("yanpei {args:?}: JSON: {e}"))
 }
 
 /// Waits until page `page` has been drawn (or refused) and returns its title.
@@ -140,7 +164,7 @@ fn wait_page(b: &Browser, page: &str) -> String {
     b.wait_for(&format!("page {page}"), &script).expect("page drawn").as_str().unwrap_or_default().to_owned()
 }
 
-fn card(b: &Browser, id: &str) -> String {
+pub(crate) fn card(b: &Browser, id: &str) -> String {
     b.js(
         &format!(
             "const c = document.querySelector('#cards [data-id=\"{id}\"] .value'); return c && c.textContent;"
@@ -382,21 +406,11 @@ fn the_dashboard_in_a_real_browser() {
     let from_xlsx: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(cell_text).collect()).collect();
     assert_eq!(from_xlsx, kinds, "the downloaded workbook = the table on the page");
 
-    // Every page opens; the operator reaches any school.
-    for (n, page, hash) in [
-        (2, "alliances", "#/alliances"),
-        (3, "compliance", "#/compliance"),
-        (4, "coverage", "#/coverage"),
-        (5, "pairings", "#/pairings"),
-        (6, "gaps", "#/gaps"),
-        (7, "sync", "#/sync"),
-        (8, "school", "#/school/CGZ2"),
-    ] {
-        b.js("location.hash = arguments[0];", json!([hash])).expect("navigate");
-        let title = wait_page(&b, page);
-        assert!(!title.is_empty() && title != "无权查看" && title != "无法显示", "{page}: {title}");
-        save(&b, &format!("{n:02}-{page}-operator"));
-    }
+    // The operator's questions, by clicking; then every page at both sizes.
+    dash_roles::operator(&b, &demo);
+    dash_layout::every_page(&b, "operator", &OPERATOR_PAGES);
+    dash_roles::menu(&b, "compliance");
+    dash_layout::printed(&b, "compliance");
     b.js("location.hash = '#/pairings';", json!([])).expect("navigate");
     wait_page(&b, "pairings");
     let charts =
@@ -446,7 +460,13 @@ fn the_dashboard_in_a_real_browser() {
     .expect("codes");
     // crates/demo/roster/研培人员.csv: JY01 (jy01) is assigned CGZ1, T04Z1 and T08Z2.
     assert_eq!(listed, ["CGZ1", "T04Z1", "T08Z2"], "the 教研员's school list");
-    save(&b, "10-overview-staff");
+    save(&b, "10-mine-staff");
+    dash_roles::staff(&b, &demo);
+    let mut pages = vec![("mine", "mine")];
+    pages.extend(OPERATOR_PAGES.iter().filter(|(p, _)| *p != "school" && *p != "records"));
+    pages.push(("school", "school?school=CGZ1"));
+    pages.push(("records", "records?school=CGZ1"));
+    dash_layout::every_page(&b, "staff", &pages);
     b.js("location.hash = '#/alliances';", json!([])).expect("navigate");
     wait_page(&b, "alliances");
     let schools_table = table(&b, 1);
@@ -464,4 +484,24 @@ fn the_dashboard_in_a_real_browser() {
     assert_eq!(status, 403, "an unassigned school is refused by URL");
     let (status, _) = fetch(&b, "/api/view/school?school=CGZ1");
     assert_eq!(status, 200, "an assigned school is served");
+
+    // The principal of CGZ1: my school, my teachers behind, my pairs; every page.
+    b.click("#logout").expect("log out");
+    b.wait_for("the login form", "return !document.getElementById('login').hidden").expect("login form");
+    login(&b, &demo, "校长");
+    dash_roles::principal(&b, &demo);
+    dash_layout::every_page(&b, "principal", &pages);
 }
+
+/// Every page of the operator's menu, and a school's page: (page, route).
+const OPERATOR_PAGES: [(&str, &str); 9] = [
+    ("overview", "overview"),
+    ("alliances", "alliances"),
+    ("compliance", "compliance"),
+    ("coverage", "coverage"),
+    ("pairings", "pairings"),
+    ("gaps", "gaps"),
+    ("sync", "sync"),
+    ("school", "school?school=CGZ2"),
+    ("records", "records?school=CGZ2"),
+];

@@ -46,6 +46,28 @@ fn params(raw: Option<&str>) -> Result<(Params, Option<String>, Option<usize>), 
                         .map_err(|e| HubError::InvalidArgument(format!("学校代码「{v}」无效：{e}")))?,
                 );
             }
+            "alliance" => p.alliance = Some(short(&v, "联合体")?),
+            "subject" => p.subject = Some(short(&v, "学科")?),
+            "status" => match v.as_ref() {
+                "open" | "behind" => p.status = Some(v.into_owned()),
+                _ => return Err(HubError::InvalidArgument(format!("状态「{v}」无法识别"))),
+            },
+            "from" | "to" => {
+                let d = v
+                    .parse::<chrono::NaiveDate>()
+                    .map_err(|_| HubError::InvalidArgument(format!("日期「{v}」无效（例如 2024-09-02）")))?;
+                if k == "from" {
+                    p.from = Some(d);
+                } else {
+                    p.to = Some(d);
+                }
+            }
+            "kind" => {
+                p.kind = Some(
+                    v.parse::<yanpei_domain::ActivityKind>()
+                        .map_err(|_| HubError::InvalidArgument(format!("活动类型「{v}」无法识别")))?,
+                );
+            }
             "format" => format = Some(v.into_owned()),
             "table" => {
                 table = Some(
@@ -57,6 +79,17 @@ fn params(raw: Option<&str>) -> Result<(Params, Option<String>, Option<usize>), 
         }
     }
     Ok((p, format, table))
+}
+
+/// A short free-text parameter (an alliance code, a subject), refused if it is not.
+fn short(v: &str, what: &str) -> Result<String, HubError> {
+    if v.chars().count() > 32 || v.chars().any(char::is_control) {
+        return Err(HubError::InvalidArgument(format!(
+            "{what}「{}」无效",
+            v.chars().take(32).collect::<String>()
+        )));
+    }
+    Ok(v.to_owned())
 }
 
 /// Who the caller is and what they may see: the page's header and menus.
@@ -95,6 +128,11 @@ async fn me_body(web: &Web, who: &Caller) -> Result<serde_json::Value, HubError>
         "name": who.display_name,
         "identity": caller_name(&who.identity),
         "role": role_label(&who.identity),
+        "kind": match &who.identity {
+            yanpei_pki::Identity::Operator { .. } => "operator",
+            yanpei_pki::Identity::Staff { .. } => "staff",
+            _ => "school",
+        },
         "county": roster.county,
         "whole_county": matches!(readable, Readable::All),
         "schools": schools,
@@ -197,14 +235,20 @@ mod tests {
 
     #[test]
     fn parameters_are_read_and_bad_ones_refused_in_chinese() {
-        let (p, format, table) =
-            params(Some("semester=2024-2025-1&school=CGZ1&format=xlsx&table=2&x=y")).unwrap();
+        let (p, format, table) = params(Some(
+            "semester=2024-2025-1&school=CGZ1&format=xlsx&table=2&x=y&alliance=A1&from=2024-09-02",
+        ))
+        .unwrap();
+        assert_eq!(p.alliance.as_deref(), Some("A1"));
+        assert_eq!(p.from.map(|d| d.to_string()).as_deref(), Some("2024-09-02"));
         assert_eq!(p.semester.map(Semester::code).as_deref(), Some("2024-2025-1"));
         assert_eq!(p.school.map(|s| s.to_string()).as_deref(), Some("CGZ1"));
         assert_eq!((format.as_deref(), table), (Some("xlsx"), Some(2)));
         let (p, format, table) = params(None).unwrap();
         assert!(p.semester.is_none() && p.school.is_none() && format.is_none() && table.is_none());
-        for bad in ["semester=2024", "table=-1", "school=%00"] {
+        for bad in
+            ["semester=2024", "table=-1", "school=%00", "from=9月", "status=x", "subject=%01", "kind=x"]
+        {
             let err = params(Some(bad)).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("无效") || err.contains("无法识别"), "{bad}: {err}");
         }

@@ -19,14 +19,20 @@
 //! Over mutual TLS the dashboard is HTTPS with the hub's own certificate (no client
 //! certificate: people sign in with passwords); under `--insecure-dev` it is plain HTTP.
 
+mod alliances;
 mod api;
 mod assets;
+mod compliance_page;
 mod guard;
 mod listener;
+mod mine;
+mod names;
 mod pages;
+mod records;
 mod reply;
 mod report_pages;
 mod session;
+mod sync_page;
 mod view;
 
 use std::future::Future;

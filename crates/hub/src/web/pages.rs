@@ -1,18 +1,18 @@
 //! The dashboard's pages: which page answers a name (`build`), the semester shown by
-//! default, and the county's pages (overview, alliances, a school); the report pages are
-//! in `report_pages`. Each page asks the query layer and returns a [`View`].
+//! default, and the overview; the other pages are in `alliances`, `mine` (a 教研员's or
+//! principal's own page, a school's page), `compliance_page` and `report_pages`. Each page
+//! asks the query layer and returns a [`View`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use yanpei_domain::roster::Roster;
 use yanpei_domain::{SchoolCode, Semester};
 use yanpei_pki::Identity;
-use yanpei_report::{Cell, Table};
 
-use super::report_pages;
 use super::view::{
     Card, Chart, Params, Series, View, ViewTable, by_kind, counts, empty, kind_chart, kind_table, stale_note,
 };
+use super::{alliances, compliance_page, mine, names, records, report_pages, sync_page};
 use crate::audit::Note;
 use crate::model::{CoverageQuery, SyncStatusQuery};
 use crate::query::Query;
@@ -49,18 +49,19 @@ pub(crate) async fn build(
     let semester =
         semester.ok_or_else(|| HubError::InvalidArgument("无法确定学期：请在页面上选择学期".into()))?;
     let mut view = match page {
-        "overview" => overview(q, who, note, &roster, semester).await?,
-        "alliances" => alliances(q, who, note, &roster, semester).await?,
+        "overview" => overview(q, who, note, &roster, semester, &p).await?,
+        "mine" => mine::mine(q, who, note, &roster, semester).await?,
+        "alliances" => alliances::alliances(q, who, note, &roster, semester).await?,
         "school" => {
-            let school =
-                p.school.ok_or_else(|| HubError::InvalidArgument("请指定学校（school=学校代码）".into()))?;
-            school_page(q, who, note, &roster, semester, school).await?
+            let school = p.school.clone().ok_or_else(|| HubError::InvalidArgument("请指定学校".into()))?;
+            mine::school_page(q, who, note, &roster, semester, school).await?
         }
-        "compliance" => report_pages::compliance(q, who, note, semester, p.school).await?,
-        "coverage" => report_pages::coverage(q, who, note, semester, p.school).await?,
-        "pairings" => report_pages::pairings(q, who, note, semester, p.school).await?,
-        "gaps" => report_pages::gaps(q, who, note, semester).await?,
-        "sync" => report_pages::sync(q, who, note).await?,
+        "records" => records::records(q, who, note, &roster, semester, &p).await?,
+        "compliance" => compliance_page::compliance(q, who, note, &roster, semester, &p).await?,
+        "coverage" => report_pages::coverage(q, who, note, &roster, semester, &p).await?,
+        "pairings" => report_pages::pairings(q, who, note, &roster, semester, &p).await?,
+        "gaps" => report_pages::gaps(q, who, note, &roster, semester, &p).await?,
+        "sync" => sync_page::sync(q, who, note).await?,
         other => return Err(HubError::NotFound(format!("没有名为「{other}」的页面"))),
     };
     view.semester = semester.to_string();
@@ -73,6 +74,7 @@ async fn overview(
     note: &Note,
     roster: &Roster,
     semester: Semester,
+    p: &Params,
 ) -> Result<View, HubError> {
     let scope = q.report_scope(who, note, None).await?;
     let rows = counts(q, scope.as_ref(), semester).await?;
@@ -82,35 +84,48 @@ async fn overview(
     let in_scope =
         roster.schools.iter().filter(|s| scope.as_ref().is_none_or(|set| set.contains(&s.code))).count();
     let sync = q.sync_status(who.clone(), note, SyncStatusQuery { days: 2 }).await?;
-    let synced = sync.schools.iter().filter(|s| s.synced_last_day).count();
+    let missed: Vec<usize> =
+        sync.schools.iter().enumerate().filter(|(_, s)| !s.synced_last_day).map(|(i, _)| i).collect();
     let stale: Vec<String> = sync.schools.iter().filter(|s| s.stale).map(|s| s.school_code.clone()).collect();
+    let cov = q.coverage_report(who.clone(), note, CoverageQuery { semester, school: None }).await?;
+    let unvisited = cov.schools.iter().filter(|c| c.staff_visits == 0).count();
 
     let title = if scope.is_none() {
         format!("{}研培概览", roster.county)
     } else {
-        "我负责的学校概览".to_owned()
+        "我能查看的学校概览".to_owned()
     };
     let mut v = empty(title);
     v.notes.extend(stale_note(&stale, roster));
+    let card = |id, label: &str, value: String, link: &str| Card {
+        id,
+        label: label.into(),
+        value,
+        link: link.into(),
+    };
     v.cards = vec![
-        Card { id: "total", label: "本学期活动记录".into(), value: total.to_string() },
-        Card {
-            id: "schools", label: "有活动的学校".into(), value: format!("{} / {in_scope}", active.len())
-        },
-        Card {
-            id: "synced",
-            label: "最近 24 小时已同步".into(),
-            value: format!("{synced} / {}", sync.schools.len()),
-        },
-        Card { id: "kinds", label: "涉及活动类型".into(), value: totals.len().to_string() },
+        card("total", "本学期活动记录", total.to_string(), ""),
+        card("schools", "有活动的学校", format!("{} / {in_scope}", active.len()), "#/alliances"),
+        card("missed", "昨夜未同步的学校", missed.len().to_string(), "#/sync"),
+        card("unvisited", "本学期无研培人员到校", unvisited.to_string(), "#/coverage"),
+        card("kinds", "涉及活动类型", totals.len().to_string(), ""),
     ];
     v.charts.push(kind_chart("各类活动次数", &totals));
-    v.charts.push(trend_chart(q, scope.as_ref(), semester).await?);
-    v.tables.push(ViewTable::plain(kind_table("按活动类型", &totals)));
-    let sync_table = tables::sync_status(&sync.schools, 2);
-    let highlight = sync.schools.iter().enumerate().filter(|(_, s)| s.stale).map(|(i, _)| i).collect();
-    v.tables.push(ViewTable { table: sync_table, link_column: Some(0), highlight });
+    v.charts.push(trend_chart(q, scope.as_ref(), semester, p).await?);
+    v.filters.extend(super::names::week_filters(&semester_weeks(q, semester).await?, p));
+    v.tables.push(ViewTable::plain(kind_table("按活动类型", &totals)).hide(&[0]));
+    v.tables.push(
+        ViewTable::schools(tables::sync_status(&sync.schools, 2))
+            .highlight(missed, "红底：最近 24 小时（昨夜）没有完成同步的学校"),
+    );
     Ok(v)
+}
+
+/// The weeks (Mondays) with records this semester, in order.
+async fn semester_weeks(q: &Query, semester: Semester) -> Result<Vec<chrono::NaiveDate>, HubError> {
+    let weeks: BTreeSet<chrono::NaiveDate> =
+        q.store.weekly_totals(semester).await?.into_keys().map(|(_, w)| w).collect();
+    Ok(weeks.into_iter().collect())
 }
 
 /// Live records per ISO week over the schools in scope, from the week rollup.
@@ -118,209 +133,21 @@ async fn trend_chart(
     q: &Query,
     scope: Option<&BTreeSet<SchoolCode>>,
     semester: Semester,
+    p: &Params,
 ) -> Result<Chart, HubError> {
     let mut weeks: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
     for ((school, week), n) in q.store.weekly_totals(semester).await? {
-        if scope.is_none_or(|set| set.iter().any(|s| s.as_str() == school)) {
+        if scope.is_none_or(|set| set.iter().any(|s| s.as_str() == school)) && names::in_range(week, p) {
             *weeks.entry(week).or_insert(0) += n;
         }
     }
-    Ok(Chart {
-        title: "逐周活动记录".into(),
-        kind: "line",
-        categories: weeks.keys().map(|w| w.format("%m-%d").to_string()).collect(),
-        series: vec![Series {
-            name: "活动记录".into(), data: weeks.values().map(|n| *n as f64).collect()
-        }],
-    })
-}
-
-async fn alliances(
-    q: &Query,
-    who: &Identity,
-    note: &Note,
-    roster: &Roster,
-    semester: Semester,
-) -> Result<View, HubError> {
-    let scope = q.report_scope(who, note, None).await?;
-    let rows = counts(q, scope.as_ref(), semester).await?;
-    let school_alliance: BTreeMap<&str, &str> =
-        roster.schools.iter().map(|s| (s.code.as_str(), s.alliance.as_str())).collect();
-    let visible: Vec<&yanpei_domain::roster::School> =
-        roster.schools.iter().filter(|s| scope.as_ref().is_none_or(|set| set.contains(&s.code))).collect();
-    let shown: Vec<&yanpei_domain::roster::Alliance> =
-        roster.alliances.iter().filter(|a| visible.iter().any(|s| s.alliance == a.code)).collect();
-    // alliance -> family label -> count
-    let mut per: BTreeMap<&str, BTreeMap<&'static str, u64>> = BTreeMap::new();
-    let mut total: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut families: BTreeSet<&'static str> = BTreeSet::new();
-    for r in &rows {
-        let Some(a) = school_alliance.get(r.school.as_str()) else { continue };
-        let fam = r.kind.family().label();
-        families.insert(fam);
-        *per.entry(a).or_default().entry(fam).or_insert(0) += r.count;
-        *total.entry(a).or_insert(0) += r.count;
-    }
-    let families: Vec<&'static str> = families.into_iter().collect();
-    let mut v = empty("联合体对比");
-    v.charts.push(Chart {
-        title: "各联合体活动次数（按类别）".into(),
-        kind: "bar",
-        categories: shown.iter().map(|a| a.name.clone()).collect(),
-        series: families
-            .iter()
-            .map(|f| Series {
-                name: (*f).to_owned(),
-                data: shown
-                    .iter()
-                    .map(|a| per.get(a.code.as_str()).and_then(|m| m.get(f)).copied().unwrap_or(0) as f64)
-                    .collect(),
-            })
-            .collect(),
-    });
-    let mut headers: Vec<String> = ["联合体代码", "联合体", "基地校", "学校数", "活动记录", "校均"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    headers.extend(families.iter().map(|f| (*f).to_owned()));
-    let table_rows =
-        shown
-            .iter()
-            .map(|a| {
-                let n_schools = visible.iter().filter(|s| s.alliance == a.code).count();
-                let t = total.get(a.code.as_str()).copied().unwrap_or(0);
-                let base = roster
-                    .schools
-                    .iter()
-                    .find(|s| s.code == a.base_school)
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default();
-                let mut row = vec![
-                    Cell::from(a.code.clone()),
-                    a.name.clone().into(),
-                    base.into(),
-                    n_schools.into(),
-                    t.into(),
-                    Cell::Number(if n_schools == 0 {
-                        0.0
-                    } else {
-                        (t as f64 / n_schools as f64 * 10.0).round() / 10.0
-                    }),
-                ];
-                row.extend(families.iter().map(|f| {
-                    Cell::from(per.get(a.code.as_str()).and_then(|m| m.get(f)).copied().unwrap_or(0))
-                }));
-                row
-            })
-            .collect();
-    v.tables.push(ViewTable::plain(Table { name: "联合体对比".into(), headers, rows: table_rows }));
-    v.tables.push(schools_table(&visible, &rows));
-    Ok(v)
-}
-
-/// The schools in scope with their records, linked to their pages.
-fn schools_table(
-    visible: &[&yanpei_domain::roster::School],
-    rows: &[yanpei_store::hub::SchoolKindCount],
-) -> ViewTable {
-    let mut per_school: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in rows {
-        *per_school.entry(r.school.as_str()).or_insert(0) += r.count;
-    }
-    let school_rows = visible
-        .iter()
-        .map(|s| {
-            vec![
-                Cell::from(s.code.to_string()),
-                s.name.clone().into(),
-                s.alliance.clone().into(),
-                s.township.clone().into(),
-                s.area.label().into(),
-                per_school.get(s.code.as_str()).copied().unwrap_or(0).into(),
-            ]
-        })
-        .collect();
-    ViewTable {
-        table: Table {
-            name: "学校".into(),
-            headers: ["学校代码", "学校", "联合体", "乡镇", "城乡", "活动记录"]
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            rows: school_rows,
-        },
-        link_column: Some(0),
-        highlight: Vec::new(),
-    }
-}
-
-async fn school_page(
-    q: &Query,
-    who: &Identity,
-    note: &Note,
-    roster: &Roster,
-    semester: Semester,
-    school: SchoolCode,
-) -> Result<View, HubError> {
-    // The scope check comes first: an unassigned school is refused, not shown empty.
-    let scope = q.report_scope(who, note, Some(&school)).await?;
-    let info = roster
-        .schools
-        .iter()
-        .find(|s| s.code == school)
-        .ok_or_else(|| HubError::NotFound(format!("名册中没有学校 {school}")))?;
-    let rows = counts(q, scope.as_ref(), semester).await?;
-    let totals = by_kind(&rows);
-    let cov = q
-        .coverage_report(who.clone(), note, CoverageQuery { semester, school: Some(school.clone()) })
-        .await?;
-    let sync = q.sync_status(who.clone(), note, SyncStatusQuery { days: 2 }).await?;
-    let mine = sync.schools.iter().find(|s| s.school_code == school.as_str());
-    let visits = cov.schools.first().map(|c| c.staff_visits).unwrap_or(0);
-    let mut v = empty(format!("{}（{}）", info.name, info.code));
-    v.notes.extend(stale_note(&cov.stale_schools, roster));
-    v.cards = vec![
-        Card {
-            id: "total", label: "本学期活动记录".into(), value: totals.values().sum::<u64>().to_string()
-        },
-        Card { id: "visits", label: "研培人员到校记录".into(), value: visits.to_string() },
-        Card {
-            id: "last_sync",
-            label: "最近同步".into(),
-            value: mine.map(|s| tables::last_sync(s.last_sync)).unwrap_or_default(),
-        },
-        Card {
-            id: "silent",
-            label: "无活动的学科".into(),
-            value: cov.schools.first().map(|c| c.silent_subjects.len()).unwrap_or(0).to_string(),
-        },
-    ];
-    v.charts.push(kind_chart("各类活动次数", &totals));
-    v.tables.push(ViewTable::plain(kind_table("按活动类型", &totals)));
-    v.tables.push(ViewTable::plain(tables::coverage(&cov.schools)));
-    let pairs: Vec<Vec<Cell>> = roster
-        .pairings
-        .iter()
-        .filter(|p| p.helper == school || p.partner == school)
-        .map(|p| {
-            let (other, role) =
-                if p.helper == school { (&p.partner, "帮扶方") } else { (&p.helper, "受助方") };
-            let name =
-                roster.schools.iter().find(|s| &s.code == other).map(|s| s.name.clone()).unwrap_or_default();
-            vec![Cell::from(other.to_string()), name.into(), p.kind.label().into(), role.into()]
-        })
-        .collect();
-    v.tables.push(ViewTable {
-        table: Table {
-            name: "结对学校".into(),
-            headers: ["学校代码", "结对学校", "结对类型", "本校角色"]
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            rows: pairs,
-        },
-        link_column: Some(0),
-        highlight: Vec::new(),
-    });
-    Ok(v)
+    let mondays: Vec<chrono::NaiveDate> = weeks.keys().copied().collect();
+    let (first, until) = super::view::counted_span(q, semester).await?;
+    let (labels, partial) = names::weeks(&mondays, first, until);
+    let mut c = Chart::new("逐周活动记录", "line", "周", "活动记录（条）");
+    c.categories = labels;
+    c.note = partial;
+    c.series =
+        vec![Series { name: "活动记录".into(), data: weeks.values().map(|n| *n as f64).collect() }];
+    Ok(c)
 }

@@ -214,6 +214,21 @@ impl Browser {
         self.call("POST", "/cookie", Some(json!({ "cookie": cookie }))).map(|_| ())
     }
 
+    /// Makes the page's viewport `width` x `height` CSS pixels (a phone's when narrow:
+    /// the page's `<meta name=viewport>` then applies), through Chrome's DevTools protocol.
+    pub(crate) fn viewport(&self, width: u32, height: u32) -> Result<(), String> {
+        let params =
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 700 });
+        let body = json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params });
+        self.call("POST", "/goog/cdp/execute", Some(body)).map(|_| ())
+    }
+
+    /// Shows the page as for `media` (`print`, or empty for the screen again).
+    pub(crate) fn media(&self, media: &str) -> Result<(), String> {
+        let body = json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "media": media } });
+        self.call("POST", "/goog/cdp/execute", Some(body)).map(|_| ())
+    }
+
     /// A PNG of the viewport.
     pub(crate) fn screenshot(&self) -> Result<Vec<u8>, String> {
         use base64::Engine as _;
