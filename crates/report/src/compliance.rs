@@ -266,7 +266,9 @@ fn roll_up(roster: &Roster, rows: &[ComplianceRow]) -> Vec<PersonCount> {
         for sub in &r.subjects {
             keys.push(("学科", sub.clone(), sub.clone()));
         }
-        let person = format!("{:?}:{}", r.role, r.person_id);
+        // One person however many roles name them (a new teacher is also a teacher).
+        let staff = matches!(r.role, Role::Staff | Role::StationedStaff);
+        let person = format!("{}:{}", if staff { "staff" } else { "teacher" }, r.person_id);
         let behind = r.actual < r.target;
         for (dim, code, name) in keys.into_iter().collect::<BTreeSet<_>>() {
             let e =
@@ -379,6 +381,21 @@ mod tests {
         }
         assert_eq!(report.as_of.to_string(), "2026-01-23");
         assert!((report.elapsed - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_new_teacher_is_one_person_in_the_roll_up() {
+        let mut roster = county();
+        roster.teachers[0].years_of_service = 2;
+        let policy = QuotaPolicy::default_policy();
+        let semester = Semester::new(2025, Term::First).unwrap();
+        let report =
+            compliance(&roster, &policy, semester, "2026-01-23".parse().unwrap(), &[], None, StaffRows::None);
+        let roles: BTreeSet<Role> =
+            report.rows.iter().filter(|r| r.person_id == "T1").map(|r| r.role).collect();
+        assert!(roles.len() > 1, "T1 has quotas as a teacher and as a new teacher: {roles:?}");
+        let school = report.rollup.iter().find(|g| g.dimension == "学校" && g.code == "R1").unwrap();
+        assert_eq!((school.people, school.behind), (1, 1), "{school:?}");
     }
 
     #[test]
