@@ -12,7 +12,9 @@ pub enum Bug {
     AckBeforeCommit,
     /// Every change is taken as made from the version the hub holds.
     SkipBaseCheck,
-    /// The hub stops sending a shared record to a school it no longer names.
+    /// The hub never tells a school it no longer names that a shared record left it:
+    /// neither the pull nor the anti-entropy comparison (which would repair the pull's
+    /// silence after a restore) names it gone.
     ForgetPartnerRemoval,
     /// Refused changes leave no note in the ledger.
     DropLedgerNote,

@@ -136,6 +136,12 @@ impl HubStore {
         // it came out "gone" and the node dropped its own record.
         view_ids.extend(held.iter().filter(|(_, h)| h.activity.involves(school)).map(|(id, _)| *id));
         let (wanted, send, gone) = compare_period(node, &view_ids, &held);
+        // The planted bug forgets a partner's removal everywhere the hub would tell it.
+        let gone = if crate::planted::planted(crate::planted::Bug::ForgetPartnerRemoval) {
+            Vec::new()
+        } else {
+            gone
+        };
         // Records this school holds that the hub lacks (a hub restored from an older copy):
         // whatever version of them arrives later must reach this school, if only to tell it
         // the record no longer names it.
