@@ -9,7 +9,10 @@
    when it names the ancestor's own item. Test modules (`#[cfg(test)] mod ...`) are
    left out;
 2. no source file over 600 lines;
-3. no function over 100 lines outside tests and migrations.
+3. no function over 100 lines outside tests and migrations;
+4. prost's wire types (`pb::...`, `yanpei_proto::pb`) only at the edge: in the proto
+   crate, and in a crate's edge module, a file or directory named `grpc`, `client` or
+   `wire` (tests and test modules are left out).
 
 Findings listed in `scripts/layout-allow.txt` (one key a line, as printed in brackets)
 are known and reported but do not fail; a listed key no longer found fails, so the list
@@ -26,6 +29,14 @@ import sys
 
 MAX_FILE_LINES = 600
 MAX_FN_LINES = 100
+EDGE_NAMES = ("grpc", "client", "wire")
+WIRE = re.compile(r"(?<![\w:])pb::|\byanpei_proto::(?:pb\b|\{[^}]*\bpb\b)")
+
+
+def is_edge(src, path):
+    """Whether `path` (under the crate's `src`) is its gRPC edge module, or in it."""
+    parts = os.path.relpath(path, src)[:-3].split(os.sep)
+    return any(p in EDGE_NAMES for p in parts[:-1]) or parts[-1] in EDGE_NAMES
 
 
 def strip_code(text):
@@ -272,6 +283,7 @@ def self_test():
     with tempfile.TemporaryDirectory() as root:
         src = os.path.join(root, "crates", "planted", "src")
         os.makedirs(os.path.join(src, "web"))
+        os.makedirs(os.path.join(src, "grpc"))
         files = {
             "lib.rs": "mod a;\nmod b;\nmod web;\npub use a::A;\n",
             "a.rs": "use crate::b::B;\npub struct A(B);\n",
@@ -283,6 +295,9 @@ def self_test():
             + "fn long() {\n" + "    let _ = 1;\n" * 120 + "}\n"
             + "#[cfg(test)]\nmod tests {\n    fn long_test() {\n" + "        let _ = 1;\n" * 120 + "    }\n}\n",
             "big.rs": "// filler\n" * 700,
+            # A prost type outside the edge is found; inside the edge it is not.
+            "web/view.rs": "use yanpei_proto::{pb, roster_to_pb};\nfn v(_: pb::StatsRequest) {}\n",
+            "grpc/mod.rs": "use yanpei_proto::pb;\nfn g(_: pb::StatsRequest) {}\n",
         }
         for name, text in files.items():
             with open(os.path.join(src, name), "w", encoding="utf-8") as f:
@@ -297,13 +312,14 @@ def self_test():
             "circle crates/planted/src/web/api.rs crates/planted/src/web/session.rs",
             "file crates/planted/src/big.rs",
             "fn crates/planted/src/web/session.rs long]",
+            "wire crates/planted/src/web/view.rs]",
         ]
         missing = [e for e in expected if e not in out.stdout]
-        if out.returncode != 1 or missing or "long_test" in out.stdout:
+        if out.returncode != 1 or missing or "long_test" in out.stdout or "wire crates/planted/src/grpc" in out.stdout:
             print(out.stdout)
             print(f"check-layout self-test FAILED: exit {out.returncode}, missing {missing}")
             sys.exit(1)
-        print("check-layout self-test: the planted circles, long file and long function are found")
+        print("check-layout self-test: the planted circles, long file, long function and wire type are found")
 
 
 def main():
@@ -332,6 +348,10 @@ def main():
                 findings.append((f"file {rel}", f"{rel}: {lines} lines (over {MAX_FILE_LINES})"))
             for line, name, n in long_functions(path, crate.code[mod]):
                 findings.append((f"fn {rel} {name}", f"{rel}:{line}: fn {name} is {n} lines (over {MAX_FN_LINES})"))
+            wire = WIRE.search(crate.code[mod])
+            if wire and os.sep.join(["crates", "proto", "src"]) not in path and not is_edge(src, path):
+                line = crate.code[mod].count("\n", 0, wire.start()) + 1
+                findings.append((f"wire {rel}", f"{rel}:{line}: names a prost type outside the gRPC edge"))
     allow_path = os.path.join(root, "scripts", "layout-allow.txt")
     allowed = set()
     if os.path.exists(allow_path):
@@ -351,8 +371,10 @@ def main():
         print(f"STALE: {key} is listed in scripts/layout-allow.txt but no longer found: remove it")
         failed += 1
     circles = sum(k.startswith("circle") for k, _ in findings)
+    wires = sum(k.startswith("wire") for k, _ in findings)
     print(
-        f"check-layout: {len(srcs)} crates, {circles} import circles, {len(findings) - circles} size findings, "
+        f"check-layout: {len(srcs)} crates, {circles} import circles, {wires} wire types outside the edge, "
+        f"{len(findings) - circles - wires} size findings, "
         f"{sum(k in allowed for k, _ in findings)} known, {failed} failing"
     )
     sys.exit(1 if failed else 0)

@@ -209,20 +209,9 @@ async fn hub_with(w: &yanpei_demo::DemoWorld, tls: bool, rate_limit: RateLimit) 
         }
         false => Transport::InsecureDev,
     };
-    let options = ServeOptions {
-        transport,
-        crl: Some(w.crl_path()),
-        rate_limit,
-        attachments: None,
-        quotas: yanpei_hub::QuotaPolicy::default_policy(),
-        token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
-        probe_interval: yanpei_hub::DEFAULT_PROBE_INTERVAL,
-        ca: None,
-    };
+    let options = ServeOptions { crl: Some(w.crl_path()), rate_limit, ..ServeOptions::new(transport) };
     let store = w.hub_store.clone();
-    tokio::spawn(
-        async move { yanpei_hub::serve_with(listener, store, options, std::future::pending()).await },
-    );
+    tokio::spawn(async move { yanpei_hub::serve(listener, store, options, std::future::pending()).await });
     addr
 }
 

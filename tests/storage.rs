@@ -22,24 +22,18 @@ async fn hub_probing_fast(w: &yanpei_demo::DemoWorld) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cert = w.ca.issue_hub(&[]).unwrap();
+    let transport = Transport::MutualTls(yanpei_hub::TlsMaterial {
+        ca_pem: w.ca.cert_pem().into(),
+        cert_pem: cert.cert_pem,
+        key_pem: cert.key_pem,
+    });
     let options = ServeOptions {
-        transport: Transport::MutualTls(yanpei_hub::TlsMaterial {
-            ca_pem: w.ca.cert_pem().into(),
-            cert_pem: cert.cert_pem,
-            key_pem: cert.key_pem,
-        }),
         crl: Some(w.crl_path()),
-        rate_limit: yanpei_hub::RateLimit::UNLIMITED,
-        attachments: None,
-        quotas: yanpei_hub::QuotaPolicy::default_policy(),
-        token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
         probe_interval: Duration::from_millis(200),
-        ca: None,
+        ..ServeOptions::new(transport)
     };
     let store = w.hub_store.clone();
-    tokio::spawn(
-        async move { yanpei_hub::serve_with(listener, store, options, std::future::pending()).await },
-    );
+    tokio::spawn(async move { yanpei_hub::serve(listener, store, options, std::future::pending()).await });
     addr
 }
 

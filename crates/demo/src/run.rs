@@ -129,13 +129,15 @@ impl DemoWorld {
         let addr = listener.local_addr().map_err(|e| DemoError::Io("bind".into(), e))?;
         let token = CancellationToken::new();
         let stop = token.clone();
-        let tls = self.hub_tls.clone();
-        let crl = self.crl_path();
-        let files = self.hub_attachments();
-        let task = tokio::spawn(async move {
-            yanpei_hub::serve_with_attachments(listener, store, tls, Some(crl), files, stop.cancelled_owned())
-                .await
-        });
+        let options = yanpei_hub::ServeOptions {
+            crl: Some(self.crl_path()),
+            attachments: Some(self.hub_attachments()),
+            ..yanpei_hub::ServeOptions::new(yanpei_hub::Transport::MutualTls(self.hub_tls.clone()))
+        };
+        let task =
+            tokio::spawn(
+                async move { yanpei_hub::serve(listener, store, options, stop.cancelled_owned()).await },
+            );
         Ok((addr, token, task))
     }
 
@@ -143,14 +145,10 @@ impl DemoWorld {
     /// limit, and the county CA to sign enrolling and renewing nodes.
     pub fn serve_options(&self) -> yanpei_hub::ServeOptions {
         yanpei_hub::ServeOptions {
-            transport: yanpei_hub::Transport::MutualTls(self.hub_tls.clone()),
             crl: Some(self.crl_path()),
-            rate_limit: yanpei_hub::RateLimit::UNLIMITED,
             attachments: Some(self.hub_attachments()),
-            quotas: yanpei_hub::QuotaPolicy::default_policy(),
-            token_ttl: yanpei_hub::DEFAULT_TOKEN_TTL,
-            probe_interval: yanpei_hub::DEFAULT_PROBE_INTERVAL,
             ca: Some(self.ca.clone()),
+            ..yanpei_hub::ServeOptions::new(yanpei_hub::Transport::MutualTls(self.hub_tls.clone()))
         }
     }
 

@@ -16,7 +16,6 @@
 //! Login attempts are audited (`user:NAME`, `login`) and repeated failures per
 //! username are locked out for a while ([`lockout`]).
 
-mod grpc;
 mod lockout;
 mod password;
 mod token;
@@ -31,7 +30,6 @@ use yanpei_pki::Identity;
 use yanpei_store::audit::AuditEntry;
 use yanpei_store::hub::HubStore;
 
-pub(crate) use grpc::AccountGrpc;
 pub use password::MIN_PASSWORD_CHARS;
 pub use yanpei_store::account::{Account, AccountRole};
 
@@ -182,9 +180,7 @@ impl Accounts {
         let result = self.try_login(username, password).await;
         let code = match &result {
             Ok(_) => 0,
-            Err(HubError::Unauthenticated(_)) => tonic::Code::Unauthenticated as i32,
-            Err(HubError::Store(e)) if e.is_retryable() => tonic::Code::Unavailable as i32,
-            Err(_) => tonic::Code::Internal as i32,
+            Err(e) => e.code() as i32,
         };
         let entry = AuditEntry {
             at: Utc::now(),
@@ -304,8 +300,7 @@ impl Accounts {
         let result = self.0.store.revoke_token(&claims.jti, &claims.sub, expires_at).await;
         let code = match &result {
             Ok(()) => 0,
-            Err(e) if e.is_retryable() => tonic::Code::Unavailable as i32,
-            Err(_) => tonic::Code::Internal as i32,
+            Err(e) => crate::error::store_code(e) as i32,
         };
         let entry = AuditEntry {
             at: Utc::now(),

@@ -11,21 +11,15 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-use yanpei_proto::pb::account_service_server::AccountServiceServer;
-use yanpei_proto::pb::attachment_service_server::AttachmentServiceServer;
-use yanpei_proto::pb::enroll_service_server::EnrollServiceServer;
-use yanpei_proto::pb::query_service_server::QueryServiceServer;
-use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
-use crate::accounts::{self, Accounts};
+use crate::accounts::Accounts;
 use crate::audit::AuditSink;
 use crate::revocation::Revocations;
 use crate::{
-    DEV_IDENTITY_HEADER, HubError, MAX_CONCURRENT_PER_CONNECTION, MAX_MESSAGE_BYTES, Metrics, ServeOptions,
-    Transport, attach, enroll, gate, limits, query, ratelimit, storage_health, sync, web,
+    DEV_IDENTITY_HEADER, HubError, MAX_CONCURRENT_PER_CONNECTION, Metrics, ServeOptions, Transport, attach,
+    enroll, gate, grpc, limits, query, ratelimit, storage_health, sync, web,
 };
 
 /// What both ports of one hub share. Cheap to clone.
@@ -83,12 +77,7 @@ impl Hub {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), HubError> {
-        let query = Arc::new(query::Query::new(
-            self.store.clone(),
-            self.revoked.clone(),
-            self.audit.clone(),
-            self.options.quotas.clone(),
-        ));
+        let query = Arc::new(self.query());
         let parts = web::Parts { query, accounts: self.accounts.clone(), audit: self.audit.clone() };
         web::serve(listener, parts, &self.options.transport, shutdown).await
     }
@@ -99,23 +88,12 @@ impl Hub {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), HubError> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<SyncServiceServer<sync::Sync>>().await;
-        health.set_serving::<QueryServiceServer<query::Query>>().await;
-        health.set_serving::<AttachmentServiceServer<attach::Attachments>>().await;
-        health.set_serving::<AccountServiceServer<accounts::AccountGrpc>>().await;
-        health.set_serving::<EnrollServiceServer<enroll::Enroll>>().await;
+        let (routes, health) = grpc::serve::routes(self.cores()).await?;
         // While the database cannot write, the sync service and "" answer NOT_SERVING; the
         // watcher stops with this function (returned or dropped after the grace period).
         let watcher_stop = CancellationToken::new();
         let _stop_watcher = watcher_stop.clone().drop_guard();
         storage_health::start(self.store.clone(), health.clone(), self.options.probe_interval, watcher_stop);
-        // Reflection in both versions: older grpcurl releases and Python's grpcio-reflection ask v1alpha.
-        let reflection_v1 =
-            reflection().build_v1().map_err(|e| HubError::Startup(format!("reflection: {e}")))?;
-        let reflection_v1alpha = reflection()
-            .build_v1alpha()
-            .map_err(|e| HubError::Startup(format!("reflection v1alpha: {e}")))?;
         let addr = listener.local_addr().map_err(|e| HubError::Startup(e.to_string()))?;
         let insecure_dev = matches!(self.options.transport, Transport::InsecureDev);
         let gate = gate::GateLayer::new(
@@ -128,30 +106,7 @@ impl Hub {
             // The gate is outermost: it logs the code the caller finally gets.
             .layer(gate)
             .layer(tower::util::MapResponseLayer::new(limits::oversized_is_resource_exhausted))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(self.sync_service())
-            .add_service(self.query_service())
-            .add_service(self.attachment_service())
-            .add_service(
-                AccountServiceServer::new(accounts::AccountGrpc(self.accounts.clone()))
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .send_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(64 * 1024)
-                    .max_encoding_message_size(64 * 1024),
-            )
-            .add_service(
-                EnrollServiceServer::new(enroll::Enroll::new(
-                    self.store.clone(),
-                    self.options.ca.clone(),
-                    self.revoked.clone(),
-                ))
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(64 * 1024)
-                .max_encoding_message_size(64 * 1024),
-            )
+            .add_routes(routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await
             .map_err(|e| HubError::Startup(format!("server: {e}")))?;
@@ -197,50 +152,29 @@ impl Hub {
         Ok(builder)
     }
 
-    fn sync_service(&self) -> SyncServiceServer<sync::Sync> {
-        SyncServiceServer::new(sync::Sync::new(
-            self.store.clone(),
-            self.options.attachments.clone(),
-            self.metrics.clone(),
-            self.revoked.clone(),
-        ))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    /// The cores of the gRPC services, over this hub's shared parts.
+    fn cores(&self) -> grpc::serve::Cores {
+        grpc::serve::Cores {
+            sync: sync::Sync::new(
+                self.store.clone(),
+                self.options.attachments.clone(),
+                self.metrics.clone(),
+                self.revoked.clone(),
+            ),
+            query: self.query(),
+            attachments: attach::Attachments::new(self.options.attachments.clone(), self.revoked.clone()),
+            accounts: self.accounts.clone(),
+            enroll: enroll::Enroll::new(self.store.clone(), self.options.ca.clone(), self.revoked.clone()),
+        }
     }
 
-    fn query_service(&self) -> QueryServiceServer<query::Query> {
-        let query = query::Query::new(
+    /// The typed query API both ports answer with.
+    fn query(&self) -> query::Query {
+        query::Query::new(
             self.store.clone(),
             self.revoked.clone(),
             self.audit.clone(),
             self.options.quotas.clone(),
-        );
-        QueryServiceServer::new(query)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        )
     }
-
-    fn attachment_service(&self) -> AttachmentServiceServer<attach::Attachments> {
-        // Chunks are not compressed (photos and documents are already); a chunk is far below the limit.
-        AttachmentServiceServer::new(attach::Attachments::new(
-            self.options.attachments.clone(),
-            self.revoked.clone(),
-        ))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
-    }
-}
-
-/// What reflection describes: yanpei's services, the health service and both versions of
-/// reflection itself, so either version lists every service the port answers.
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(yanpei_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
 }

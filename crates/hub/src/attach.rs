@@ -9,20 +9,29 @@
 
 use std::sync::Arc;
 
-use tonic::{Request, Response, Status};
-use tracing::{Instrument, info_span};
-use yanpei_attach::{AttachError, BlobDir, CHUNK_BYTES, Digest, Progress};
+use yanpei_attach::{AttachError, BlobDir, Digest, Progress};
 use yanpei_domain::SchoolCode;
-use yanpei_proto::pb::{self, attachment_service_server::AttachmentService};
 use yanpei_store::hub::IncomingChange;
 
+use crate::HubError;
 use crate::revocation::Revocations;
-use crate::{HubError, auth};
 
 pub(crate) struct Attachments {
     /// Where files live; `None`: this hub was started without an attachment directory.
     blobs: Option<BlobDir>,
-    revoked: Arc<Revocations>,
+    pub(crate) revoked: Arc<Revocations>,
+}
+
+/// One chunk of a file a node uploads.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    /// The whole file's digest (hex) and size.
+    pub sha256: String,
+    pub size: u64,
+    /// Where this chunk starts, its bytes and their digest (hex).
+    pub offset: u64,
+    pub data: Vec<u8>,
+    pub chunk_sha256: String,
 }
 
 impl Attachments {
@@ -30,15 +39,22 @@ impl Attachments {
         Attachments { blobs, revoked }
     }
 
-    async fn status(&self, school: SchoolCode, r: pb::AttachmentStatusRequest) -> Result<Progress, HubError> {
+    /// How much of the file `sha256` of `size` bytes the hub holds.
+    pub(crate) async fn status(
+        &self,
+        school: SchoolCode,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Progress, HubError> {
         let blobs = configured(self.blobs.as_ref())?.clone();
-        let d = Digest::parse(&r.sha256).map_err(attach_error)?;
-        let p = blocking(move || blobs.progress(&d, r.size)).await?;
-        tracing::debug!(%school, sha256 = %r.sha256, received = p.received, complete = p.complete, "attachment status");
+        let d = Digest::parse(sha256).map_err(attach_error)?;
+        let p = blocking(move || blobs.progress(&d, size)).await?;
+        tracing::debug!(%school, %sha256, received = p.received, complete = p.complete, "attachment status");
         Ok(p)
     }
 
-    async fn put(&self, school: SchoolCode, r: pb::PutChunkRequest) -> Result<Progress, HubError> {
+    /// Stores one chunk (checked against its digest and the hub's progress).
+    pub(crate) async fn put(&self, school: SchoolCode, r: Chunk) -> Result<Progress, HubError> {
         let blobs = configured(self.blobs.as_ref())?.clone();
         let d = Digest::parse(&r.sha256).map_err(attach_error)?;
         let (size, offset, len) = (r.size, r.offset, r.data.len());
@@ -116,38 +132,5 @@ fn attach_error(e: AttachError) -> HubError {
             tracing::error!(error = %e, "attachment storage failure");
             HubError::Internal(e.to_string())
         }
-    }
-}
-
-fn progress_to_pb(p: Progress) -> pb::AttachmentProgress {
-    pb::AttachmentProgress { received: p.received, complete: p.complete, chunk_size: CHUNK_BYTES }
-}
-
-#[tonic::async_trait]
-impl AttachmentService for Attachments {
-    async fn attachment_status(
-        &self,
-        req: Request<pb::AttachmentStatusRequest>,
-    ) -> Result<Response<pb::AttachmentProgress>, Status> {
-        let school = auth::node_school(&req, &self.revoked)?;
-        let span = info_span!("attachment_status", school_code = %school);
-        self.status(school, req.into_inner())
-            .instrument(span)
-            .await
-            .map(|p| Response::new(progress_to_pb(p)))
-            .map_err(Status::from)
-    }
-
-    async fn put_chunk(
-        &self,
-        req: Request<pb::PutChunkRequest>,
-    ) -> Result<Response<pb::AttachmentProgress>, Status> {
-        let school = auth::node_school(&req, &self.revoked)?;
-        let span = info_span!("put_chunk", school_code = %school);
-        self.put(school, req.into_inner())
-            .instrument(span)
-            .await
-            .map(|p| Response::new(progress_to_pb(p)))
-            .map_err(Status::from)
     }
 }

@@ -14,20 +14,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 use tracing::{info, warn};
 use uuid::Uuid;
 use yanpei_domain::SchoolCode;
 use yanpei_pki::{CountyCa, node_id_of, pem_to_der, serial_of, validity_of};
-use yanpei_proto::pb::{self, enroll_service_server::EnrollService};
 use yanpei_store::enrollment::{Enrollment, IssuedCert};
 use yanpei_store::hub::HubStore;
 
 pub(crate) use expiry::warn_at_start;
 
+use crate::HubError;
 use crate::audit::Note;
 use crate::revocation::Revocations;
-use crate::{HubError, auth};
 
 /// How long an enrollment code works unless the operator says otherwise.
 pub const DEFAULT_CODE_TTL: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -87,25 +86,27 @@ pub(crate) fn bound_node_id<T>(req: &Request<T>) -> Option<String> {
     node_id_of(leaf.as_ref()).ok().flatten()
 }
 
-/// Refuses a handshake whose node id is not the one the caller's certificate is bound to.
-pub(crate) fn check_handshake(req: &Request<pb::HandshakeRequest>) -> Result<(), Status> {
-    match bound_node_id(req) {
-        Some(bound) if !bound.eq_ignore_ascii_case(req.get_ref().node_id.trim()) => {
-            warn!(%bound, claimed = %req.get_ref().node_id, "handshake with another node's id refused");
-            Err(HubError::PermissionDenied(format!(
-                "本节点证书绑定的节点编号是 {bound}，不能以节点「{}」的身份同步；请使用本机的节点程序和本地库",
-                req.get_ref().node_id
-            ))
-            .into())
-        }
-        _ => Ok(()),
-    }
+/// A node's enrollment: its one-time code, its node id and its certificate request.
+#[derive(Debug, Clone)]
+pub(crate) struct EnrollRequest {
+    pub code: String,
+    pub node_id: String,
+    pub csr_pem: String,
+}
+
+/// A signed certificate for an enrolled node.
+#[derive(Debug, Clone)]
+pub(crate) struct Enrolled {
+    pub cert_pem: String,
+    pub ca_pem: String,
+    pub school_code: String,
+    pub school_name: String,
 }
 
 pub(crate) struct Enroll {
     store: HubStore,
     ca: Option<Arc<CountyCa>>,
-    revoked: Arc<Revocations>,
+    pub(crate) revoked: Arc<Revocations>,
     failures: Mutex<code::Failures>,
 }
 
@@ -151,12 +152,13 @@ impl Enroll {
         Ok((pem, issued))
     }
 
-    async fn enroll(
+    /// Enrolls the node calling from `address` (failures there count toward its lockout).
+    pub(crate) async fn enroll(
         &self,
         address: &str,
-        r: pb::EnrollRequest,
+        r: EnrollRequest,
         note: &Note,
-    ) -> Result<pb::EnrollResponse, HubError> {
+    ) -> Result<Enrolled, HubError> {
         let ca_pem = self.ca()?.cert_pem().to_owned();
         let allowed = self
             .failures
@@ -212,45 +214,25 @@ impl Enroll {
         }
         let school_name = self.store.school_name(&e.school).await?.unwrap_or_default();
         info!(school_code = %e.school, %node_id, serial = %issued.serial, not_after = %issued.not_after, "node enrolled");
-        Ok(pb::EnrollResponse { cert_pem, ca_pem, school_code: e.school.to_string(), school_name })
+        Ok(Enrolled { cert_pem, ca_pem, school_code: e.school.to_string(), school_name })
     }
 
-    async fn renew(
+    /// A new certificate for `school`'s node `node_id` (bound in its current one) over `csr_pem`.
+    pub(crate) async fn renew(
         &self,
         school: SchoolCode,
         node_id: Option<String>,
-        r: pb::RenewRequest,
-    ) -> Result<pb::RenewResponse, HubError> {
+        csr_pem: &str,
+    ) -> Result<String, HubError> {
         self.ca()?;
         let node_id = node_id.ok_or_else(|| {
             HubError::FailedPrecondition(
                 "本节点证书未绑定节点编号（注册功能之前签发），不能自动续期；请用注册码重新注册：yanpei node init --enroll".into(),
             )
         })?;
-        let (cert_pem, issued) = self.sign(&r.csr_pem, &school, &node_id, "renew")?;
+        let (cert_pem, issued) = self.sign(csr_pem, &school, &node_id, "renew")?;
         self.store.record_issued(&issued).await?;
         info!(school_code = %school, %node_id, serial = %issued.serial, not_after = %issued.not_after, "node certificate renewed");
-        Ok(pb::RenewResponse { cert_pem })
-    }
-}
-
-#[tonic::async_trait]
-impl EnrollService for Enroll {
-    async fn enroll(&self, req: Request<pb::EnrollRequest>) -> Result<Response<pb::EnrollResponse>, Status> {
-        let note = Note::of(&req);
-        let address = req.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-        let out = self.enroll(&address, req.into_inner(), &note).await?;
-        note.rows(1);
-        Ok(Response::new(out))
-    }
-
-    async fn renew(&self, req: Request<pb::RenewRequest>) -> Result<Response<pb::RenewResponse>, Status> {
-        let note = Note::of(&req);
-        let school = auth::node_school(&req, &self.revoked)?;
-        note.school(&school);
-        let node_id = bound_node_id(&req);
-        let out = self.renew(school, node_id, req.into_inner()).await?;
-        note.rows(1);
-        Ok(Response::new(out))
+        Ok(cert_pem)
     }
 }

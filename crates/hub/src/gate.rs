@@ -25,6 +25,7 @@ use tower::{Layer, Service};
 use yanpei_pki::{Identity, identity_of};
 use yanpei_store::audit::AuditEntry;
 
+use crate::HubError;
 use crate::accounts::{Accounts, audit_name};
 use crate::audit::{AuditSink, Note, caller_name};
 use crate::ratelimit::Buckets;
@@ -125,9 +126,9 @@ fn peer_ip<B>(req: &http::Request<B>) -> String {
 fn undecodable_is_invalid<R: Default>(res: http::Response<R>) -> http::Response<R> {
     let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if header("grpc-status") == "13" && header("grpc-message").starts_with("failed%20to%20decode") {
-        return tonic::Status::invalid_argument(
-            "请求无法解码：消息格式不对，或文字不是合法的 UTF-8 编码；请检查客户端（protobuf 的 string 字段须为 UTF-8）",
-        )
+        return tonic::Status::from(HubError::InvalidArgument(
+            "请求无法解码：消息格式不对，或文字不是合法的 UTF-8 编码；请检查客户端（protobuf 的 string 字段须为 UTF-8）".into(),
+        ))
         .into_http();
     }
     res
@@ -196,12 +197,12 @@ where
                 Err(wait) => {
                     let limit = state.buckets.limit();
                     tracing::warn!(%caller, %rpc, "rate limit exceeded; request shed");
-                    tonic::Status::resource_exhausted(format!(
+                    tonic::Status::from(HubError::ResourceExhausted(format!(
                         "请求过于频繁：每个证书每秒最多 {} 次请求（可连续 {} 次）；请 {} 秒后重试，节点会自动稍后重试",
                         limit.per_second,
                         limit.burst,
                         wait.as_secs().max(1)
-                    ))
+                    )))
                     .into_http()
                 }
             };

@@ -2,8 +2,9 @@
 //! batches, hands them the changes that concern them, keeps the sync ledger
 //! and answers county statistics.
 //!
-//! [`run`] takes a bound listener, the configuration and a shutdown future,
-//! so tests start a real hub on `127.0.0.1:0`.
+//! [`serve`] takes a bound listener, an opened store, the options and a shutdown future,
+//! so tests start a real hub on `127.0.0.1:0`. The gRPC edge ([`grpc`]) is the only
+//! module that names a prost type: every other module works on typed requests and answers.
 
 pub mod accounts;
 mod assembly;
@@ -69,7 +70,8 @@ pub enum Transport {
     InsecureDev,
 }
 
-/// What [`serve_with`] needs besides the store.
+/// How the hub serves: everything [`serve`] needs besides the listener and the store.
+/// [`ServeOptions::new`] gives the defaults for a transport.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// TLS (or, for development only, none).
@@ -78,7 +80,8 @@ pub struct ServeOptions {
     pub crl: Option<PathBuf>,
     /// Requests per caller identity.
     pub rate_limit: RateLimit,
-    /// Where uploaded attachments are kept; `None` refuses uploads (and records that reference files).
+    /// Where uploaded attachments are kept (`ab/<sha256>`); `None` refuses uploads (and
+    /// records that reference files).
     pub attachments: Option<BlobDir>,
     /// The county's quota policy for the compliance report.
     pub quotas: QuotaPolicy,
@@ -90,17 +93,6 @@ pub struct ServeOptions {
     /// The county CA with its key, to sign the certificates of enrolling and renewing nodes
     /// (`hub.ca_key`); `None`: enrollment and renewal answer FAILED_PRECONDITION.
     pub ca: Option<Arc<yanpei_pki::CountyCa>>,
-}
-
-/// How the hub runs.
-#[derive(Debug, Clone)]
-pub struct HubConfig {
-    /// Database URL: `sqlite://PATH?mode=rwc` (default) or `postgres://...`.
-    pub database_url: String,
-    /// Mutual TLS, or for development only plain HTTP/2.
-    pub transport: Transport,
-    /// Requests per caller identity.
-    pub rate_limit: RateLimit,
     /// Where to serve Prometheus metrics (`GET /metrics`), if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Where to serve the web dashboard (HTTPS with the hub's certificate), if anywhere.
@@ -108,31 +100,42 @@ pub struct HubConfig {
     /// After shutdown is asked for, how long in-flight requests may take to
     /// finish before they are dropped (their transactions roll back).
     pub shutdown_grace: Duration,
-    /// The county CA's revocation list (`yanpei ca revoke` writes it); reloaded when it changes.
-    pub crl: Option<PathBuf>,
-    /// Where uploaded attachments are kept (`ab/<sha256>`); `None`: attachments are refused.
-    pub attachments: Option<PathBuf>,
-    /// The county's quota policy (`QuotaPolicy::default_policy()` unless the county has its own).
-    pub quotas: QuotaPolicy,
-    /// How long a login token lives (`hub.token_ttl_secs`; [`DEFAULT_TOKEN_TTL`]).
-    pub token_ttl: Duration,
-    /// How often to probe while the database cannot write ([`DEFAULT_PROBE_INTERVAL`]).
-    pub probe_interval: Duration,
-    /// The county CA with its key, for enrollment and renewal (`hub.ca_key`), if configured.
-    pub ca: Option<Arc<yanpei_pki::CountyCa>>,
 }
 
-/// Opens the database (running migrations), then serves until `shutdown` completes.
+impl ServeOptions {
+    /// The defaults over `transport`: no revocation list, no rate limit, no attachments,
+    /// the default quota policy, token lifetime and probe interval, no CA key, no metrics
+    /// or dashboard port, and 10 seconds' grace at shutdown.
+    pub fn new(transport: Transport) -> ServeOptions {
+        ServeOptions {
+            transport,
+            crl: None,
+            rate_limit: RateLimit::UNLIMITED,
+            attachments: None,
+            quotas: QuotaPolicy::default_policy(),
+            token_ttl: DEFAULT_TOKEN_TTL,
+            probe_interval: DEFAULT_PROBE_INTERVAL,
+            ca: None,
+            metrics_listen: None,
+            web_listen: None,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves the hub over an opened store until `shutdown` completes: gRPC on `listener`,
+/// and the metrics and dashboard ports if the options name them. One [`Hub`] answers on
+/// every port, so they share one accounts lockout and one audit log.
 ///
 /// When `shutdown` fires the hub stops accepting; in-flight RPCs get
-/// `config.shutdown_grace` to finish, then are dropped. Each batch is one
+/// `options.shutdown_grace` to finish, then are dropped. Each batch is one
 /// transaction, so one cut short leaves nothing behind.
-pub async fn run(
+pub async fn serve(
     listener: TcpListener,
-    config: HubConfig,
+    store: HubStore,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
-    let store = HubStore::open(&config.database_url).await?;
     let metrics = Arc::new(Metrics::default());
     let token = CancellationToken::new();
     let trigger = token.clone();
@@ -140,7 +143,7 @@ pub async fn run(
         shutdown.await;
         trigger.cancel();
     });
-    if let Some(addr) = config.metrics_listen {
+    if let Some(addr) = options.metrics_listen {
         let metrics_listener = TcpListener::bind(addr)
             .await
             .map_err(|e| HubError::Startup(format!("metrics_listen {addr}: {e}")))?;
@@ -153,28 +156,16 @@ pub async fn run(
             }
         });
     }
-    let grace = config.shutdown_grace;
-    let stop = token.clone();
-    let blobs = config.attachments.map(BlobDir::new);
-    if let Some(b) = &blobs {
+    if let Some(b) = &options.attachments {
         // Fail at start, not at the first upload, if the directory cannot be made.
         std::fs::create_dir_all(b.root())
             .map_err(|e| HubError::Startup(format!("attachments {}: {e}", b.root().display())))?;
         tracing::info!(dir = %b.root().display(), "attachments kept on disk");
     }
-    let options = ServeOptions {
-        transport: config.transport,
-        crl: config.crl,
-        rate_limit: config.rate_limit,
-        attachments: blobs,
-        quotas: config.quotas,
-        token_ttl: config.token_ttl,
-        probe_interval: config.probe_interval,
-        ca: config.ca,
-    };
-    // One hub for both ports: one accounts lockout, one audit log.
+    let (grace, web_listen) = (options.shutdown_grace, options.web_listen);
+    let stop = token.clone();
     let hub = Hub::with_metrics(store, options, metrics).await?;
-    if let Some(addr) = config.web_listen {
+    if let Some(addr) = web_listen {
         let web_listener = TcpListener::bind(addr)
             .await
             .map_err(|e| HubError::Startup(format!("web_listen {addr}: {e}")))?;
@@ -193,60 +184,4 @@ pub async fn run(
             Ok(())
         }
     }
-}
-
-/// Serves an already opened store over mutual TLS without a rate limit (metrics
-/// counted but not exposed), refusing certificates the revocation list at `crl` names.
-/// Attachments are refused (no directory): see [`serve_with_attachments`].
-pub async fn serve(
-    listener: TcpListener,
-    store: HubStore,
-    tls: TlsMaterial,
-    crl: Option<PathBuf>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), HubError> {
-    let options = ServeOptions {
-        transport: Transport::MutualTls(tls),
-        crl,
-        rate_limit: RateLimit::UNLIMITED,
-        attachments: None,
-        quotas: QuotaPolicy::default_policy(),
-        token_ttl: DEFAULT_TOKEN_TTL,
-        probe_interval: DEFAULT_PROBE_INTERVAL,
-        ca: None,
-    };
-    serve_with(listener, store, options, shutdown).await
-}
-
-/// [`serve`], keeping uploaded attachments in `attachments`.
-pub async fn serve_with_attachments(
-    listener: TcpListener,
-    store: HubStore,
-    tls: TlsMaterial,
-    crl: Option<PathBuf>,
-    attachments: BlobDir,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), HubError> {
-    let options = ServeOptions {
-        transport: Transport::MutualTls(tls),
-        crl,
-        rate_limit: RateLimit::UNLIMITED,
-        attachments: Some(attachments),
-        quotas: QuotaPolicy::default_policy(),
-        token_ttl: DEFAULT_TOKEN_TTL,
-        probe_interval: DEFAULT_PROBE_INTERVAL,
-        ca: None,
-    };
-    serve_with(listener, store, options, shutdown).await
-}
-
-/// Serves an already opened store with the given options (metrics counted but not exposed).
-/// The gRPC port only; [`Hub`] serves both ports of one hub.
-pub async fn serve_with(
-    listener: TcpListener,
-    store: HubStore,
-    options: ServeOptions,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), HubError> {
-    Hub::open(store, options).await?.serve(listener, shutdown).await
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use yanpei_proto::pb::sync_service_server::SyncServiceServer;
 use yanpei_store::hub::HubStore;
 
 /// How often the hub probes while it cannot write, unless configured.
@@ -25,13 +24,7 @@ pub(crate) fn start(store: HubStore, health: HealthReporter, interval: Duration,
 }
 
 async fn set(health: &HealthReporter, status: ServingStatus) {
-    health
-        .set_service_status(
-            <SyncServiceServer<crate::sync::Sync> as tonic::server::NamedService>::NAME,
-            status,
-        )
-        .await;
-    health.set_service_status("", status).await;
+    crate::grpc::serve::set_sync_health(health, status).await;
 }
 
 async fn watch(store: HubStore, health: HealthReporter, interval: Duration, stop: CancellationToken) {

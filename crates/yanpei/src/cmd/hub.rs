@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use yanpei_hub::{HubConfig, QuotaPolicy, RateLimit, TlsMaterial, Transport};
+use yanpei_hub::{QuotaPolicy, RateLimit, ServeOptions, TlsMaterial, Transport};
 
 use super::read_pem;
 
@@ -353,21 +353,21 @@ async fn serve(r: Resolved) -> anyhow::Result<()> {
     };
     let listener =
         TcpListener::bind(r.listen).await.with_context(|| format!("hub.listen: bind {}", r.listen))?;
-    let config = HubConfig {
+    let store = yanpei_store::hub::HubStore::open(&r.db).await.context("run hub")?;
+    let options = ServeOptions {
         ca,
-        database_url: r.db,
-        transport,
-        rate_limit: r.rate_limit,
-        metrics_listen: r.metrics_listen,
-        web_listen: r.web_listen,
-        shutdown_grace: r.shutdown_grace,
         crl: Some(r.crl),
-        attachments: Some(r.attachments),
+        rate_limit: r.rate_limit,
+        attachments: Some(yanpei_hub::BlobDir::new(r.attachments)),
         quotas: r.policy,
         token_ttl: r.token_ttl,
         probe_interval: r.probe_interval,
+        metrics_listen: r.metrics_listen,
+        web_listen: r.web_listen,
+        shutdown_grace: r.shutdown_grace,
+        ..ServeOptions::new(transport)
     };
-    yanpei_hub::run(listener, config, shutdown_signal()).await.context("run hub")?;
+    yanpei_hub::serve(listener, store, options, shutdown_signal()).await.context("run hub")?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 use yanpei_proto::pb::{self, account_service_server::AccountService};
 
-use super::Accounts;
+use crate::accounts::Accounts;
 
 /// The gRPC face of [`Accounts`].
 pub(crate) struct AccountGrpc(pub(crate) Accounts);
