@@ -114,17 +114,7 @@ fn date(s: &str) -> Result<NaiveDate, String> {
 pub fn roster_from_pb(p: pb::RosterPart) -> Result<(u64, Roster), String> {
     let roster = Roster {
         county: p.county,
-        semesters: p
-            .semesters
-            .iter()
-            .map(|s| {
-                Ok(SemesterDates {
-                    semester: semester_from_pb(s.semester.as_ref()).map_err(|e| e.to_string())?,
-                    start: date(&s.start)?,
-                    end: date(&s.end)?,
-                })
-            })
-            .collect::<Result<_, String>>()?,
+        semesters: p.semesters.iter().map(semester_dates_from_pb).collect::<Result<_, String>>()?,
         alliances: p
             .alliances
             .into_iter()
@@ -132,85 +122,16 @@ pub fn roster_from_pb(p: pb::RosterPart) -> Result<(u64, Roster), String> {
                 Ok(Alliance { base_school: code(&a.base_school, "base_school")?, code: a.code, name: a.name })
             })
             .collect::<Result<_, String>>()?,
-        schools: p
-            .schools
-            .into_iter()
-            .map(|s| {
-                Ok(School {
-                    code: code(&s.code, "school")?,
-                    area: Area::from_code(&s.area).ok_or_else(|| format!("bad area {:?}", s.area))?,
-                    level: SchoolLevel::from_code(&s.level)
-                        .ok_or_else(|| format!("bad level {:?}", s.level))?,
-                    name: s.name,
-                    township: s.township,
-                    alliance: s.alliance_code,
-                    evaluation: None,
-                })
-            })
-            .collect::<Result<_, String>>()?,
-        pairings: p
-            .pairings
-            .iter()
-            .map(|x| {
-                Ok(Pairing {
-                    helper: code(&x.helper, "helper")?,
-                    partner: code(&x.partner, "partner")?,
-                    kind: PairingKind::parse(&x.kind)
-                        .ok_or_else(|| format!("bad pairing kind {:?}", x.kind))?,
-                    pairing_type: PairingType::parse(&x.pairing_type)
-                        .ok_or_else(|| format!("bad pairing type {:?}", x.pairing_type))?,
-                })
-            })
-            .collect::<Result<_, String>>()?,
+        schools: p.schools.into_iter().map(school_from_pb).collect::<Result<_, String>>()?,
+        pairings: p.pairings.iter().map(pairing_from_pb).collect::<Result<_, String>>()?,
         subject_groups: p
             .subject_groups
             .into_iter()
             .map(|g| SubjectGroup { subject: g.subject, leader: g.leader })
             .collect(),
-        staff: p
-            .staff
-            .into_iter()
-            .map(|s| {
-                Ok(Staff {
-                    schools: s
-                        .schools
-                        .iter()
-                        .map(|c| code(c, "staff school"))
-                        .collect::<Result<_, String>>()?,
-                    id: s.id,
-                    name: s.name,
-                    subjects: s.subjects,
-                })
-            })
-            .collect::<Result<_, String>>()?,
-        stationings: p
-            .stationings
-            .iter()
-            .map(|s| {
-                Ok(Stationing {
-                    staff: s.staff.clone(),
-                    semester: semester_from_pb(s.semester.as_ref()).map_err(|e| e.to_string())?,
-                    rural_school: code(&s.rural_school, "rural_school")?,
-                    urban_school: code(&s.urban_school, "urban_school")?,
-                })
-            })
-            .collect::<Result<_, String>>()?,
-        teachers: p
-            .teachers
-            .into_iter()
-            .map(|t| {
-                Ok(Teacher {
-                    school: code(&t.school, "teacher school")?,
-                    years_of_service: u8::try_from(t.years_of_service).map_err(|_| "bad years of service")?,
-                    id: t.id,
-                    name: t.name,
-                    subjects: t.subjects,
-                    group: t.group,
-                    backbone: t.backbone,
-                    subject_leader: t.subject_leader,
-                })
-            })
-            .collect::<Result<_, String>>()?,
+        staff: p.staff.into_iter().map(staff_from_pb).collect::<Result<_, String>>()?,
+        stationings: p.stationings.iter().map(stationing_from_pb).collect::<Result<_, String>>()?,
+        teachers: p.teachers.into_iter().map(teacher_from_pb).collect::<Result<_, String>>()?,
         mentorships: p
             .mentorships
             .into_iter()
@@ -218,4 +139,65 @@ pub fn roster_from_pb(p: pb::RosterPart) -> Result<(u64, Roster), String> {
             .collect(),
     };
     Ok((p.version, roster))
+}
+
+fn semester_dates_from_pb(s: &pb::RosterSemester) -> Result<SemesterDates, String> {
+    Ok(SemesterDates {
+        semester: semester_from_pb(s.semester.as_ref()).map_err(|e| e.to_string())?,
+        start: date(&s.start)?,
+        end: date(&s.end)?,
+    })
+}
+
+fn school_from_pb(s: pb::RosterSchool) -> Result<School, String> {
+    Ok(School {
+        code: code(&s.code, "school")?,
+        area: Area::from_code(&s.area).ok_or_else(|| format!("bad area {:?}", s.area))?,
+        level: SchoolLevel::from_code(&s.level).ok_or_else(|| format!("bad level {:?}", s.level))?,
+        name: s.name,
+        township: s.township,
+        alliance: s.alliance_code,
+        evaluation: None,
+    })
+}
+
+fn pairing_from_pb(x: &pb::RosterPairing) -> Result<Pairing, String> {
+    Ok(Pairing {
+        helper: code(&x.helper, "helper")?,
+        partner: code(&x.partner, "partner")?,
+        kind: PairingKind::parse(&x.kind).ok_or_else(|| format!("bad pairing kind {:?}", x.kind))?,
+        pairing_type: PairingType::parse(&x.pairing_type)
+            .ok_or_else(|| format!("bad pairing type {:?}", x.pairing_type))?,
+    })
+}
+
+fn staff_from_pb(s: pb::RosterStaff) -> Result<Staff, String> {
+    Ok(Staff {
+        schools: s.schools.iter().map(|c| code(c, "staff school")).collect::<Result<_, String>>()?,
+        id: s.id,
+        name: s.name,
+        subjects: s.subjects,
+    })
+}
+
+fn stationing_from_pb(s: &pb::RosterStationing) -> Result<Stationing, String> {
+    Ok(Stationing {
+        staff: s.staff.clone(),
+        semester: semester_from_pb(s.semester.as_ref()).map_err(|e| e.to_string())?,
+        rural_school: code(&s.rural_school, "rural_school")?,
+        urban_school: code(&s.urban_school, "urban_school")?,
+    })
+}
+
+fn teacher_from_pb(t: pb::RosterTeacher) -> Result<Teacher, String> {
+    Ok(Teacher {
+        school: code(&t.school, "teacher school")?,
+        years_of_service: u8::try_from(t.years_of_service).map_err(|_| "bad years of service")?,
+        id: t.id,
+        name: t.name,
+        subjects: t.subjects,
+        group: t.group,
+        backbone: t.backbone,
+        subject_leader: t.subject_leader,
+    })
 }

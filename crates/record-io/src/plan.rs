@@ -255,45 +255,14 @@ fn read_row(
         None => layout.kind.ok_or_else(|| vec![problem(Field::Kind.label(), "请填写活动类型".into())])?,
     };
     let header = |f: Field| label(kind.family(), f).to_owned();
-    let unheaded: Vec<RowProblem> = row
-        .iter()
-        .enumerate()
-        .filter(|(c, v)| !v.is_empty() && !layout.headed.get(*c).copied().unwrap_or(false))
-        .map(|(c, _)| {
-            problem("", format!("{} 列有内容但没有表头，无法导入；请补上表头或删去内容", column_letters(c)))
-        })
-        .collect();
+    let unheaded = unheaded_cells(row, layout, &problem);
     if !unheaded.is_empty() {
         return Err(unheaded);
     }
 
     // A row exported with its 记录编号 is checked against the record the node holds.
     if let Some(id) = value(Field::Id).filter(|t| !t.is_empty()) {
-        let col = header(Field::Id);
-        let id = Uuid::try_parse(id).map_err(|_| vec![problem(&col, format!("「{id}」不是记录编号"))])?;
-        let Some(stored) = ctx.existing.get(&id) else {
-            return Err(vec![problem(
-                &col,
-                format!("本节点没有编号为 {id} 的记录；新增记录请把记录编号留空"),
-            )]);
-        };
-        let mut a = stored.clone();
-        let calendar = ctx.roster.map(Roster::calendar).unwrap_or_default();
-        let mut errors = Vec::new();
-        fill(&mut a, row, layout, &calendar, &mut errors, &header);
-        if !errors.is_empty() {
-            return Err(errors.into_iter().map(|(c, r)| problem(&c, r)).collect());
-        }
-        return if &a == stored {
-            Ok(None)
-        } else {
-            Err(vec![problem(
-                &col,
-                format!(
-                    "记录 {id} 已在本节点，本行内容与它不同：导入只新增记录，修改已有记录请用 yanpei node edit，或清空记录编号作为新记录导入"
-                ),
-            )])
-        };
+        return read_exported_row(id, row, layout, ctx, &problem, &header);
     }
 
     let date = value(Field::Date).unwrap_or("");
@@ -343,6 +312,55 @@ fn read_row(
     }
     seen.insert(a.id, at.clone());
     Ok(Some(a))
+}
+
+/// A problem for every cell with content under no header.
+fn unheaded_cells(
+    row: &[String],
+    layout: &SheetLayout,
+    problem: &impl Fn(&str, String) -> RowProblem,
+) -> Vec<RowProblem> {
+    row.iter()
+        .enumerate()
+        .filter(|(c, v)| !v.is_empty() && !layout.headed.get(*c).copied().unwrap_or(false))
+        .map(|(c, _)| {
+            problem("", format!("{} 列有内容但没有表头，无法导入；请补上表头或删去内容", column_letters(c)))
+        })
+        .collect()
+}
+
+/// A row exported with its 记录编号 (`id`): `Ok(None)` when it equals the record the
+/// node holds, else the problem (no such record, or content that differs from it).
+fn read_exported_row(
+    id: &str,
+    row: &[String],
+    layout: &SheetLayout,
+    ctx: &Context<'_>,
+    problem: &impl Fn(&str, String) -> RowProblem,
+    header: &impl Fn(Field) -> String,
+) -> Result<Option<Activity>, Vec<RowProblem>> {
+    let col = header(Field::Id);
+    let id = Uuid::try_parse(id).map_err(|_| vec![problem(&col, format!("「{id}」不是记录编号"))])?;
+    let Some(stored) = ctx.existing.get(&id) else {
+        return Err(vec![problem(&col, format!("本节点没有编号为 {id} 的记录；新增记录请把记录编号留空"))]);
+    };
+    let mut a = stored.clone();
+    let calendar = ctx.roster.map(Roster::calendar).unwrap_or_default();
+    let mut errors = Vec::new();
+    fill(&mut a, row, layout, &calendar, &mut errors, header);
+    if !errors.is_empty() {
+        return Err(errors.into_iter().map(|(c, r)| problem(&c, r)).collect());
+    }
+    if &a == stored {
+        Ok(None)
+    } else {
+        Err(vec![problem(
+            &col,
+            format!(
+                "记录 {id} 已在本节点，本行内容与它不同：导入只新增记录，修改已有记录请用 yanpei node edit，或清空记录编号作为新记录导入"
+            ),
+        )])
+    }
 }
 
 /// Sets every column's field from its cell: 日期 first (it works out the 学期 by the

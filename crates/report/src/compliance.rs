@@ -142,6 +142,51 @@ pub fn compliance(
 
     // Totals per actor, then (school, kind): looked up per person below by name and
     // by id, so the report costs one lookup per person, not a pass over every row.
+    let done = totals(rows);
+    let people = roster_people(roster, semester, schools, staff);
+
+    // Each quota's kinds, parsed once.
+    let quotas: Vec<(&crate::policy::Quota, Vec<ActivityKind>)> =
+        policy.quotas.iter().map(|q| (q, q.kinds.iter().filter_map(|k| k.parse().ok()).collect())).collect();
+    let mut out = Vec::new();
+    for p in &people {
+        for (q, kinds) in quotas.iter().filter(|(q, _)| q.role == p.role) {
+            let mut actual = 0;
+            // Records naming the person (by name or id, once where they are the same) as
+            // someone the quota counts.
+            let mine = done.get(p.name).into_iter().chain((p.id != p.name).then(|| done.get(p.id)).flatten());
+            for ((school, kind, named_as), (n, days)) in mine.flatten() {
+                let here = p.home.is_none_or(|h| h.as_str() == *school);
+                if here && kinds.contains(kind) && q.counts_for.contains(named_as) {
+                    actual += match q.measure {
+                        Measure::Records => *n,
+                        Measure::Days => *days,
+                    };
+                }
+            }
+            let target = i64::from(q.target) * if q.period == Period::Month { months } else { 1 };
+            let projected = if elapsed > 0.0 { (actual as f64 / elapsed).floor() as i64 } else { actual };
+            out.push(ComplianceRow {
+                role: p.role,
+                person_id: p.id.to_owned(),
+                name: p.name.to_owned(),
+                schools: p.schools.clone(),
+                subjects: p.subjects.clone(),
+                quota: q.label.clone(),
+                target,
+                actual,
+                missing: (target - actual).max(0),
+                projected,
+                on_pace: actual >= target || projected >= target,
+            });
+        }
+    }
+    let rollup = roll_up(roster, &out);
+    Compliance { semester: semester.to_string(), as_of, elapsed, rows: out, rollup }
+}
+
+/// Totals per actor, then (school, kind, named as).
+fn totals(rows: &[RollupRow]) -> BTreeMap<&str, Done<'_>> {
     let mut done: BTreeMap<&str, Done<'_>> = BTreeMap::new();
     for r in rows {
         let e = done
@@ -152,8 +197,18 @@ pub fn compliance(
         e.0 += r.n;
         e.1 += r.days;
     }
-    let in_scope = |s: &SchoolCode| schools.is_none_or(|set| set.contains(s));
+    done
+}
 
+/// Everyone the report has rows for, in each role they hold: the staff `staff` includes
+/// (stationed ones also as 蹲点 staff), then the teachers of `schools` (all without).
+fn roster_people<'a>(
+    roster: &'a Roster,
+    semester: Semester,
+    schools: Option<&BTreeSet<SchoolCode>>,
+    staff: StaffRows<'_>,
+) -> Vec<Person<'a>> {
+    let in_scope = |s: &SchoolCode| schools.is_none_or(|set| set.contains(s));
     let mut people: Vec<Person<'_>> = Vec::new();
     for st in roster.staff.iter().filter(|st| staff.includes(&st.id)) {
         let stationed: Vec<String> = roster
@@ -203,45 +258,7 @@ pub fn compliance(
             people.push(mk(Role::NewTeacher));
         }
     }
-
-    // Each quota's kinds, parsed once.
-    let quotas: Vec<(&crate::policy::Quota, Vec<ActivityKind>)> =
-        policy.quotas.iter().map(|q| (q, q.kinds.iter().filter_map(|k| k.parse().ok()).collect())).collect();
-    let mut out = Vec::new();
-    for p in &people {
-        for (q, kinds) in quotas.iter().filter(|(q, _)| q.role == p.role) {
-            let mut actual = 0;
-            // Records naming the person (by name or id, once where they are the same) as
-            // someone the quota counts.
-            let mine = done.get(p.name).into_iter().chain((p.id != p.name).then(|| done.get(p.id)).flatten());
-            for ((school, kind, named_as), (n, days)) in mine.flatten() {
-                let here = p.home.is_none_or(|h| h.as_str() == *school);
-                if here && kinds.contains(kind) && q.counts_for.contains(named_as) {
-                    actual += match q.measure {
-                        Measure::Records => *n,
-                        Measure::Days => *days,
-                    };
-                }
-            }
-            let target = i64::from(q.target) * if q.period == Period::Month { months } else { 1 };
-            let projected = if elapsed > 0.0 { (actual as f64 / elapsed).floor() as i64 } else { actual };
-            out.push(ComplianceRow {
-                role: p.role,
-                person_id: p.id.to_owned(),
-                name: p.name.to_owned(),
-                schools: p.schools.clone(),
-                subjects: p.subjects.clone(),
-                quota: q.label.clone(),
-                target,
-                actual,
-                missing: (target - actual).max(0),
-                projected,
-                on_pace: actual >= target || projected >= target,
-            });
-        }
-    }
-    let rollup = roll_up(roster, &out);
-    Compliance { semester: semester.to_string(), as_of, elapsed, rows: out, rollup }
+    people
 }
 
 fn roll_up(roster: &Roster, rows: &[ComplianceRow]) -> Vec<PersonCount> {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement,
 };
@@ -13,7 +13,9 @@ use yanpei_domain::{Activity, Rev, SchoolCode};
 
 use crate::StoreError;
 use crate::convert::{from_hub_row, hub_row, parse_revs, revs_json};
-use crate::decide::{Caller, Decision, Held, IncomingChange, KeptLoser, Origin, RefusalReason, decide};
+use crate::decide::{
+    Caller, Decision, Held, IncomingChange, KeptLoser, Lost, Origin, RefusalReason, Refused, Write, decide,
+};
 use crate::entity::{hub_activity, hub_conflict, hub_node, hub_school};
 use crate::ledger::{Session, append_rejections};
 use crate::planted::{Bug, planted};
@@ -75,7 +77,7 @@ impl HubStore {
         let txn = self.db.begin_write().await?;
         // Take the writer lock first (row lock on PostgreSQL; SQLite has one writer):
         // cursors are then handed out in commit order.
-        let mut cursor = bump_counter(&txn, 0).await?;
+        let cursor = bump_counter(&txn, 0).await?;
         let node = hub_node::Entity::find_by_id(session.node_id)
             .one(&txn)
             .await?
@@ -88,89 +90,17 @@ impl HubStore {
             causal: session.protocol_version >= CAUSAL_PROTOCOL,
             roster,
         };
-        let decision = if planted(Bug::SkipBaseCheck) {
-            let lied: Vec<IncomingChange> = changes
-                .iter()
-                .map(|c| {
-                    let mut c = c.clone();
-                    if let Some(h) = held.get(&c.activity.id) {
-                        c.ancestors.insert(0, Rev::of(&h.activity));
-                    }
-                    c
-                })
-                .collect();
-            decide(&caller, held, &lied)
-        } else {
-            decide(&caller, held, changes)
-        };
+        let decision = decide_batch(&caller, held, changes);
         if !decision.refused.is_empty() {
-            let names = school_names(&txn).await?;
-            let name =
-                |code: &str| names.get(code).map(|n| format!("{n}（{code}）")).unwrap_or(code.to_owned());
-            for r in &decision.refused {
-                let owner = match &r.reason {
-                    RefusalReason::ForeignCreate { owner } => owner.to_string(),
-                    RefusalReason::PartnerOffRoster { .. } => changes
-                        .iter()
-                        .find(|c| c.seq == r.seq)
-                        .map_or_else(String::new, |c| c.activity.school.to_string()),
-                    RefusalReason::OwnerChange { held, .. } | RefusalReason::NotNamed { owner: held } => {
-                        held.clone()
-                    }
-                };
-                refused.push(Refusal {
-                    seq: r.seq,
-                    activity_id: r.id.to_string(),
-                    reason: describe(&r.reason, &name),
-                    owner: Some(owner),
-                });
-            }
+            refused.extend(explain_refusals(&txn, &decision.refused, changes).await?);
         }
         for r in &refused {
             tracing::warn!(seq = r.seq, record = %r.activity_id, reason = %r.reason, "change refused");
         }
         let Decision { applied, unchanged, conflicts, writes, lost, resolved, .. } = decision;
-        // Rollups move by exact deltas: each written record's previous contribution leaves.
-        let mut delta = Rollups::default();
-        let mut rows = Vec::with_capacity(writes.len());
-        let mut parties = Vec::new();
-        for w in writes {
-            if w.before.as_ref() != Some(&w.after) {
-                if let Some(b) = &w.before {
-                    delta.add(b, -1);
-                }
-                delta.add(&w.after, 1);
-            }
-            cursor += 1;
-            let mut row = hub_row(&w.after, now);
-            row.origin_node = Set(w.origin.node);
-            row.origin_school = Set(Some(w.origin.school.clone()));
-            row.change_seq = Set(cursor);
-            row.revs = Set(revs_json(&w.ancestors));
-            parties.extend(w.after.body.details.partner_schools.iter().map(|p| (w.after.id, p.to_string())));
-            rows.push(row);
-        }
-        for l in &lost {
-            tracing::warn!(
-                record = %l.activity.id, version = l.activity.version, winner = %l.won_by.node,
-                loser = %l.lost_by.node, "concurrent versions: the loser is kept as a conflict"
-            );
-            record_conflict(&txn, l, now).await?;
-        }
-        resolve(&txn, &resolved, now).await?;
-        insert_parties(&txn, parties).await?;
-        if planted(Bug::DoubleRollup) {
-            apply_delta(&txn, delta.clone()).await?;
-        }
-        apply_delta(&txn, delta).await?;
-        upsert_activities(&txn, rows).await?;
-        set_counter(&txn, cursor).await?;
+        write_decision(&txn, writes, &lost, &resolved, cursor, now).await?;
         let top = changes.iter().map(|c| c.seq).chain(refused.iter().map(|r| r.seq)).max().unwrap_or(0);
-        let acked = node.acked_seq.max(seq_i64(top)?);
-        let mut node: hub_node::ActiveModel = node.into();
-        node.acked_seq = Set(acked);
-        node.last_seen = Set(now);
-        node.update(&txn).await?;
+        let acked = acknowledge(&txn, node, top, now).await?;
         let noted: &[Refusal] = if planted(Bug::DropLedgerNote) { &[] } else { &refused };
         note_in_ledger(&txn, session.id, received, applied, unchanged, noted, acked).await?;
         if planted(Bug::AckBeforeCommit) {
@@ -195,6 +125,121 @@ pub(crate) const CAUSAL_PROTOCOL: u32 = 3;
 
 fn seq_i64(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::Invalid(format!("sequence number {seq} is too large")))
+}
+
+/// The pure decision of a batch (`decide::decide`); under the planted bug
+/// `SkipBaseCheck`, as if every change named the held version as its ancestor.
+fn decide_batch(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingChange]) -> Decision {
+    if !planted(Bug::SkipBaseCheck) {
+        return decide(caller, held, changes);
+    }
+    let lied: Vec<IncomingChange> = changes
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if let Some(h) = held.get(&c.activity.id) {
+                c.ancestors.insert(0, Rev::of(&h.activity));
+            }
+            c
+        })
+        .collect();
+    decide(caller, held, &lied)
+}
+
+/// The decision's refusals as answered and noted: the reason in Chinese with school
+/// names, and the school the record belongs to.
+async fn explain_refusals(
+    txn: &impl ConnectionTrait,
+    refused: &[Refused],
+    changes: &[IncomingChange],
+) -> Result<Vec<Refusal>, StoreError> {
+    let names = school_names(txn).await?;
+    let name = |code: &str| names.get(code).map(|n| format!("{n}（{code}）")).unwrap_or(code.to_owned());
+    Ok(refused
+        .iter()
+        .map(|r| {
+            let owner = match &r.reason {
+                RefusalReason::ForeignCreate { owner } => owner.to_string(),
+                RefusalReason::PartnerOffRoster { .. } => changes
+                    .iter()
+                    .find(|c| c.seq == r.seq)
+                    .map_or_else(String::new, |c| c.activity.school.to_string()),
+                RefusalReason::OwnerChange { held, .. } | RefusalReason::NotNamed { owner: held } => {
+                    held.clone()
+                }
+            };
+            Refusal {
+                seq: r.seq,
+                activity_id: r.id.to_string(),
+                reason: describe(&r.reason, &name),
+                owner: Some(owner),
+            }
+        })
+        .collect())
+}
+
+/// Writes what the decision says, after the hub cursor `cursor`: each written record
+/// with the next cursor (one multi-row upsert), the kept losers, the resolved
+/// conflicts, the record's parties and the rollup deltas; then moves the counter.
+async fn write_decision(
+    txn: &impl ConnectionTrait,
+    writes: Vec<Write>,
+    lost: &[Lost],
+    resolved: &[(i64, u64)],
+    mut cursor: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Rollups move by exact deltas: each written record's previous contribution leaves.
+    let mut delta = Rollups::default();
+    let mut rows = Vec::with_capacity(writes.len());
+    let mut parties = Vec::new();
+    for w in writes {
+        if w.before.as_ref() != Some(&w.after) {
+            if let Some(b) = &w.before {
+                delta.add(b, -1);
+            }
+            delta.add(&w.after, 1);
+        }
+        cursor += 1;
+        let mut row = hub_row(&w.after, now);
+        row.origin_node = Set(w.origin.node);
+        row.origin_school = Set(Some(w.origin.school.clone()));
+        row.change_seq = Set(cursor);
+        row.revs = Set(revs_json(&w.ancestors));
+        parties.extend(w.after.body.details.partner_schools.iter().map(|p| (w.after.id, p.to_string())));
+        rows.push(row);
+    }
+    for l in lost {
+        tracing::warn!(
+            record = %l.activity.id, version = l.activity.version, winner = %l.won_by.node,
+            loser = %l.lost_by.node, "concurrent versions: the loser is kept as a conflict"
+        );
+        record_conflict(txn, l, now).await?;
+    }
+    resolve(txn, resolved, now).await?;
+    insert_parties(txn, parties).await?;
+    if planted(Bug::DoubleRollup) {
+        apply_delta(txn, delta.clone()).await?;
+    }
+    apply_delta(txn, delta).await?;
+    upsert_activities(txn, rows).await?;
+    set_counter(txn, cursor).await
+}
+
+/// Moves the node's acknowledged sequence number to `top` (never back) and its last
+/// contact to `now`; returns the acknowledged number.
+async fn acknowledge(
+    txn: &impl ConnectionTrait,
+    node: hub_node::Model,
+    top: u64,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let acked = node.acked_seq.max(seq_i64(top)?);
+    let mut node: hub_node::ActiveModel = node.into();
+    node.acked_seq = Set(acked);
+    node.last_seen = Set(now);
+    node.update(txn).await?;
+    Ok(acked)
 }
 
 /// The reason of a refusal, in Chinese, with school names.

@@ -115,6 +115,24 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Why a change `a` of the held record `held` (not a replay) is refused, if it is:
+    /// it changes the owner, the caller is a partner school `held` does not name, or it
+    /// newly names a school off the roster.
+    fn refuses(&self, a: &Activity, held: &Activity) -> Option<RefusalReason> {
+        if a.school != held.school {
+            return Some(RefusalReason::OwnerChange {
+                held: held.school.to_string(),
+                sent: a.school.clone(),
+            });
+        }
+        if self.school != held.school && !held.body.details.partner_schools.contains(&self.school) {
+            return Some(RefusalReason::NotNamed { owner: held.school.to_string() });
+        }
+        self.off_roster(a, Some(held)).map(|school| RefusalReason::PartnerOffRoster { school })
+    }
+}
+
 /// A losing version the hub keeps for a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptLoser {
@@ -270,6 +288,56 @@ impl State {
         }
     }
 
+    /// Change `c` (made by `mine`) meets a held version it was not made from: the greater
+    /// by [`rank`] is current, the other is kept as a loser; the winner is written again
+    /// either way (`before`: what the hub held before the batch).
+    fn concurrent(&mut self, c: &IncomingChange, mine: &Origin, before: Option<Activity>) {
+        let a = &c.activity;
+        let rev = Rev::of(a);
+        self.out.conflicts += 1;
+        self.resolve(a.id, a.version, |r| c.ancestors.contains(r));
+        let Some(h) = self.held.get(&a.id).cloned() else { return };
+        let h_rev = Rev::of(&h.activity);
+        let owner = h.activity.school.as_str();
+        let incoming_wins = rank(a, &rev, mine, owner) > rank(&h.activity, &h_rev, &h.origin, owner);
+        if incoming_wins {
+            self.out.lost.push(Lost {
+                activity: h.activity.clone(),
+                rev: h_rev.clone(),
+                lost_by: h.origin.clone(),
+                won_by: mine.clone(),
+                resolved_by: None,
+            });
+            let mut losers = h.losers.clone();
+            losers.push(KeptLoser { id: 0, rev: h_rev, open: true });
+            // The replaced version is kept as a loser, never named as an ancestor: a
+            // lineage travels with the record (nodes send it again after a restore), the
+            // kept losers do not, and a restored hub must not take a losing version it no
+            // longer keeps for one it has.
+            let ancestors = merge(&c.ancestors, &h.ancestors);
+            let new = Held { activity: a.clone(), ancestors, origin: mine.clone(), losers };
+            self.write(before.as_ref(), &new);
+            self.held.insert(a.id, new);
+            self.out.applied += 1;
+        } else {
+            self.out.lost.push(Lost {
+                activity: a.clone(),
+                rev: rev.clone(),
+                lost_by: mine.clone(),
+                won_by: h.origin.clone(),
+                resolved_by: None,
+            });
+            let mut kept = h.clone();
+            // Kept as a loser (sent with the winner as `kept`, not as an ancestor): a node
+            // holding the losing version sees that the hub has it, and takes the winner.
+            kept.losers.push(KeptLoser { id: 0, rev, open: true });
+            // The winner again, with a new cursor: the losing node pulls it.
+            self.write(before.as_ref(), &kept);
+            self.held.insert(a.id, kept);
+            self.out.unchanged += 1;
+        }
+    }
+
     /// Resolves the open losers of `id` that `pick` selects, by `version`.
     fn resolve(&mut self, id: Uuid, version: u64, pick: impl Fn(&Rev) -> bool) {
         if let Some(h) = self.held.get_mut(&id) {
@@ -327,20 +395,8 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
             st.out.unchanged += 1;
             continue;
         }
-        if a.school != h.activity.school {
-            let held_owner = h.activity.school.to_string();
-            refuse(&mut st, RefusalReason::OwnerChange { held: held_owner, sent: a.school.clone() });
-            continue;
-        }
-        if caller.school != h.activity.school
-            && !h.activity.body.details.partner_schools.contains(&caller.school)
-        {
-            let owner = h.activity.school.to_string();
-            refuse(&mut st, RefusalReason::NotNamed { owner });
-            continue;
-        }
-        if let Some(school) = caller.off_roster(a, Some(&h.activity)) {
-            refuse(&mut st, RefusalReason::PartnerOffRoster { school });
+        if let Some(reason) = caller.refuses(a, &h.activity) {
+            refuse(&mut st, reason);
             continue;
         }
         let before = originally.get(&a.id).cloned();
@@ -362,47 +418,7 @@ pub fn decide(caller: &Caller, held: HashMap<Uuid, Held>, changes: &[IncomingCha
             continue;
         }
         // Concurrent: two versions neither of which was made from the other.
-        st.out.conflicts += 1;
-        st.resolve(a.id, a.version, |r| c.ancestors.contains(r));
-        let Some(h) = st.held.get(&a.id).cloned() else { continue };
-        let owner = h.activity.school.as_str();
-        let incoming_wins = rank(a, &rev, &mine, owner) > rank(&h.activity, &h_rev, &h.origin, owner);
-        if incoming_wins {
-            st.out.lost.push(Lost {
-                activity: h.activity.clone(),
-                rev: h_rev.clone(),
-                lost_by: h.origin.clone(),
-                won_by: mine.clone(),
-                resolved_by: None,
-            });
-            let mut losers = h.losers.clone();
-            losers.push(KeptLoser { id: 0, rev: h_rev, open: true });
-            // The replaced version is kept as a loser, never named as an ancestor: a
-            // lineage travels with the record (nodes send it again after a restore), the
-            // kept losers do not, and a restored hub must not take a losing version it no
-            // longer keeps for one it has.
-            let ancestors = merge(&c.ancestors, &h.ancestors);
-            let new = Held { activity: a.clone(), ancestors, origin: mine.clone(), losers };
-            st.write(before.as_ref(), &new);
-            st.held.insert(a.id, new);
-            st.out.applied += 1;
-        } else {
-            st.out.lost.push(Lost {
-                activity: a.clone(),
-                rev: rev.clone(),
-                lost_by: mine.clone(),
-                won_by: h.origin.clone(),
-                resolved_by: None,
-            });
-            let mut kept = h.clone();
-            // Kept as a loser (sent with the winner as `kept`, not as an ancestor): a node
-            // holding the losing version sees that the hub has it, and takes the winner.
-            kept.losers.push(KeptLoser { id: 0, rev, open: true });
-            // The winner again, with a new cursor: the losing node pulls it.
-            st.write(before.as_ref(), &kept);
-            st.held.insert(a.id, kept);
-            st.out.unchanged += 1;
-        }
+        st.concurrent(c, &mine, before);
     }
     st.out
 }
