@@ -28,7 +28,7 @@ fn options(dir: &std::path::Path, postgres: Option<String>) -> ReportsOptions {
 async fn raw_and_rollup_answers_agree_on_both_backends() {
     let dir = std::env::temp_dir().join("yanpei-tests").join(format!("reports-{}", std::process::id()));
     // The benchmark makes and drops its own PostgreSQL database; it needs the server only.
-    let admin = yanpei_store::testing::postgres_admin_url();
+    let admin = yanpei_test_kit::postgres_admin_url();
     let postgres = match sea_orm::Database::connect(&admin).await {
         Ok(db) => {
             db.close().await.unwrap();
@@ -77,7 +77,7 @@ fn the_section_replaces_itself_and_keeps_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_rollup_fails_the_check() {
     use sea_orm::ConnectionTrait;
-    let url = yanpei_store::testing::fresh_sqlite("reports_wrong");
+    let url = yanpei_test_kit::fresh_sqlite("reports_wrong");
     let store = yanpei_store::hub::HubStore::open(&url).await.unwrap();
     let roster = yanpei_demo::demo_roster().unwrap();
     store.replace_roster(&roster, "test").await.unwrap();

@@ -98,7 +98,7 @@ fn a_hub_and_a_node_set_up_by_hand_on_sqlite() {
 #[test]
 fn a_hub_and_a_node_set_up_by_hand_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("cli_manual")) {
+    if let Some(url) = runtime.block_on(yanpei_test_kit::fresh_postgres("cli_manual")) {
         set_up_by_hand(Cx { dir: fresh_dir("manual-postgres"), db: Some(url) });
     }
 }

@@ -122,7 +122,7 @@ fn a_county_with_its_own_semester_on_sqlite() {
 #[test]
 fn a_county_with_its_own_semester_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("cli_calendar")) {
+    if let Some(url) = runtime.block_on(yanpei_test_kit::fresh_postgres("cli_calendar")) {
         county_semester(Cx { dir: fresh_dir("postgres"), db: Some(url) });
     }
 }

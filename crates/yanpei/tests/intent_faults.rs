@@ -31,7 +31,7 @@ async fn intent_seeds_0_to_3() {
 /// every kind but the disk-full one, which needs the hub's own small disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intent_seeds_0_to_2_on_postgres() {
-    let admin = yanpei_store::testing::postgres_admin_url();
+    let admin = yanpei_test_kit::postgres_admin_url();
     if let Err(e) = yanpei_store::connect(&admin).await {
         assert!(
             std::env::var_os("CI").is_none(),

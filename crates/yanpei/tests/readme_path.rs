@@ -35,7 +35,7 @@ fn the_readme_path_runs_as_written_on_sqlite() {
 #[test]
 fn the_readme_path_runs_as_written_on_postgres() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("readme_path")) {
+    if let Some(url) = runtime.block_on(yanpei_test_kit::fresh_postgres("readme_path")) {
         let out = run_readme("postgres", Some(url));
         check_outcome(&out);
     }

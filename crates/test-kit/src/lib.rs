@@ -1,4 +1,5 @@
-//! Test databases: a fresh SQLite file or a fresh PostgreSQL database per test.
+//! Test support, for tests only (crates take it as a dev-dependency): a fresh
+//! SQLite file or a fresh PostgreSQL database per test.
 //!
 //! PostgreSQL is found at `YANPEI_TEST_POSTGRES` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). Where it is absent, tests that
@@ -63,5 +64,5 @@ pub fn fresh_sqlite(prefix: &str) -> String {
     if let Err(e) = std::fs::create_dir_all(&dir) {
         panic!("creating {}: {e}", dir.display());
     }
-    crate::sqlite_url(&dir.join("db.sqlite"))
+    yanpei_store::sqlite_url(&dir.join("db.sqlite"))
 }
