@@ -28,18 +28,7 @@ fn options(dir: &std::path::Path, postgres: Option<String>) -> ReportsOptions {
 async fn raw_and_rollup_answers_agree_on_both_backends() {
     let dir = std::env::temp_dir().join("yanpei-tests").join(format!("reports-{}", std::process::id()));
     // The benchmark makes and drops its own PostgreSQL database; it needs the server only.
-    let admin = yanpei_test_kit::postgres_admin_url();
-    let postgres = match sea_orm::Database::connect(&admin).await {
-        Ok(db) => {
-            db.close().await.unwrap();
-            Some(admin)
-        }
-        Err(e) if std::env::var_os("CI").is_some() => panic!("CI requires PostgreSQL at {admin}: {e}"),
-        Err(e) => {
-            eprintln!("\n!!! SKIPPING the PostgreSQL half: no server at {admin} ({e}).\n");
-            None
-        }
-    };
+    let postgres = yanpei_test_kit::postgres_server("raw_and_rollup_answers_agree_on_both_backends").await;
     let r = run_reports(&options(&dir, postgres.clone())).await.unwrap();
     assert_eq!(r.backends.len(), if postgres.is_some() { 2 } else { 1 });
     for b in &r.backends {
