@@ -96,7 +96,7 @@ impl PgOnDisk {
     /// Moves the (empty, unused) database at `fresh_url` into a new tablespace in `dir`.
     async fn create(fresh_url: &str, dir: &Path) -> PgOnDisk {
         let (_, database) = fresh_url.rsplit_once('/').unwrap();
-        let admin = yanpei_store::testing::postgres_admin_url();
+        let admin = yanpei_test_kit::postgres_admin_url();
         let location = dir.join("pg");
         std::fs::create_dir_all(&location).unwrap();
         let chown = Command::new("chown").arg("postgres:postgres").arg(&location).status().unwrap();
@@ -692,7 +692,7 @@ impl Backup {
             Backup { sqlite: Some((live, copy)), postgres: None }
         } else {
             let (_, name) = url.rsplit_once('/').unwrap();
-            let admin = yanpei_store::testing::postgres_admin_url();
+            let admin = yanpei_test_kit::postgres_admin_url();
             // PostgreSQL cuts names at 63 bytes: keep the copy's name distinct (database
             // names here are ASCII).
             let copy = format!("{}_backup", &name[..name.len().min(50)]);

@@ -19,7 +19,7 @@ use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode};
 use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 use yanpei_store::hub::StatsFilter;
 
-pub use yanpei_store::testing::fresh_postgres;
+pub use yanpei_test_kit::fresh_postgres;
 
 static WORLDS: AtomicU32 = AtomicU32::new(0);
 

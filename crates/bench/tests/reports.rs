@@ -28,18 +28,7 @@ fn options(dir: &std::path::Path, postgres: Option<String>) -> ReportsOptions {
 async fn raw_and_rollup_answers_agree_on_both_backends() {
     let dir = std::env::temp_dir().join("yanpei-tests").join(format!("reports-{}", std::process::id()));
     // The benchmark makes and drops its own PostgreSQL database; it needs the server only.
-    let admin = yanpei_store::testing::postgres_admin_url();
-    let postgres = match sea_orm::Database::connect(&admin).await {
-        Ok(db) => {
-            db.close().await.unwrap();
-            Some(admin)
-        }
-        Err(e) if std::env::var_os("CI").is_some() => panic!("CI requires PostgreSQL at {admin}: {e}"),
-        Err(e) => {
-            eprintln!("\n!!! SKIPPING the PostgreSQL half: no server at {admin} ({e}).\n");
-            None
-        }
-    };
+    let postgres = yanpei_test_kit::postgres_server("raw_and_rollup_answers_agree_on_both_backends").await;
     let r = run_reports(&options(&dir, postgres.clone())).await.unwrap();
     assert_eq!(r.backends.len(), if postgres.is_some() { 2 } else { 1 });
     for b in &r.backends {
@@ -77,7 +66,7 @@ fn the_section_replaces_itself_and_keeps_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_rollup_fails_the_check() {
     use sea_orm::ConnectionTrait;
-    let url = yanpei_store::testing::fresh_sqlite("reports_wrong");
+    let url = yanpei_test_kit::fresh_sqlite("reports_wrong");
     let store = yanpei_store::hub::HubStore::open(&url).await.unwrap();
     let roster = yanpei_demo::demo_roster().unwrap();
     store.replace_roster(&roster, "test").await.unwrap();

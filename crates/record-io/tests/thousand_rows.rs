@@ -12,7 +12,7 @@ use yanpei_domain::roster::{Roster, Teacher};
 use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_record_io::{Grid, Mode, columns, import_file, read_workbook};
 use yanpei_store::node::NodeStore;
-use yanpei_store::testing::fresh_sqlite;
+use yanpei_test_kit::fresh_sqlite;
 
 fn code(s: &str) -> SchoolCode {
     s.parse().unwrap()

@@ -28,7 +28,6 @@ mod roster;
 mod shared;
 mod sql;
 mod stats;
-pub mod testing;
 pub mod weekly;
 
 pub use db::{Backend, connect, sqlite_url};

@@ -12,7 +12,8 @@ use yanpei_domain::{
 };
 use yanpei_store::hub::{HubStore, IncomingChange, Session};
 use yanpei_store::node::NodeStore;
-use yanpei_store::{StorageFault, StoreError, connect, testing};
+use yanpei_store::{StorageFault, StoreError, connect};
+use yanpei_test_kit as testing;
 
 /// Pages the capped databases may hold (4 KiB each).
 const CAP: u64 = 600;

@@ -6,8 +6,9 @@ use yanpei_domain::roster::Roster;
 use yanpei_domain::{
     Activity, ActivityDraft, ActivityKind, Alliance, Area, School, SchoolCode, SchoolLevel, Semester, Term,
 };
+use yanpei_store::StoreError;
 use yanpei_store::hub::{HubStore, IncomingChange, StatsFilter};
-use yanpei_store::{StoreError, testing};
+use yanpei_test_kit as testing;
 
 fn code(s: &str) -> SchoolCode {
     s.parse().unwrap()

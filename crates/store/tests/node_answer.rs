@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode, Semester, Term};
 use yanpei_store::node::NodeStore;
-use yanpei_store::testing;
+use yanpei_test_kit as testing;
 
 fn lecture(n: u32) -> Activity {
     let school: SchoolCode = "S1".parse().unwrap();

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, SchoolCode, Semester, Term, ancestry_of};
 use yanpei_store::node::{NodeStore, PulledRecord};
-use yanpei_store::testing;
+use yanpei_test_kit as testing;
 
 fn code(s: &str) -> SchoolCode {
     s.parse().unwrap()

@@ -14,7 +14,7 @@ use yanpei_domain::{
 };
 use yanpei_store::hub::{HubStore, IncomingChange, Session, StatsFilter};
 use yanpei_store::rollup::Rollups;
-use yanpei_store::testing;
+use yanpei_test_kit as testing;
 
 const SCHOOLS: [&str; 2] = ["S1", "S2"];
 /// Schools a record may name as partners: both node schools and one without a node.

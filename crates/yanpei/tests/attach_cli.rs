@@ -2,36 +2,13 @@
 //! beside the store, listed with the record; an over-limit file refused, naming it and the limit.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
-
-fn yanpei(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).current_dir(dir).env_remove("RUST_LOG").args(args).output().unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = yanpei(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "yanpei {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("yanpei-tests").join(format!("cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::{fresh_dir, ok, run};
 
 #[test]
 fn a_clerk_attaches_files_to_a_record() {
-    let dir = fresh_dir("attach");
+    let dir = fresh_dir("cli", "attach");
     ok(&dir, &["ca", "init", "--county", "示范县"]);
     ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
     let pki = |f: &str| format!("pki/{f}");
@@ -93,7 +70,7 @@ fn a_clerk_attaches_files_to_a_record() {
 
     // Over the limit: refused before anything is written, naming the file and the limit.
     std::fs::File::create(dir.join("整堂课录像.mp4")).unwrap().set_len(65 * 1024 * 1024).unwrap();
-    let big = yanpei(&dir, &["node", "attach", &id, "整堂课录像.mp4"]);
+    let big = run(&dir, &["node", "attach", &id, "整堂课录像.mp4"]);
     assert!(!big.status.success());
     let err = String::from_utf8_lossy(&big.stderr);
     assert!(err.contains("整堂课录像.mp4") && err.contains("超过附件上限 64 MB"), "{err}");

@@ -19,16 +19,12 @@ fn work_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn postgres_url() -> String {
-    std::env::var("YANPEI_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 #[test]
 fn quick_bench_produces_every_row_and_writes_the_report() {
     let dir = work_dir("bench-quick");
     let out = dir.join("BENCHMARKS.md");
     let run = Command::new(BIN)
-        .args(["bench", "--quick", "--json", "--postgres", &postgres_url()])
+        .args(["bench", "--quick", "--json", "--postgres", &yanpei_test_kit::postgres_admin_url()])
         .arg("--out")
         .arg(&out)
         .arg("--dir")

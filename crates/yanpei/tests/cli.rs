@@ -2,70 +2,18 @@
 //! by hand from the README's commands, with records made, changed, deleted and synced.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
-
-/// Where commands run, and the hub database they use (the default SQLite file, or PostgreSQL).
-struct Cx {
-    dir: PathBuf,
-    db: Option<String>,
-}
-
-impl Cx {
-    fn command(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(&self.dir).env_remove("RUST_LOG").env_remove("YANPEI_HUB_DB");
-        if let Some(db) = &self.db {
-            c.env("YANPEI_HUB_DB", db);
-        }
-        c
-    }
-}
-
-fn yanpei(cx: &Cx, args: &[&str]) -> Output {
-    cx.command().args(args).output().unwrap()
-}
-
-fn ok(cx: &Cx, args: &[&str]) -> String {
-    let out = yanpei(cx, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "yanpei {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn with_stdin(cx: &Cx, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = cx
-        .command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn fresh_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join("yanpei-tests").join(format!("cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::{Cx, Hub, fresh_dir, fresh_postgres};
 
 #[test]
 fn demo_json_reports_equal_nonzero_totals() {
-    let dir = fresh_dir("demo");
+    let dir = fresh_dir("cli", "demo");
     let cx = Cx { dir: dir.clone(), db: None };
-    let out = ok(&cx, &["demo", "--json", "--dir", dir.join("run").to_str().unwrap()]);
+    let out = cx.ok(&["demo", "--json", "--dir", dir.join("run").to_str().unwrap()]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let nodes = report["nodes_recorded"].as_u64().unwrap();
     let hub = report["hub_counted"].as_u64().unwrap();
@@ -81,37 +29,27 @@ fn demo_json_reports_equal_nonzero_totals() {
     assert_eq!(by_school_hub, hub);
 }
 
-struct Hub(Child);
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_hub_and_a_node_set_up_by_hand_on_sqlite() {
-    set_up_by_hand(Cx { dir: fresh_dir("manual-sqlite"), db: None });
+    set_up_by_hand(Cx { dir: fresh_dir("cli", "manual-sqlite"), db: None });
 }
 
 #[test]
 fn a_hub_and_a_node_set_up_by_hand_on_postgres() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("cli_manual")) {
-        set_up_by_hand(Cx { dir: fresh_dir("manual-postgres"), db: Some(url) });
+    if let Some(url) = fresh_postgres("cli_manual") {
+        set_up_by_hand(Cx { dir: fresh_dir("cli", "manual-postgres"), db: Some(url) });
     }
 }
 
 fn set_up_by_hand(cx: Cx) {
     let dir = cx.dir.clone();
-    ok(&cx, &["ca", "init", "--county", "示范县"]);
-    ok(&cx, &["ca", "issue-hub"]);
-    ok(&cx, &["ca", "issue-node", "--school", "CGZ1"]);
-    ok(&cx, &["ca", "issue-operator"]);
+    cx.ok(&["ca", "init", "--county", "示范县"]);
+    cx.ok(&["ca", "issue-hub"]);
+    cx.ok(&["ca", "issue-node", "--school", "CGZ1"]);
+    cx.ok(&["ca", "issue-operator"]);
     let demo_roster = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/roster");
-    ok(&cx, &["roster", "validate", demo_roster]);
-    ok(&cx, &["roster", "import", demo_roster]);
+    cx.ok(&["roster", "validate", demo_roster]);
+    cx.ok(&["roster", "import", demo_roster]);
 
     // A config file with a mistyped key is refused, naming the key.
     std::fs::write(
@@ -119,7 +57,7 @@ fn set_up_by_hand(cx: Cx) {
         "[hub]\nlisten = \"127.0.0.1:0\"\nmetrics_lisen = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    let bad = yanpei(&cx, &["hub", "check-config", "--config", "bad.toml"]);
+    let bad = cx.run(&["hub", "check-config", "--config", "bad.toml"]);
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("metrics_lisen"),
@@ -131,10 +69,10 @@ fn set_up_by_hand(cx: Cx) {
         "[hub]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n",
     )
     .unwrap();
-    ok(&cx, &["hub", "check-config", "--config", "hub.toml"]);
+    cx.ok(&["hub", "check-config", "--config", "hub.toml"]);
     // insecure_dev needs no certificates, and the check says loudly what it means.
     std::fs::write(dir.join("dev.toml"), "[hub]\ninsecure_dev = true\nca = \"nowhere.pem\"\n").unwrap();
-    let dev = ok(&cx, &["hub", "check-config", "--config", "dev.toml"]);
+    let dev = cx.ok(&["hub", "check-config", "--config", "dev.toml"]);
     assert!(dev.contains("警告") && dev.contains("insecure_dev"), "{dev}");
 
     let mut hub = Hub(cx
@@ -170,124 +108,134 @@ fn set_up_by_hand(cx: Cx) {
     });
 
     let url = format!("https://127.0.0.1:{port}");
-    ok(
-        &cx,
-        &[
-            "node",
-            "init",
-            "--school",
-            "CGZ1",
-            "--hub",
-            &url,
-            "--ca",
-            "pki/ca.pem",
-            "--cert",
-            "pki/node-CGZ1.pem",
-            "--key",
-            "pki/node-CGZ1.key",
-        ],
-    );
-    let recorded = ok(
-        &cx,
-        &[
-            "node",
-            "record",
-            "--kind",
-            "听课",
-            "--date",
-            "2024-10-09",
-            "--actor",
-            "王静",
-            "--teacher",
-            "李敏",
-            "--subject",
-            "语文",
-            "--topic",
-            "背影",
-        ],
-    );
+    cx.ok(&[
+        "node",
+        "init",
+        "--school",
+        "CGZ1",
+        "--hub",
+        &url,
+        "--ca",
+        "pki/ca.pem",
+        "--cert",
+        "pki/node-CGZ1.pem",
+        "--key",
+        "pki/node-CGZ1.key",
+    ]);
+    let recorded = cx.ok(&[
+        "node",
+        "record",
+        "--kind",
+        "听课",
+        "--date",
+        "2024-10-09",
+        "--actor",
+        "王静",
+        "--teacher",
+        "李敏",
+        "--subject",
+        "语文",
+        "--topic",
+        "背影",
+    ]);
     assert!(recorded.contains("已记录"), "{recorded}");
-    ok(
-        &cx,
-        &[
-            "node",
-            "record",
-            "--kind",
-            "讲座",
-            "--date",
-            "2024-11-20",
-            "--actor",
-            "张伟",
-            "--topic",
-            "大单元教学设计",
-        ],
-    );
+    cx.ok(&[
+        "node",
+        "record",
+        "--kind",
+        "讲座",
+        "--date",
+        "2024-11-20",
+        "--actor",
+        "张伟",
+        "--topic",
+        "大单元教学设计",
+    ]);
 
     // A record missing a required field is refused with the field named, in Chinese only.
-    let bad = yanpei(
-        &cx,
-        &["node", "record", "--kind", "听课", "--date", "2024-10-09", "--actor", "王静", "--subject", "语文"],
-    );
+    let bad = cx.run(&[
+        "node",
+        "record",
+        "--kind",
+        "听课",
+        "--date",
+        "2024-10-09",
+        "--actor",
+        "王静",
+        "--subject",
+        "语文",
+    ]);
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("授课教师：") && !err.contains("teacher"), "{err}");
 
-    let listed: serde_json::Value = serde_json::from_str(&ok(&cx, &["node", "list", "--json"])).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&cx.ok(&["node", "list", "--json"])).unwrap();
     let rows = listed.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     let lecture = rows.iter().find(|r| r["kind"] == "lecture").unwrap()["id"].as_str().unwrap().to_owned();
     let observation =
         rows.iter().find(|r| r["kind"] == "lesson_observation").unwrap()["id"].as_str().unwrap().to_owned();
-    ok(&cx, &["node", "edit", &observation, "--topic", "背影（第二课时）"]);
-    ok(&cx, &["node", "delete", &lecture]);
+    cx.ok(&["node", "edit", &observation, "--topic", "背影（第二课时）"]);
+    cx.ok(&["node", "delete", &lecture]);
 
-    let synced = ok(&cx, &["node", "sync"]);
+    let synced = cx.ok(&["node", "sync"]);
     assert!(synced.contains("推送 4 条变更"), "{synced}");
 
     // The node now knows its place in the county, offline.
-    let mine = ok(&cx, &["node", "roster"]);
+    let mine = cx.ok(&["node", "roster"]);
     assert!(mine.contains("城关第一中学") && mine.contains("城东区域联合体"), "{mine}");
     assert!(mine.contains("结对") && mine.contains("研培人员"), "{mine}");
     // ...and refuses a record naming a teacher who is not on its roster.
-    let stranger = yanpei(
-        &cx,
-        &[
-            "node",
-            "record",
-            "--kind",
-            "听课",
-            "--date",
-            "2024-10-10",
-            "--actor",
-            "某人",
-            "--teacher",
-            "查无此人",
-            "--subject",
-            "语文",
-        ],
-    );
+    let stranger = cx.run(&[
+        "node",
+        "record",
+        "--kind",
+        "听课",
+        "--date",
+        "2024-10-10",
+        "--actor",
+        "某人",
+        "--teacher",
+        "查无此人",
+        "--subject",
+        "语文",
+    ]);
     assert!(!stranger.status.success());
     assert!(String::from_utf8_lossy(&stranger.stderr).contains("名册中本校没有教师"));
 
-    let stats: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &["query", "stats", "--hub", &url, "--semester", "2024-2025-1", "--school", "CGZ1", "--json"],
-    ))
+    let stats: serde_json::Value = serde_json::from_str(&cx.ok(&[
+        "query",
+        "stats",
+        "--hub",
+        &url,
+        "--semester",
+        "2024-2025-1",
+        "--school",
+        "CGZ1",
+        "--json",
+    ]))
     .unwrap();
     assert_eq!(stats["total"].as_u64(), Some(1));
     assert_eq!(stats["rows"][0]["kind_label"], "听课");
 
     let ledger: serde_json::Value =
-        serde_json::from_str(&ok(&cx, &["query", "ledger", "--hub", &url, "--json"])).unwrap();
+        serde_json::from_str(&cx.ok(&["query", "ledger", "--hub", &url, "--json"])).unwrap();
     let last = &ledger.as_array().unwrap()[0];
     assert_eq!(last["school_code"], "CGZ1");
     assert_eq!(last["received"].as_u64(), Some(4));
 
     // The audit log has the node's push: who, which RPC, which school, how many rows, the outcome.
-    let audit: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &["query", "audit", "--hub", &url, "--caller", "node:CGZ1", "--limit", "100", "--json"],
-    ))
+    let audit: serde_json::Value = serde_json::from_str(&cx.ok(&[
+        "query",
+        "audit",
+        "--hub",
+        &url,
+        "--caller",
+        "node:CGZ1",
+        "--limit",
+        "100",
+        "--json",
+    ]))
     .unwrap();
     let push = audit
         .as_array()
@@ -297,22 +245,22 @@ fn set_up_by_hand(cx: Cx) {
         .unwrap_or_else(|| panic!("no push in {audit:#}"));
     assert_eq!((push["schools"][0].as_str(), push["rows"].as_u64()), (Some("CGZ1"), Some(4)));
     assert_eq!(push["outcome"], "成功");
-    let lines = ok(&cx, &["query", "audit", "--hub", &url, "--limit", "5"]);
+    let lines = cx.ok(&["query", "audit", "--hub", &url, "--limit", "5"]);
     assert!(lines.lines().any(|l| l.contains("operator:") && l.contains("SyncLedger")), "{lines}");
 
     // People's accounts, made on the hub machine against its database; a weak password is refused.
     let add = ["account", "add", "--config", "hub.toml", "--username", "xz-cgz1", "--name", "城关一中校长"];
     let principal = [&add[..], &["--role", "principal", "--school", "CGZ1", "--password-stdin"]].concat();
-    let weak = with_stdin(&cx, &principal, "short\n");
+    let weak = cx.with_stdin(&principal, "short\n");
     assert!(!weak.status.success());
     assert!(
         String::from_utf8_lossy(&weak.stderr).contains("密码太短"),
         "{}",
         String::from_utf8_lossy(&weak.stderr)
     );
-    let made = String::from_utf8_lossy(&with_stdin(&cx, &principal, "xz-secret-1\n").stdout).into_owned();
+    let made = String::from_utf8_lossy(&cx.with_stdin(&principal, "xz-secret-1\n").stdout).into_owned();
     assert!(made.contains("已创建账号") && made.contains("校长"), "{made}");
-    let listed = ok(&cx, &["account", "list", "--config", "hub.toml", "--json"]);
+    let listed = cx.ok(&["account", "list", "--config", "hub.toml", "--json"]);
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["username"], "xz-cgz1");
     assert_eq!(
@@ -322,9 +270,9 @@ fn set_up_by_hand(cx: Cx) {
     // The principal logs in without a certificate; the token file is theirs alone.
     let login = ["login", "--hub", &url, "--ca", "pki/ca.pem", "--user", "xz-cgz1", "--password-stdin"];
     let login = [&login[..], &["--token-file", "xz.token"]].concat();
-    let bad = with_stdin(&cx, &login, "wrong-password\n");
+    let bad = cx.with_stdin(&login, "wrong-password\n");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("用户名或密码错误"));
-    let out = with_stdin(&cx, &login, "xz-secret-1\n");
+    let out = cx.with_stdin(&login, "xz-secret-1\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     #[cfg(unix)]
     {
@@ -332,50 +280,57 @@ fn set_up_by_hand(cx: Cx) {
         let mode = std::fs::metadata(dir.join("xz.token")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let mine: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "CGZ1", "--json"],
-    ))
+    let mine: serde_json::Value = serde_json::from_str(&cx.ok(&[
+        "query",
+        "stats",
+        "--hub",
+        &url,
+        "--token-file",
+        "xz.token",
+        "--school",
+        "CGZ1",
+        "--json",
+    ]))
     .unwrap();
     assert_eq!(mine["total"].as_u64(), Some(1));
     // Without a scope, the principal's statistics are their school's.
-    let unscoped: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--json"],
-    ))
+    let unscoped: serde_json::Value = serde_json::from_str(&cx.ok(&[
+        "query",
+        "stats",
+        "--hub",
+        &url,
+        "--token-file",
+        "xz.token",
+        "--json",
+    ]))
     .unwrap();
     assert_eq!(unscoped["total"].as_u64(), Some(1), "{unscoped}");
-    let theirs =
-        yanpei(&cx, &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "T03Z2"]);
+    let theirs = cx.run(&["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "T03Z2"]);
     assert!(!theirs.status.success());
     assert!(
         String::from_utf8_lossy(&theirs.stderr).contains("无权查询"),
         "{}",
         String::from_utf8_lossy(&theirs.stderr)
     );
-    ok(&cx, &["account", "disable", "--config", "hub.toml", "xz-cgz1"]);
-    let disabled =
-        yanpei(&cx, &["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "CGZ1"]);
+    cx.ok(&["account", "disable", "--config", "hub.toml", "xz-cgz1"]);
+    let disabled = cx.run(&["query", "stats", "--hub", &url, "--token-file", "xz.token", "--school", "CGZ1"]);
     assert!(!disabled.status.success());
 
     // The quota-compliance report, as JSON and as a workbook with Chinese headers.
     let xlsx = cx.dir.join("考核进度.xlsx");
-    let report: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &[
-            "report",
-            "compliance",
-            "--hub",
-            &url,
-            "--semester",
-            "2024-2025-1",
-            "--as-of",
-            "2024-11-15",
-            "--json",
-            "--xlsx",
-            xlsx.to_str().unwrap(),
-        ],
-    ))
+    let report: serde_json::Value = serde_json::from_str(&cx.ok(&[
+        "report",
+        "compliance",
+        "--hub",
+        &url,
+        "--semester",
+        "2024-2025-1",
+        "--as-of",
+        "2024-11-15",
+        "--json",
+        "--xlsx",
+        xlsx.to_str().unwrap(),
+    ]))
     .unwrap();
     let rows = report["rows"].as_array().unwrap();
     assert!(
@@ -398,25 +353,22 @@ fn set_up_by_hand(cx: Cx) {
 
     // The new scopes and reports from the command line: the one record is CGZ1's (城镇, 城关镇).
     let sem = ["--hub", url.as_str(), "--semester", "2024-2025-1"];
-    let stats: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &[&["query", "stats"], &sem[..], &["--area", "城镇", "--json"]].concat(),
-    ))
+    let stats: serde_json::Value = serde_json::from_str(
+        &cx.ok(&[&["query", "stats"], &sem[..], &["--area", "城镇", "--json"]].concat()),
+    )
     .unwrap();
     assert_eq!(stats["total"].as_u64(), Some(1));
     let args =
         [&["query", "stats"], &sem[..], &["--township", "城关镇", "--subject", "语文", "--json"]].concat();
-    let stats: serde_json::Value = serde_json::from_str(&ok(&cx, &args)).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&cx.ok(&args)).unwrap();
     assert_eq!(stats["total"].as_u64(), Some(1));
-    let gaps: serde_json::Value = serde_json::from_str(&ok(
-        &cx,
-        &[&["report", "gaps"], &sem[..], &["--by", "area", "--json"]].concat(),
-    ))
-    .unwrap();
+    let gaps: serde_json::Value =
+        serde_json::from_str(&cx.ok(&[&["report", "gaps"], &sem[..], &["--by", "area", "--json"]].concat()))
+            .unwrap();
     let groups = gaps["groups"].as_array().unwrap();
     let urban = groups.iter().find(|g| g["code"] == "urban").unwrap();
     assert_eq!((urban["total"].as_i64(), groups.len()), (Some(1), 2));
-    let pairs = ok(&cx, &[&["report", "pairings"], &sem[..], &["--school", "CGZ1"]].concat());
+    let pairs = cx.ok(&[&["report", "pairings"], &sem[..], &["--school", "CGZ1"]].concat());
     assert!(pairs.contains("城关第一中学（CGZ1）") && pairs.contains("强弱帮扶"), "{pairs}");
     assert!(pairs.contains("共 2 对结对学校"), "{pairs}");
 
@@ -427,10 +379,10 @@ fn set_up_by_hand(cx: Cx) {
     assert!(metrics.contains("yanpei_nodes_not_synced{days=\"1\"} 0\n"), "{metrics}");
 
     // The county revokes the school's certificate: the running hub refuses its next sync.
-    ok(&cx, &["ca", "revoke", "--cert", "pki/node-CGZ1.pem"]);
-    let listed = ok(&cx, &["ca", "list"]);
+    cx.ok(&["ca", "revoke", "--cert", "pki/node-CGZ1.pem"]);
+    let listed = cx.ok(&["ca", "list"]);
     assert!(listed.lines().any(|l| l.contains("node-CGZ1.pem") && l.contains("已吊销")), "{listed}");
-    let refused = yanpei(&cx, &["node", "sync"]);
+    let refused = cx.run(&["node", "sync"]);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("吊销"),
@@ -462,9 +414,9 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 /// environment, as a packager would), and SIGTERM stops it cleanly.
 #[test]
 fn the_example_config_starts_a_hub() {
-    let cx = Cx { dir: fresh_dir("example-config"), db: None };
-    ok(&cx, &["ca", "init"]);
-    ok(&cx, &["ca", "issue-hub"]);
+    let cx = Cx { dir: fresh_dir("cli", "example-config"), db: None };
+    cx.ok(&["ca", "init"]);
+    cx.ok(&["ca", "issue-hub"]);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/hub.toml.example");
     let pki = cx.dir.join("pki");
     let mut hub = Hub(cx
@@ -502,9 +454,9 @@ fn the_example_config_starts_a_hub() {
 /// a quota naming an unknown kind is refused with the file and the quota named.
 #[test]
 fn a_county_quota_file_is_checked() {
-    let cx = Cx { dir: fresh_dir("quotas"), db: None };
-    ok(&cx, &["ca", "init"]);
-    ok(&cx, &["ca", "issue-hub"]);
+    let cx = Cx { dir: fresh_dir("cli", "quotas"), db: None };
+    cx.ok(&["ca", "init"]);
+    cx.ok(&["ca", "issue-hub"]);
     let quotas = cx.dir.join("quotas.toml");
     std::fs::write(
         &quotas,
@@ -513,11 +465,11 @@ fn a_county_quota_file_is_checked() {
     .unwrap();
     let config = cx.dir.join("hub.toml");
     std::fs::write(&config, format!("[hub]\nquotas = {:?}\n", quotas.display().to_string())).unwrap();
-    let out = ok(&cx, &["hub", "check-config", "--config", config.to_str().unwrap()]);
+    let out = cx.ok(&["hub", "check-config", "--config", config.to_str().unwrap()]);
     assert!(out.contains("考核指标") && out.contains("（1 项）"), "{out}");
     std::fs::write(&quotas, "[[quota]]\nrole = 'teacher'\nlabel = '听课'\nkinds = ['听评课']\ntarget = 20\n")
         .unwrap();
-    let bad = yanpei(&cx, &["hub", "check-config", "--config", config.to_str().unwrap()]);
+    let bad = cx.run(&["hub", "check-config", "--config", config.to_str().unwrap()]);
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("hub.quotas") && err.contains("第 1 条指标「听课」"), "{err}");

@@ -4,78 +4,12 @@
 //! teacher) with a reason the node shows, and the reports count to the county's last day.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
-
-struct Cx {
-    dir: PathBuf,
-    db: Option<String>,
-}
-
-impl Cx {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(BIN);
-        c.current_dir(&self.dir).env_remove("RUST_LOG").env_remove("YANPEI_HUB_DB");
-        if let Some(db) = &self.db {
-            c.env("YANPEI_HUB_DB", db);
-        }
-        c.args(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "yanpei {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-}
-
-struct Hub(Child);
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `yanpei hub serve --config hub.toml`; returns it and its gRPC URL.
-fn serve(cx: &Cx) -> (Hub, String) {
-    std::fs::write(cx.dir.join("hub.toml"), "[hub]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n")
-        .unwrap();
-    let mut c = Command::new(BIN);
-    c.current_dir(&cx.dir).env("RUST_LOG", "info").env_remove("YANPEI_HUB_DB");
-    if let Some(db) = &cx.db {
-        c.env("YANPEI_HUB_DB", db);
-    }
-    let mut hub = Hub(c
-        .args(["hub", "serve", "--config", "hub.toml", "--log-format", "json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap());
-    let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = log.next().expect("the hub exited before serving").unwrap();
-        if line.contains("hub serving gRPC") {
-            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break entry["fields"]["addr"].as_str().unwrap().parse::<std::net::SocketAddr>().unwrap().port();
-        }
-    };
-    std::thread::spawn(move || log.map_while(Result::ok).for_each(drop));
-    (hub, format!("https://127.0.0.1:{port}"))
-}
+use support::{Cx, fresh_dir, fresh_postgres, serve};
 
 /// The demo roster with the county's own semesters: 2025-08-30 to 2026-01-23, then
 /// 2026-02-24 to 2026-07-10, its 蹲点 moved to the first of them.
@@ -96,14 +30,6 @@ fn county_roster(dir: &Path) -> PathBuf {
     out
 }
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join("yanpei-tests").join(format!("calendar-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn observe(cx: &Cx, date: &str, teacher: &str, extra: &[&str]) -> Output {
     let args = [
         &["node", "record", "--kind", "听课", "--date", date, "--actor", "罗文博", "--teacher", teacher][..],
@@ -116,14 +42,13 @@ fn observe(cx: &Cx, date: &str, teacher: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn a_county_with_its_own_semester_on_sqlite() {
-    county_semester(Cx { dir: fresh_dir("sqlite"), db: None });
+    county_semester(Cx { dir: fresh_dir("calendar", "sqlite"), db: None });
 }
 
 #[test]
 fn a_county_with_its_own_semester_on_postgres() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("cli_calendar")) {
-        county_semester(Cx { dir: fresh_dir("postgres"), db: Some(url) });
+    if let Some(url) = fresh_postgres("cli_calendar") {
+        county_semester(Cx { dir: fresh_dir("calendar", "postgres"), db: Some(url) });
     }
 }
 
@@ -135,7 +60,8 @@ fn county_semester(cx: Cx) {
     let roster = county_roster(&cx.dir);
     cx.ok(&["roster", "validate", roster.to_str().unwrap()]);
     cx.ok(&["roster", "import", roster.to_str().unwrap()]);
-    let (_hub, url) = serve(&cx);
+    let (_hub, port) = serve(&cx);
+    let url = format!("https://127.0.0.1:{port}");
     let node = ["--ca", "pki/ca.pem", "--cert", "pki/node-CGZ1.pem", "--key", "pki/node-CGZ1.key"];
     cx.ok(&[&["node", "init", "--school", "CGZ1", "--hub", &url][..], &node].concat());
 

@@ -31,15 +31,9 @@ async fn intent_seeds_0_to_3() {
 /// every kind but the disk-full one, which needs the hub's own small disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intent_seeds_0_to_2_on_postgres() {
-    let admin = yanpei_store::testing::postgres_admin_url();
-    if let Err(e) = yanpei_store::connect(&admin).await {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI requires PostgreSQL at {admin}, but connecting failed: {e}"
-        );
-        eprintln!("\n!!! SKIPPING the intent suite on PostgreSQL: no server at {admin} ({e}).\n");
+    let Some(admin) = yanpei_test_kit::postgres_server("intent_seeds_0_to_2_on_postgres").await else {
         return;
-    }
+    };
     let dir = test_dir("intent-faults-pg");
     let exe = BinaryCopy::of(BIN, &dir);
     let mut opts = IntentOptions::new(RECORDS, exe.path());

@@ -4,10 +4,11 @@
 //! ends with the hub holding exactly the node's records.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use yanpei_node::{Agent, HubEndpoint, SyncOptions, TlsMaterial};
 use yanpei_store::hub::HubStore;
@@ -16,52 +17,27 @@ use yanpei_store::sqlite_url;
 use yanpei_tests::proxy::CutProxy;
 use yanpei_tests::{records, school, test_dir};
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
+use support::{BIN, Hub, ok};
+
 const DEMO_ROSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/roster");
-
-fn yanpei(dir: &Path, args: &[&str]) {
-    let out = Command::new(BIN).args(args).current_dir(dir).env_remove("RUST_LOG").output().unwrap();
-    assert!(out.status.success(), "yanpei {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-struct Hub(Child);
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `yanpei hub serve` on a free port of loopback and waits until it serves.
 fn start_hub(dir: &Path) -> (Hub, SocketAddr) {
-    let mut hub = Hub(Command::new(BIN)
-        .args([
-            "hub",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--shutdown-grace-secs",
-            "20",
-        ])
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap());
-    let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = log.next().expect("the hub exited before serving").unwrap();
-        if line.contains("hub serving gRPC") {
-            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in log {});
-    (hub, addr)
+    support::start_hub(
+        Command::new(BIN)
+            .args([
+                "hub",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--shutdown-grace-secs",
+                "20",
+            ])
+            .current_dir(dir)
+            .env("RUST_LOG", "info"),
+    )
 }
 
 fn endpoint(dir: &Path, code: &str, addr: SocketAddr) -> HubEndpoint {
@@ -86,7 +62,7 @@ async fn kill_mid_push(signal: &str) {
         &["ca", "issue-node", "--school", code],
         &["roster", "import", DEMO_ROSTER],
     ] {
-        yanpei(&dir, args);
+        ok(&dir, args);
     }
     let (mut hub, addr) = start_hub(&dir);
     let proxy = CutProxy::start(addr).await.unwrap();

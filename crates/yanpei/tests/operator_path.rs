@@ -5,45 +5,16 @@
 //! that keeps the first, and `demo --serve` taking newcomers with its own CA.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join("yanpei-tests").join(format!("operator-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(dir: &PathBuf, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("YANPEI_HUB_DB")
-        .env_remove("YANPEI_HUB_CONFIG")
-        .env_remove("YANPEI_NODE_STORE")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &PathBuf, args: &[&str]) -> String {
-    let out = run(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "yanpei {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+use support::{BIN, fresh_dir, ok, run};
 
 #[test]
 fn node_init_makes_the_directory_of_its_store() {
-    let dir = fresh_dir("init");
+    let dir = fresh_dir("operator", "init");
     ok(&dir, &["ca", "init", "--county", "示范县"]);
     ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
     let store = "schools/cgz1/node.sqlite";
@@ -56,7 +27,7 @@ fn node_init_makes_the_directory_of_its_store() {
 
 #[test]
 fn roster_commands_use_the_hubs_config_and_never_invent_a_database() {
-    let dir = fresh_dir("roster");
+    let dir = fresh_dir("operator", "roster");
     // No hub here: reading says so, and creates nothing.
     for args in [&["roster", "show"][..], &["roster", "export", "out.xlsx"]] {
         let out = run(&dir, args);
@@ -86,7 +57,7 @@ fn roster_commands_use_the_hubs_config_and_never_invent_a_database() {
 
 #[test]
 fn a_reader_that_stops_early_ends_the_command_quietly() {
-    let dir = fresh_dir("pipe");
+    let dir = fresh_dir("operator", "pipe");
     let mut child = Command::new(BIN)
         .current_dir(&dir)
         .args(["node", "kinds"])
@@ -105,7 +76,7 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
 /// for byte (the school already uses it), and `ca list` shows both.
 #[test]
 fn a_second_node_certificate_keeps_the_first_and_both_are_listed() {
-    let dir = fresh_dir("issue-twice");
+    let dir = fresh_dir("operator", "issue-twice");
     ok(&dir, &["ca", "init", "--county", "示范县"]);
     let first = ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
     assert!(first.contains("node-CGZ1.pem"), "{first}");
@@ -154,7 +125,7 @@ impl Drop for ServedDemo {
 /// Starts `yanpei demo --serve --dir DIR` and reads the hub's address off what it prints.
 fn serve_demo(name: &str) -> ServedDemo {
     use std::io::{BufRead, BufReader};
-    let dir = fresh_dir(name).join("demo");
+    let dir = fresh_dir("operator", name).join("demo");
     let mut child = Command::new(BIN)
         .args(["demo", "--serve", "--dir"])
         .arg(&dir)

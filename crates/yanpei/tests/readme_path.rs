@@ -17,13 +17,16 @@
 //! were "copied" into a school's directory are copied there from the county's `pki/`.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
+use support::{BIN, CLEARED_ENV, fresh_postgres};
+
 const README: &str = include_str!("../../../README.md");
 
 #[test]
@@ -34,8 +37,7 @@ fn the_readme_path_runs_as_written_on_sqlite() {
 
 #[test]
 fn the_readme_path_runs_as_written_on_postgres() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    if let Some(url) = runtime.block_on(yanpei_store::testing::fresh_postgres("readme_path")) {
+    if let Some(url) = fresh_postgres("readme_path") {
         let out = run_readme("postgres", Some(url));
         check_outcome(&out);
     }
@@ -229,7 +231,7 @@ impl Runner {
         let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
         let mut c = Command::new("bash");
         c.arg("-c").arg(shell_line).current_dir(self.dir()).env("PATH", path);
-        for var in ["RUST_LOG", "YANPEI_HUB", "YANPEI_HUB_DB", "YANPEI_HUB_CONFIG", "YANPEI_NODE_STORE"] {
+        for var in CLEARED_ENV {
             c.env_remove(var);
         }
         for (k, v) in self.env.get(&self.place).into_iter().flatten() {

@@ -3,40 +3,11 @@
 //! an export that re-imports as nothing new.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
 use yanpei_record_io::{Grid, read_workbook, write_grids};
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("YANPEI_NODE_STORE")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "yanpei {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("yanpei-tests").join(format!("sheets-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use support::{fresh_dir, ok, run};
 
 /// Appends a row to `sheet`, cells given by header (without the `*`).
 fn append(grids: &mut [Grid], sheet: &str, cells: &[(&str, &str)]) {
@@ -56,7 +27,7 @@ fn append(grids: &mut [Grid], sheet: &str, cells: &[(&str, &str)]) {
 
 #[test]
 fn template_import_partial_fix_and_export() {
-    let dir = fresh_dir("clerk");
+    let dir = fresh_dir("sheets", "clerk");
     ok(&dir, &["ca", "init", "--dir", "pki"]);
     ok(&dir, &["ca", "issue-node", "--dir", "pki", "--school", "S01"]);
     let init = ["node", "init", "--store", "n.sqlite", "--school", "S01", "--hub", "https://127.0.0.1:1"];

@@ -5,77 +5,12 @@
 //! the transport's English.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_yanpei");
+use std::path::Path;
+use std::process::Output;
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join("yanpei-tests").join(format!("unreachable-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("YANPEI_HUB_DB")
-        .env_remove("YANPEI_HUB_CONFIG")
-        .env_remove("YANPEI_NODE_STORE")
-        .env_remove("YANPEI_HUB")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "yanpei {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-struct Hub(Child);
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `yanpei hub serve` in `dir` (its pki/ and the demo roster); the port it serves gRPC on.
-fn serve(dir: &Path) -> (Hub, u16) {
-    std::fs::write(dir.join("hub.toml"), "[hub]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n")
-        .unwrap();
-    let mut hub = Hub(Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("YANPEI_HUB_DB")
-        .args(["hub", "serve", "--config", "hub.toml", "--log-format", "json"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap());
-    let mut log = BufReader::new(hub.0.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = log.next().expect("the hub exited before serving").unwrap();
-        if line.contains("hub serving gRPC") {
-            let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break entry["fields"]["addr"].as_str().unwrap().parse::<std::net::SocketAddr>().unwrap().port();
-        }
-    };
-    std::thread::spawn(move || for _ in log {});
-    (hub, port)
-}
+use support::{Cx, fresh_dir, ok, run, serve};
 
 /// A node store `name` in `dir` set up with `init` (hub, certificate files, …), then one sync.
 fn sync_as(dir: &Path, name: &str, init: &[&str]) -> Output {
@@ -101,7 +36,7 @@ fn says(out: &Output, want: &str) -> String {
 
 #[test]
 fn node_sync_says_why_it_cannot_reach_the_hub() {
-    let dir = fresh_dir("sync");
+    let dir = fresh_dir("unreachable", "sync");
     ok(&dir, &["ca", "init", "--county", "示范县"]);
     ok(&dir, &["ca", "issue-hub"]);
     ok(&dir, &["ca", "issue-node", "--school", "CGZ1"]);
@@ -111,7 +46,7 @@ fn node_sync_says_why_it_cannot_reach_the_hub() {
     ok(&dir, &["ca", "issue-node", "--dir", "other", "--school", "CGZ1"]);
     let demo_roster = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/roster");
     ok(&dir, &["roster", "import", "--db", "sqlite://yanpei-hub.sqlite?mode=rwc", demo_roster]);
-    let (_hub, port) = serve(&dir);
+    let (_hub, port) = serve(&Cx::at(&dir));
     let url = format!("https://127.0.0.1:{port}");
     let own = ["--ca", "pki/ca.pem", "--cert", "pki/node-CGZ1.pem", "--key", "pki/node-CGZ1.key"];
 
