@@ -4,17 +4,16 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use serde::Serialize;
 use uuid::Uuid;
 use yanpei_domain::Activity;
 use yanpei_node::{Agent, SyncOptions};
-use yanpei_proto::pb;
 use yanpei_store::hub::{HubStore, IncomingChange};
 use yanpei_store::node::NodeStore;
 use yanpei_store::sqlite_url;
 
 use crate::direct::{self, Rows};
+use crate::grpc::WireChanges;
 use crate::hubproc::HubProcess;
 use crate::load::{LoadOptions, LoadReport, count_at_hub, run_load};
 use crate::wire::CountingProxy;
@@ -150,103 +149,16 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     std::fs::create_dir_all(&opts.dir).map_err(BenchError::io(format!("create {}", opts.dir.display())))?;
     let world = World::create(&opts.dir)?;
     let records = records_of(&world.roster, 0, sizes.ingest_records, 1);
-    let mut rows = Vec::new();
 
     // 1. Hub ingest on SQLite through gRPC + TLS, against direct prepared inserts.
-    tracing::info!(records = records.len(), "ingest on SQLite");
-    let (url, _) = world.fresh_hub_db("ingest-sqlite", None).await?;
-    let yanpei_sqlite = agent_ingest(opts, &world, &url, "ingest-sqlite-node", &records).await?;
-    let direct_path = world.dir.join("direct-sqlite.sqlite");
-    world.fresh_hub_db("direct-sqlite", None).await?;
-    let table = Rows::of(&records);
-    let direct_took = tokio::task::spawn_blocking(move || direct::sqlite_insert(&direct_path, &table))
-        .await
-        .map_err(|e| BenchError::Process(format!("direct SQLite task: {e}")))??;
-    let store_took = store_ingest(&world, &records).await?;
-    let (url4, _) = world.fresh_hub_db("ingest-sqlite-4", None).await?;
-    let parts: Vec<Vec<Activity>> =
-        (1..=4).map(|i| records_of(&world.roster, i, records.len() / 4, 50 + i as u64)).collect();
-    let four_took = agents_ingest(opts, &world, &url4, "ingest-sqlite-4", &parts).await?;
-    let four = per_sec(parts.iter().map(Vec::len).sum(), four_took);
-    let (y, d) = (per_sec(records.len(), yanpei_sqlite), per_sec(records.len(), direct_took));
-    let s = per_sec(records.len(), store_took);
-    rows.push(Row {
-        id: "ingest_sqlite",
-        what: format!("中心接收 {} 条（gRPC+mTLS，SQLite）", records.len()),
-        yanpei: format!("{y:.0} 条/秒"),
-        baseline: format!("{d:.0} 条/秒（直写：预编译 INSERT，单事务，WAL，synchronous=FULL）"),
-        ratio: format!("{:.2}", y / d),
-        aim: "> 0.5".into(),
-        verdict: verdict(y / d > 0.5),
-    });
-    rows.push(Row {
-        id: "ingest_sqlite_4",
-        what: format!(
-            "中心接收 {} 条，4 个节点同时同步（gRPC+mTLS，SQLite）",
-            parts.iter().map(Vec::len).sum::<usize>()
-        ),
-        yanpei: format!("{four:.0} 条/秒"),
-        baseline: format!("{d:.0} 条/秒（同上直写）"),
-        ratio: format!("{:.2}", four / d),
-        aim: "> 0.5".into(),
-        verdict: verdict(four / d > 0.5),
-    });
-    rows.push(Row {
-        id: "store_sqlite",
-        what: format!(
-            "诊断：中心存储层 apply_batch {} 条（进程内，无 gRPC/TLS，每批 500 条，SQLite）",
-            records.len()
-        ),
-        yanpei: format!("{s:.0} 条/秒"),
-        baseline: format!("{d:.0} 条/秒（同上直写）"),
-        ratio: format!("{:.2}", s / d),
-        aim: "无（说明差距在哪一层）".into(),
-        verdict: "无目标".into(),
-    });
+    let (mut rows, yanpei_sqlite) = sqlite_ingest_rows(opts, &world, &records).await?;
 
     // 1b. The same on PostgreSQL, against COPY.
-    let pg_what = format!("中心接收 {} 条（gRPC+mTLS，PostgreSQL）", records.len());
-    match &opts.postgres {
-        None => {
-            rows.push(unavailable("ingest_postgres", &pg_what, "> 0.5", "未指定 PostgreSQL（--postgres）"))
-        }
-        Some(admin) => match postgres_ingest(opts, &world, admin, &records).await {
-            Ok((yanpei, copy)) => {
-                let (y, c) = (per_sec(records.len(), yanpei), per_sec(records.len(), copy));
-                rows.push(Row {
-                    id: "ingest_postgres",
-                    what: pg_what,
-                    yanpei: format!("{y:.0} 条/秒"),
-                    baseline: format!("{c:.0} 条/秒（COPY FROM STDIN，单事务）"),
-                    ratio: format!("{:.2}", y / c),
-                    aim: "> 0.5".into(),
-                    verdict: verdict(y / c > 0.5),
-                });
-            }
-            Err(e) => rows.push(unavailable("ingest_postgres", &pg_what, "> 0.5", &e.to_string())),
-        },
-    }
+    rows.push(postgres_row(opts, &world, &records).await);
 
     // 2. The same records replicated node-to-hub by PouchDB.
     tracing::info!("PouchDB");
-    let pouch_dir = opts.pouchdb_dir.clone().unwrap_or_else(pouch::default_dir);
-    let pouch_what = format!("节点→中心同步 {} 条：yanpei 对 PouchDB", records.len());
-    match pouch::replicate(&pouch_dir, &world, &records).await {
-        Ok(secs) => {
-            let p = records.len() as f64 / secs;
-            let y = per_sec(records.len(), yanpei_sqlite);
-            rows.push(Row {
-                id: "pouchdb",
-                what: pouch_what,
-                yanpei: format!("{y:.0} 条/秒"),
-                baseline: format!("{p:.0} 条/秒（PouchDB 9 复制到 express-pouchdb，HTTPS，LevelDB）"),
-                ratio: format!("{:.1}×", y / p),
-                aim: "≥ 50×".into(),
-                verdict: verdict(y / p >= 50.0),
-            });
-        }
-        Err(why) => rows.push(unavailable("pouchdb", &pouch_what, "≥ 50×", &why)),
-    }
+    rows.push(pouchdb_row(opts, &world, &records, yanpei_sqlite).await);
 
     // 3. Bytes on the wire per record, without and with gzip, against protobuf.
     tracing::info!("bytes on the wire");
@@ -257,6 +169,137 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     rows.push(node_memory_row(opts, &world, sizes.node_records).await?);
 
     // 5. The load tests.
+    let load = load_tests(opts, &sizes).await;
+
+    Ok(BenchReport {
+        machine: Machine::detect(),
+        command: opts.command.clone(),
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: opts.quick,
+        sizes,
+        rows,
+        load,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        load_avg_start,
+    })
+}
+
+/// Hub ingest on SQLite through gRPC + TLS (one node, then four at once) and the
+/// storage layer alone, against direct prepared inserts. Returns the rows and the
+/// one-node sync's time (the PouchDB row compares against it).
+async fn sqlite_ingest_rows(
+    opts: &BenchOptions,
+    world: &World,
+    records: &[Activity],
+) -> Result<(Vec<Row>, Duration), BenchError> {
+    tracing::info!(records = records.len(), "ingest on SQLite");
+    let (url, _) = world.fresh_hub_db("ingest-sqlite", None).await?;
+    let yanpei_sqlite = agent_ingest(opts, world, &url, "ingest-sqlite-node", records).await?;
+    let direct_path = world.dir.join("direct-sqlite.sqlite");
+    world.fresh_hub_db("direct-sqlite", None).await?;
+    let table = Rows::of(records);
+    let direct_took = tokio::task::spawn_blocking(move || direct::sqlite_insert(&direct_path, &table))
+        .await
+        .map_err(|e| BenchError::Process(format!("direct SQLite task: {e}")))??;
+    let store_took = store_ingest(world, records).await?;
+    let (url4, _) = world.fresh_hub_db("ingest-sqlite-4", None).await?;
+    let parts: Vec<Vec<Activity>> =
+        (1..=4).map(|i| records_of(&world.roster, i, records.len() / 4, 50 + i as u64)).collect();
+    let four_took = agents_ingest(opts, world, &url4, "ingest-sqlite-4", &parts).await?;
+    let four = per_sec(parts.iter().map(Vec::len).sum(), four_took);
+    let (y, d) = (per_sec(records.len(), yanpei_sqlite), per_sec(records.len(), direct_took));
+    let s = per_sec(records.len(), store_took);
+    let rows = vec![
+        Row {
+            id: "ingest_sqlite",
+            what: format!("中心接收 {} 条（gRPC+mTLS，SQLite）", records.len()),
+            yanpei: format!("{y:.0} 条/秒"),
+            baseline: format!("{d:.0} 条/秒（直写：预编译 INSERT，单事务，WAL，synchronous=FULL）"),
+            ratio: format!("{:.2}", y / d),
+            aim: "> 0.5".into(),
+            verdict: verdict(y / d > 0.5),
+        },
+        Row {
+            id: "ingest_sqlite_4",
+            what: format!(
+                "中心接收 {} 条，4 个节点同时同步（gRPC+mTLS，SQLite）",
+                parts.iter().map(Vec::len).sum::<usize>()
+            ),
+            yanpei: format!("{four:.0} 条/秒"),
+            baseline: format!("{d:.0} 条/秒（同上直写）"),
+            ratio: format!("{:.2}", four / d),
+            aim: "> 0.5".into(),
+            verdict: verdict(four / d > 0.5),
+        },
+        Row {
+            id: "store_sqlite",
+            what: format!(
+                "诊断：中心存储层 apply_batch {} 条（进程内，无 gRPC/TLS，每批 500 条，SQLite）",
+                records.len()
+            ),
+            yanpei: format!("{s:.0} 条/秒"),
+            baseline: format!("{d:.0} 条/秒（同上直写）"),
+            ratio: format!("{:.2}", s / d),
+            aim: "无（说明差距在哪一层）".into(),
+            verdict: "无目标".into(),
+        },
+    ];
+    Ok((rows, yanpei_sqlite))
+}
+
+/// Hub ingest on PostgreSQL against `COPY`, or why it could not run.
+async fn postgres_row(opts: &BenchOptions, world: &World, records: &[Activity]) -> Row {
+    let pg_what = format!("中心接收 {} 条（gRPC+mTLS，PostgreSQL）", records.len());
+    match &opts.postgres {
+        None => unavailable("ingest_postgres", &pg_what, "> 0.5", "未指定 PostgreSQL（--postgres）"),
+        Some(admin) => match postgres_ingest(opts, world, admin, records).await {
+            Ok((yanpei, copy)) => {
+                let (y, c) = (per_sec(records.len(), yanpei), per_sec(records.len(), copy));
+                Row {
+                    id: "ingest_postgres",
+                    what: pg_what,
+                    yanpei: format!("{y:.0} 条/秒"),
+                    baseline: format!("{c:.0} 条/秒（COPY FROM STDIN，单事务）"),
+                    ratio: format!("{:.2}", y / c),
+                    aim: "> 0.5".into(),
+                    verdict: verdict(y / c > 0.5),
+                }
+            }
+            Err(e) => unavailable("ingest_postgres", &pg_what, "> 0.5", &e.to_string()),
+        },
+    }
+}
+
+/// The same records replicated node-to-hub by PouchDB, against yanpei's one-node sync
+/// time `yanpei_sqlite`, or why it could not run.
+async fn pouchdb_row(
+    opts: &BenchOptions,
+    world: &World,
+    records: &[Activity],
+    yanpei_sqlite: Duration,
+) -> Row {
+    let pouch_dir = opts.pouchdb_dir.clone().unwrap_or_else(pouch::default_dir);
+    let pouch_what = format!("节点→中心同步 {} 条：yanpei 对 PouchDB", records.len());
+    match pouch::replicate(&pouch_dir, world, records).await {
+        Ok(secs) => {
+            let p = records.len() as f64 / secs;
+            let y = per_sec(records.len(), yanpei_sqlite);
+            Row {
+                id: "pouchdb",
+                what: pouch_what,
+                yanpei: format!("{y:.0} 条/秒"),
+                baseline: format!("{p:.0} 条/秒（PouchDB 9 复制到 express-pouchdb，HTTPS，LevelDB）"),
+                ratio: format!("{:.1}×", y / p),
+                aim: "≥ 50×".into(),
+                verdict: verdict(y / p >= 50.0),
+            }
+        }
+        Err(why) => unavailable("pouchdb", &pouch_what, "≥ 50×", &why),
+    }
+}
+
+/// The load tests at each of the sizes' node counts (a failed one kept as its error).
+async fn load_tests(opts: &BenchOptions, sizes: &Sizes) -> Vec<Result<LoadReport, String>> {
     let mut load = Vec::new();
     for nodes in sizes.load_nodes {
         tracing::info!(nodes, "load test");
@@ -272,18 +315,7 @@ pub async fn run_bench(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         .await;
         load.push(r.map_err(|e| e.to_string()));
     }
-
-    Ok(BenchReport {
-        machine: Machine::detect(),
-        command: opts.command.clone(),
-        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        quick: opts.quick,
-        sizes,
-        rows,
-        load,
-        elapsed_secs: started.elapsed().as_secs_f64(),
-        load_avg_start,
-    })
+    load
 }
 
 /// A node agent with `records` in its outbox (recorded before the clock starts)
@@ -399,18 +431,7 @@ async fn wire_rows(opts: &BenchOptions, world: &World, n: usize) -> Result<Vec<R
         let mut rows = Vec::new();
         for (i, compress) in [(1usize, false), (2, true)] {
             let records = records_of(&world.roster, i, n, 31 + i as u64);
-            let proto: usize = records
-                .iter()
-                .enumerate()
-                .map(|(k, a)| {
-                    pb::Change {
-                        seq: k as u64 + 1,
-                        activity: Some(pb::Activity::from(a)),
-                        ..Default::default()
-                    }
-                    .encoded_len()
-                })
-                .sum();
+            let proto = WireChanges::of(&records).encoded_len();
             let school = &world.roster.schools[i].code;
             let store =
                 NodeStore::open_or_init(&sqlite_url(&world.dir.join(format!("wire-{i}.sqlite"))), school)

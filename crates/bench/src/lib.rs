@@ -15,6 +15,7 @@
 pub mod bench;
 mod direct;
 mod error;
+mod grpc;
 mod hubproc;
 pub mod load;
 mod machine;

@@ -17,17 +17,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use tonic::codec::CompressionEncoding;
 use uuid::Uuid;
-use yanpei_demo::DEMO_SEMESTER;
-use yanpei_domain::Activity;
 use yanpei_node::HubEndpoint;
-use yanpei_proto::PROTOCOL_VERSION;
-use yanpei_proto::pb::{
-    self, query_service_client::QueryServiceClient, sync_service_client::SyncServiceClient,
-};
 
 use crate::BenchError;
+use crate::grpc::{WireChanges, county_total, night_session};
 use crate::hubproc::HubProcess;
 use crate::world::{World, drop_postgres, records_of};
 
@@ -93,13 +87,7 @@ struct SimNode {
     node_id: Uuid,
     school: String,
     endpoint: HubEndpoint,
-    changes: Vec<pb::Change>,
-}
-
-#[derive(Default)]
-struct Outcome {
-    pushed: u64,
-    pulled: u64,
+    changes: WireChanges,
 }
 
 /// Runs the load test: prepares the nodes (not timed), starts the hub process,
@@ -130,15 +118,7 @@ async fn drive(
         let school_idx = i % world.roster.schools.len();
         let school = world.roster.schools[school_idx].code.clone();
         let records = records_of(&world.roster, school_idx, opts.records_per_node, 7919 * i as u64 + 1);
-        let changes = records
-            .iter()
-            .enumerate()
-            .map(|(k, a)| pb::Change {
-                seq: k as u64 + 1,
-                activity: Some(pb::Activity::from(a)),
-                ..Default::default()
-            })
-            .collect();
+        let changes = WireChanges::of(&records);
         nodes.push(Arc::new(SimNode {
             node_id: Uuid::now_v7(),
             school: school.to_string(),
@@ -157,7 +137,15 @@ async fn drive(
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
             let t = Instant::now();
-            let r = session(&node, roster_version, compress).await;
+            let r = night_session(
+                &node.endpoint,
+                node.node_id,
+                &node.school,
+                &node.changes,
+                roster_version,
+                compress,
+            )
+            .await;
             (t.elapsed(), r)
         });
     }
@@ -225,87 +213,7 @@ pub(crate) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted[rank - 1].as_secs_f64() * 1e3
 }
 
-/// One simulated node's nightly session, as the agent runs it.
-async fn session(node: &SimNode, roster_version: u64, compress: bool) -> Result<Outcome, String> {
-    let channel = node.endpoint.connect().await.map_err(|e| format!("connect: {e}"))?;
-    let mut client = SyncServiceClient::new(channel)
-        .max_decoding_message_size(8 * 1024 * 1024)
-        .max_encoding_message_size(8 * 1024 * 1024);
-    if compress {
-        client =
-            client.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
-    }
-    let call = |what: &'static str| move |s: tonic::Status| format!("{what}: {} {}", s.code(), s.message());
-    let hello = client
-        .handshake(pb::HandshakeRequest {
-            protocol_version: PROTOCOL_VERSION,
-            node_id: node.node_id.to_string(),
-            school_code: node.school.clone(),
-            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        })
-        .await
-        .map_err(call("handshake"))?
-        .into_inner();
-    let mut out = Outcome::default();
-    for batch in node.changes.chunks(500) {
-        let last = batch.last().map(|c| c.seq).unwrap_or(0);
-        let reply = client
-            .push(pb::PushRequest { session_id: hello.session_id.clone(), changes: batch.to_vec() })
-            .await
-            .map_err(call("push"))?
-            .into_inner();
-        if reply.acked_seq != last || reply.applied as usize != batch.len() {
-            return Err(format!(
-                "push: acked {} applied {} for a batch of {} up to seq {last}",
-                reply.acked_seq,
-                reply.applied,
-                batch.len()
-            ));
-        }
-        out.pushed += batch.len() as u64;
-    }
-    let mut cursor = 0;
-    loop {
-        let page = client
-            .pull(pb::PullRequest { session_id: hello.session_id.clone(), cursor, limit: 500 })
-            .await
-            .map_err(call("pull"))?
-            .into_inner();
-        for c in page.changes {
-            let a = c.activity.ok_or("pull: a change without a record")?;
-            Activity::try_from(a).map_err(|e| format!("pull: invalid record: {e}"))?;
-            out.pulled += 1;
-        }
-        cursor = cursor.max(page.next_cursor);
-        if !page.has_more {
-            break;
-        }
-    }
-    client
-        .pull_roster(pb::PullRosterRequest {
-            session_id: hello.session_id.clone(),
-            known_version: roster_version,
-        })
-        .await
-        .map_err(call("roster"))?;
-    client
-        .finish(pb::FinishRequest { session_id: hello.session_id.clone(), pull_cursor: cursor })
-        .await
-        .map_err(call("finish"))?;
-    Ok(out)
-}
-
 /// Live records of the demo semester the hub counts, asked as the county operator.
 pub(crate) async fn count_at_hub(world: &World, hub: &HubProcess) -> Result<u64, BenchError> {
-    let channel = world.operator_endpoint(hub.addr)?.connect().await?;
-    let reply = QueryServiceClient::new(channel)
-        .stats(pb::StatsRequest {
-            semester: Some(yanpei_proto::semester_to_pb(DEMO_SEMESTER)),
-            scope: None,
-            group_by: pb::GroupBy::Unspecified as i32,
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    Ok(reply.total)
+    county_total(&world.operator_endpoint(hub.addr)?).await
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod county;
 mod error;
+mod grpc;
 mod run;
 mod semester;
 

@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use yanpei_domain::{ActivityKind, SchoolCode};
 use yanpei_hub::HubError;
+use yanpei_hub::model::{GroupBy, StatsAnswer, StatsQuery};
 use yanpei_node::{Agent, HubEndpoint, NodeError, SyncReport, TlsMaterial};
 use yanpei_pki::{CountyCa, HUB_DNS_NAME};
-use yanpei_proto::pb::{self, query_service_client::QueryServiceClient};
 use yanpei_store::hub::HubStore;
 use yanpei_store::node::NodeStore;
 use yanpei_store::{StoreError, sqlite_url};
@@ -270,25 +270,6 @@ impl DemoWorld {
         Ok(Agent::new(store, self.node_endpoint_via(school, addr)?)
             .with_attachments(yanpei_node::BlobDir::beside_node_store(&path)))
     }
-
-    /// County statistics over gRPC as the operator.
-    pub async fn query_stats(
-        &self,
-        scope: Option<pb::scope::Target>,
-        group_by: pb::GroupBy,
-    ) -> Result<pb::StatsResponse, DemoError> {
-        let channel = self.operator_endpoint()?.connect().await?;
-        let mut client = QueryServiceClient::new(channel);
-        Ok(client
-            .stats(pb::StatsRequest {
-                semester: Some(yanpei_proto::semester_to_pb(DEMO_SEMESTER)),
-                scope: scope.map(|t| pb::Scope { target: Some(t) }),
-                group_by: group_by as i32,
-                ..Default::default()
-            })
-            .await?
-            .into_inner())
-    }
 }
 
 impl Drop for DemoWorld {
@@ -357,9 +338,39 @@ pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, D
     let world = start_world(dir, county, None).await?;
     tracing::info!(dir = %dir.display(), hub = %world.hub_addr, "demo hub started");
     let accounts = crate::create_demo_accounts(&world.hub_store, county).await?;
+    let (agents, edited, deleted) = record_semester(&world, county).await?;
+    let pushed = nightly_sync(&agents).await?;
 
-    // Record a semester at every school, with a few edits and deletes, and the pairs'
-    // cross-school activity at the school that recorded it.
+    // Totals: nodes' own records beside the hub's answer over gRPC (a shared record also
+    // reaches its partner school's node, but is the recording school's: counted there once).
+    let nodes = NodeTotals::count(&agents).await?;
+    let ask = |group_by| StatsQuery { semester: Some(DEMO_SEMESTER), group_by, ..StatsQuery::default() };
+    let county_rows = world.stats(&ask(GroupBy::None)).await?;
+    let alliance_rows = world.stats(&ask(GroupBy::Alliance)).await?;
+    let school_rows = world.stats(&ask(GroupBy::School)).await?;
+    let report = DemoReport {
+        dir: dir.display().to_string(),
+        county: county.county.clone(),
+        semester: DEMO_SEMESTER.to_string(),
+        schools: county.schools.len(),
+        nodes_recorded: nodes.kind.values().sum(),
+        hub_counted: county_rows.total,
+        edited,
+        deleted,
+        pushed,
+        by_kind: nodes.by_kind(&county_rows),
+        by_alliance: nodes.by_alliance(county, &alliance_rows),
+        by_school: nodes.by_school(county, &school_rows),
+        elapsed_ms: started.elapsed().as_millis(),
+        accounts,
+    };
+    Ok((report, world))
+}
+
+/// Records a semester at every school, with a few edits and deletes, and the pairs'
+/// cross-school activity at the school that recorded it. Returns the node agents (one
+/// per school) and how many records were edited and deleted.
+async fn record_semester(world: &DemoWorld, county: &Roster) -> Result<(Vec<Agent>, u64, u64), DemoError> {
     let shared = pairing_activity(county, 9001);
     let mut agents = Vec::new();
     let (mut edited, mut deleted) = (0u64, 0u64);
@@ -386,11 +397,15 @@ pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, D
         agent.store().record_all(&ours).await?;
         agents.push(agent);
     }
+    Ok((agents, edited, deleted))
+}
 
-    // One nightly sync for all nodes, a few at a time as the jittered window would spread them.
+/// One nightly sync for all nodes, a few at a time as the jittered window would spread
+/// them. Returns the changes pushed.
+async fn nightly_sync(agents: &[Agent]) -> Result<u64, DemoError> {
     let mut pushed = 0;
     let mut syncs = tokio::task::JoinSet::new();
-    for agent in &agents {
+    for agent in agents {
         if syncs.len() >= 6
             && let Some(done) = syncs.join_next().await
         {
@@ -402,81 +417,85 @@ pub async fn run_demo_kept(dir: &Path, county: &Roster) -> Result<(DemoReport, D
     while let Some(done) = syncs.join_next().await {
         pushed += joined(done)?.pushed;
     }
+    Ok(pushed)
+}
 
-    // Totals: nodes' own records beside the hub's answer over gRPC (a shared record also
-    // reaches its partner school's node, but is the recording school's: counted there once).
-    let mut node_kind: BTreeMap<ActivityKind, u64> = BTreeMap::new();
-    let mut node_school: BTreeMap<String, u64> = BTreeMap::new();
-    for a in &agents {
-        let own = a.store().school().clone();
-        for r in a.store().list(Some(DEMO_SEMESTER), None).await?.into_iter().filter(|r| r.school == own) {
-            *node_kind.entry(r.kind).or_default() += 1;
-            *node_school.entry(own.to_string()).or_default() += 1;
+/// Live records of the demo semester in the nodes' stores, each counted at the school
+/// that recorded it.
+struct NodeTotals {
+    kind: BTreeMap<ActivityKind, u64>,
+    school: BTreeMap<String, u64>,
+}
+
+impl NodeTotals {
+    async fn count(agents: &[Agent]) -> Result<NodeTotals, DemoError> {
+        let mut kind: BTreeMap<ActivityKind, u64> = BTreeMap::new();
+        let mut school: BTreeMap<String, u64> = BTreeMap::new();
+        for a in agents {
+            let own = a.store().school().clone();
+            for r in a.store().list(Some(DEMO_SEMESTER), None).await?.into_iter().filter(|r| r.school == own)
+            {
+                *kind.entry(r.kind).or_default() += 1;
+                *school.entry(own.to_string()).or_default() += 1;
+            }
         }
+        Ok(NodeTotals { kind, school })
     }
-    let county_rows = world.query_stats(None, pb::GroupBy::Unspecified).await?;
-    let alliance_rows = world.query_stats(None, pb::GroupBy::Alliance).await?;
-    let school_rows = world.query_stats(None, pb::GroupBy::School).await?;
 
-    let by_kind = ActivityKind::ALL
-        .iter()
-        .map(|k| GroupTotal {
-            code: k.code().into(),
-            name: k.label().into(),
-            nodes_recorded: node_kind.get(k).copied().unwrap_or(0),
-            hub_counted: county_rows
-                .rows
-                .iter()
-                .filter(|r| r.kind == yanpei_proto::kind_to_pb(*k) as i32)
-                .map(|r| r.count)
-                .sum(),
-        })
-        .collect();
-    let sum_by = |rows: &pb::StatsResponse, code: &str| -> u64 {
-        rows.rows.iter().filter(|r| r.group_code == code).map(|r| r.count).sum()
-    };
-    let by_alliance = county
-        .alliances
-        .iter()
-        .map(|a| GroupTotal {
-            code: a.code.clone(),
-            name: a.name.clone(),
-            nodes_recorded: county
-                .schools
-                .iter()
-                .filter(|s| s.alliance == a.code)
-                .map(|s| node_school.get(s.code.as_str()).copied().unwrap_or(0))
-                .sum(),
-            hub_counted: sum_by(&alliance_rows, &a.code),
-        })
-        .collect();
-    let by_school = county
-        .schools
-        .iter()
-        .map(|s| GroupTotal {
-            code: s.code.to_string(),
-            name: s.name.clone(),
-            nodes_recorded: node_school.get(s.code.as_str()).copied().unwrap_or(0),
-            hub_counted: sum_by(&school_rows, s.code.as_str()),
-        })
-        .collect();
-    let report = DemoReport {
-        dir: dir.display().to_string(),
-        county: county.county.clone(),
-        semester: DEMO_SEMESTER.to_string(),
-        schools: county.schools.len(),
-        nodes_recorded: node_kind.values().sum(),
-        hub_counted: county_rows.total,
-        edited,
-        deleted,
-        pushed,
-        by_kind,
-        by_alliance,
-        by_school,
-        elapsed_ms: started.elapsed().as_millis(),
-        accounts,
-    };
-    Ok((report, world))
+    fn of_school(&self, code: &str) -> u64 {
+        self.school.get(code).copied().unwrap_or(0)
+    }
+
+    /// Per activity kind, beside the hub's ungrouped answer.
+    fn by_kind(&self, hub: &StatsAnswer) -> Vec<GroupTotal> {
+        ActivityKind::ALL
+            .iter()
+            .map(|k| GroupTotal {
+                code: k.code().into(),
+                name: k.label().into(),
+                nodes_recorded: self.kind.get(k).copied().unwrap_or(0),
+                hub_counted: hub.rows.iter().filter(|r| r.kind == *k).map(|r| r.count).sum(),
+            })
+            .collect()
+    }
+
+    /// Per alliance, beside the hub's answer grouped by alliance.
+    fn by_alliance(&self, county: &Roster, hub: &StatsAnswer) -> Vec<GroupTotal> {
+        county
+            .alliances
+            .iter()
+            .map(|a| GroupTotal {
+                code: a.code.clone(),
+                name: a.name.clone(),
+                nodes_recorded: county
+                    .schools
+                    .iter()
+                    .filter(|s| s.alliance == a.code)
+                    .map(|s| self.of_school(s.code.as_str()))
+                    .sum(),
+                hub_counted: sum_of_group(hub, &a.code),
+            })
+            .collect()
+    }
+
+    /// Per school, beside the hub's answer grouped by school.
+    fn by_school(&self, county: &Roster, hub: &StatsAnswer) -> Vec<GroupTotal> {
+        county
+            .schools
+            .iter()
+            .map(|s| GroupTotal {
+                code: s.code.to_string(),
+                name: s.name.clone(),
+                nodes_recorded: self.of_school(s.code.as_str()),
+                hub_counted: sum_of_group(hub, s.code.as_str()),
+            })
+            .collect()
+    }
+}
+
+/// The hub's count of one group, over every kind.
+fn sum_of_group(rows: &StatsAnswer, code: &str) -> u64 {
+    rows.rows.iter().filter(|r| r.group_code == code).map(|r| r.count).sum()
 }
 
 fn joined(r: Result<Result<SyncReport, NodeError>, tokio::task::JoinError>) -> Result<SyncReport, DemoError> {

@@ -10,13 +10,16 @@ use rand::RngExt;
 use uuid::Uuid;
 use yanpei_domain::Activity;
 use yanpei_node::{Fault, SyncOptions};
-use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 
 use crate::SoakError;
 use crate::faults::FaultKind;
+use crate::grpc::{Sent, raw_push, sent};
 use crate::intent::{Action, Actor, EventKind, Outcome};
-use crate::schedule_intent::{Sched, Sent, sent};
+use crate::schedule_intent::Sched;
 use crate::wire::Plan;
+
+/// How the raw sessions name themselves in the handshake.
+const AGENT: &str = "soak-intent";
 
 impl Sched {
     /// Injects one fault of `kind`; returns whether it was injected.
@@ -24,118 +27,21 @@ impl Sched {
         let i = self.rng.random_range(0..self.cast.nodes.len());
         let opts = self.options();
         let injected = match kind {
-            FaultKind::CutUp | FaultKind::CutDown => {
-                let mut cut = false;
-                for _ in 0..3 {
-                    self.ensure_pending(i, 10).await?;
-                    let pending = self.cast.nodes[i].agent.store().pending_count().await?;
-                    let mut plan = Plan::default();
-                    if kind == FaultKind::CutUp {
-                        plan.cut_up_after = Some(self.rng.random_range(100..600 + pending * 60));
-                    } else {
-                        plan.cut_down_after = Some(self.rng.random_range(50..1500));
-                    }
-                    let before = self.world.proxy.cuts();
-                    self.world.proxy.set_plan(plan);
-                    let result = self.sync(i, opts).await;
-                    self.world.proxy.set_plan(Plan::default());
-                    cut = self.world.proxy.cuts() > before;
-                    if cut {
-                        break;
-                    }
-                    tracing::debug!(?plan, ?result, "a planned cut did not happen");
-                }
-                cut
-            }
-            FaultKind::Delay => {
-                self.ensure_pending(i, 5).await?;
-                let mut plan = Plan::default();
-                if self.rng.random_bool(0.5) {
-                    plan.delay = Some(Duration::from_millis(self.rng.random_range(1..15)));
-                } else {
-                    let after = self.rng.random_range(100..6000);
-                    plan.stall = Some((after, Duration::from_millis(self.rng.random_range(200..1500))));
-                }
-                self.world.proxy.set_plan(plan);
-                let _ = self.sync(i, opts).await;
-                self.world.proxy.set_plan(Plan::default());
-                true
-            }
-            FaultKind::HubStall => {
-                self.ensure_pending(i, 20).await?;
-                let agent = self.cast.nodes[i].agent.clone();
-                let task = tokio::spawn(async move { agent.sync_with(opts).await });
-                tokio::time::sleep(Duration::from_millis(self.rng.random_range(0..30))).await;
-                let frozen = match self.world.hub() {
-                    Some(h) => h.freeze(true).await,
-                    None => false,
-                };
-                tokio::time::sleep(Duration::from_millis(self.rng.random_range(300..1500))).await;
-                if let Some(h) = self.world.hub() {
-                    h.freeze(false).await;
-                }
-                let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
-                frozen
-            }
-            FaultKind::LostAck => {
-                self.ensure_pending(i, 5).await?;
-                let lose = SyncOptions { fault: Some(Fault::LoseAckOfPush(1)), ..opts };
-                let lost = self.sync(i, lose).await.is_err();
-                if self.rng.random_bool(0.5) {
-                    let _ = self.sync(i, opts).await;
-                }
-                lost
-            }
+            FaultKind::CutUp | FaultKind::CutDown => self.cut(i, kind, opts).await?,
+            FaultKind::Delay => self.delay(i, opts).await?,
+            FaultKind::HubStall => self.hub_stall(i, opts).await?,
+            FaultKind::LostAck => self.lost_ack(i, opts).await?,
             FaultKind::Replay => self.replay(i, opts).await?,
             FaultKind::Reorder => self.reorder(i).await?,
-            FaultKind::TwoSessions => {
-                self.ensure_pending(i, 10).await?;
-                let (a, b) = (self.cast.nodes[i].agent.clone(), self.cast.nodes[i].agent.clone());
-                let (small, big) = (SyncOptions { batch_size: 3, ..opts }, opts);
-                let both = async { tokio::join!(a.sync_with(small), b.sync_with(big)) };
-                let _ = tokio::time::timeout(Duration::from_secs(60), both).await;
-                true
-            }
+            FaultKind::TwoSessions => self.two_sessions(i, opts).await?,
             FaultKind::HubKill => {
                 self.world.kill_hub().await;
                 self.world.ensure_hub().await?;
                 true
             }
-            FaultKind::HubKillMidPush => {
-                self.ensure_pending(i, 40).await?;
-                let pending = self.cast.nodes[i].agent.store().pending_count().await?;
-                let from = self.world.proxy.bytes_up();
-                let at = from + self.rng.random_range(300..(pending * 250).max(600));
-                let agent = self.cast.nodes[i].agent.clone();
-                let small = SyncOptions { batch_size: self.rng.random_range(5..30), ..opts };
-                let task = tokio::spawn(async move { agent.sync_with(small).await });
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(5), self.world.proxy.wait_for_bytes(at)).await;
-                self.world.kill_hub().await;
-                let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
-                self.world.ensure_hub().await?;
-                true
-            }
+            FaultKind::HubKillMidPush => self.hub_kill_mid_push(i, opts).await?,
             FaultKind::NodeWriteCancelled => self.cancelled_write(i).await?,
-            FaultKind::NodeKillMidSync => {
-                let mut killed = false;
-                for _ in 0..3 {
-                    self.ensure_pending(i, 40).await?;
-                    let from = self.world.proxy.bytes_up();
-                    let mut child = self.world.spawn_node_sync(&self.cast.nodes[i].actor.node)?;
-                    // Once its connection carries bytes, it is syncing: kill it a moment later.
-                    let started = self.world.proxy.wait_for_bytes(from + 1);
-                    let _ = tokio::time::timeout(Duration::from_secs(10), started).await;
-                    tokio::time::sleep(Duration::from_millis(self.rng.random_range(0..15))).await;
-                    killed = matches!(child.try_wait(), Ok(None));
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                    if killed {
-                        break;
-                    }
-                }
-                killed
-            }
+            FaultKind::NodeKillMidSync => self.node_kill_mid_sync(i).await?,
             FaultKind::DiskFull => self.disk_full(i, opts).await?,
             FaultKind::HubRestore => self.restore().await?,
             FaultKind::SiblingEdits => self.sibling_edits().await?,
@@ -154,6 +60,125 @@ impl Sched {
             self.cast.log.event(EventKind::Fault { kind: kind.clone() }, kind)?;
         }
         Ok(injected)
+    }
+
+    /// A connection cut after a random number of bytes up (node to hub) or down; tries
+    /// three times for a cut that happens.
+    async fn cut(&mut self, i: usize, kind: FaultKind, opts: SyncOptions) -> Result<bool, SoakError> {
+        let mut cut = false;
+        for _ in 0..3 {
+            self.ensure_pending(i, 10).await?;
+            let pending = self.cast.nodes[i].agent.store().pending_count().await?;
+            let mut plan = Plan::default();
+            if kind == FaultKind::CutUp {
+                plan.cut_up_after = Some(self.rng.random_range(100..600 + pending * 60));
+            } else {
+                plan.cut_down_after = Some(self.rng.random_range(50..1500));
+            }
+            let before = self.world.proxy.cuts();
+            self.world.proxy.set_plan(plan);
+            let result = self.sync(i, opts).await;
+            self.world.proxy.set_plan(Plan::default());
+            cut = self.world.proxy.cuts() > before;
+            if cut {
+                break;
+            }
+            tracing::debug!(?plan, ?result, "a planned cut did not happen");
+        }
+        Ok(cut)
+    }
+
+    /// A sync through a slow network: every chunk delayed, or one long stall.
+    async fn delay(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        self.ensure_pending(i, 5).await?;
+        let mut plan = Plan::default();
+        if self.rng.random_bool(0.5) {
+            plan.delay = Some(Duration::from_millis(self.rng.random_range(1..15)));
+        } else {
+            let after = self.rng.random_range(100..6000);
+            plan.stall = Some((after, Duration::from_millis(self.rng.random_range(200..1500))));
+        }
+        self.world.proxy.set_plan(plan);
+        let _ = self.sync(i, opts).await;
+        self.world.proxy.set_plan(Plan::default());
+        Ok(true)
+    }
+
+    /// The hub process frozen (SIGSTOP) for a while during a sync.
+    async fn hub_stall(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        self.ensure_pending(i, 20).await?;
+        let agent = self.cast.nodes[i].agent.clone();
+        let task = tokio::spawn(async move { agent.sync_with(opts).await });
+        tokio::time::sleep(Duration::from_millis(self.rng.random_range(0..30))).await;
+        let frozen = match self.world.hub() {
+            Some(h) => h.freeze(true).await,
+            None => false,
+        };
+        tokio::time::sleep(Duration::from_millis(self.rng.random_range(300..1500))).await;
+        if let Some(h) = self.world.hub() {
+            h.freeze(false).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
+        Ok(frozen)
+    }
+
+    /// The acknowledgement of a push lost after the hub committed it; sometimes a retry.
+    async fn lost_ack(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        self.ensure_pending(i, 5).await?;
+        let lose = SyncOptions { fault: Some(Fault::LoseAckOfPush(1)), ..opts };
+        let lost = self.sync(i, lose).await.is_err();
+        if self.rng.random_bool(0.5) {
+            let _ = self.sync(i, opts).await;
+        }
+        Ok(lost)
+    }
+
+    /// Two sessions of one node at once, with different batch sizes.
+    async fn two_sessions(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        self.ensure_pending(i, 10).await?;
+        let (a, b) = (self.cast.nodes[i].agent.clone(), self.cast.nodes[i].agent.clone());
+        let (small, big) = (SyncOptions { batch_size: 3, ..opts }, opts);
+        let both = async { tokio::join!(a.sync_with(small), b.sync_with(big)) };
+        let _ = tokio::time::timeout(Duration::from_secs(60), both).await;
+        Ok(true)
+    }
+
+    /// The hub process killed (SIGKILL) once a push has carried some bytes.
+    async fn hub_kill_mid_push(&mut self, i: usize, opts: SyncOptions) -> Result<bool, SoakError> {
+        self.ensure_pending(i, 40).await?;
+        let pending = self.cast.nodes[i].agent.store().pending_count().await?;
+        let from = self.world.proxy.bytes_up();
+        let at = from + self.rng.random_range(300..(pending * 250).max(600));
+        let agent = self.cast.nodes[i].agent.clone();
+        let small = SyncOptions { batch_size: self.rng.random_range(5..30), ..opts };
+        let task = tokio::spawn(async move { agent.sync_with(small).await });
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.world.proxy.wait_for_bytes(at)).await;
+        self.world.kill_hub().await;
+        let _ = tokio::time::timeout(Duration::from_secs(60), task).await;
+        self.world.ensure_hub().await?;
+        Ok(true)
+    }
+
+    /// A `yanpei node sync` process killed while it syncs; tries three times for a kill
+    /// of a process still running.
+    async fn node_kill_mid_sync(&mut self, i: usize) -> Result<bool, SoakError> {
+        let mut killed = false;
+        for _ in 0..3 {
+            self.ensure_pending(i, 40).await?;
+            let from = self.world.proxy.bytes_up();
+            let mut child = self.world.spawn_node_sync(&self.cast.nodes[i].actor.node)?;
+            // Once its connection carries bytes, it is syncing: kill it a moment later.
+            let started = self.world.proxy.wait_for_bytes(from + 1);
+            let _ = tokio::time::timeout(Duration::from_secs(10), started).await;
+            tokio::time::sleep(Duration::from_millis(self.rng.random_range(0..15))).await;
+            killed = matches!(child.try_wait(), Ok(None));
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            if killed {
+                break;
+            }
+        }
+        Ok(killed)
     }
 
     /// A node write abandoned mid-transaction: a batch of new records or one edit.
@@ -388,10 +413,10 @@ impl Sched {
         let endpoint = self.world.endpoint(&x)?;
         let numbered: Vec<Sent> =
             records.into_iter().enumerate().map(|(k, a)| (k as u64 + 1, a, Vec::new(), None)).collect();
-        let outcome = match raw_push(&endpoint, tool.node_id, &x, numbered).await {
+        let outcome = match raw_push(&endpoint, tool.node_id, &x, AGENT, &numbered).await {
             Ok(reply) if reply.applied > 0 => Outcome::Ok,
             Ok(reply) => Outcome::Refused { reason: format!("applied 0 of the batch: {reply:?}") },
-            Err(e) => Outcome::Refused { reason: e },
+            Err(e) => Outcome::Refused { reason: e.to_string() },
         };
         self.cast.log.outcome(group, outcome)?;
         Ok(true)
@@ -411,7 +436,7 @@ impl Sched {
         let pick = mine[self.rng.random_range(0..mine.len())];
         let old = self.delivered[pick].1.clone();
         let endpoint = self.world.endpoint(store.school())?;
-        Ok(raw_push(&endpoint, store.node_id(), store.school(), old).await.is_ok())
+        Ok(raw_push(&endpoint, store.node_id(), store.school(), AGENT, &old).await.is_ok())
     }
 
     /// The node's pending changes delivered out of order, as the node: the newer half
@@ -432,47 +457,8 @@ impl Sched {
         let cut = self.rng.random_range(1..batch.len());
         let (older, newer) = batch.split_at(cut);
         let endpoint = self.world.endpoint(store.school())?;
-        let first = raw_push(&endpoint, store.node_id(), store.school(), newer.to_vec()).await;
-        let then = raw_push(&endpoint, store.node_id(), store.school(), older.to_vec()).await;
+        let first = raw_push(&endpoint, store.node_id(), store.school(), AGENT, newer).await;
+        let then = raw_push(&endpoint, store.node_id(), store.school(), AGENT, older).await;
         Ok(first.is_ok() && then.is_ok())
     }
-}
-
-/// One push in a session of its own, as `node_id` of `school`.
-async fn raw_push(
-    endpoint: &yanpei_node::HubEndpoint,
-    node_id: Uuid,
-    school: &yanpei_domain::SchoolCode,
-    changes: Vec<Sent>,
-) -> Result<pb::PushResponse, String> {
-    let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
-    let mut client = SyncServiceClient::new(channel);
-    let hello = client
-        .handshake(pb::HandshakeRequest {
-            protocol_version: yanpei_proto::PROTOCOL_VERSION,
-            node_id: node_id.to_string(),
-            school_code: school.to_string(),
-            agent_version: "soak-intent".into(),
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .into_inner();
-    let changes = changes
-        .iter()
-        .map(|(seq, a, ancestors, maker)| pb::Change {
-            seq: *seq,
-            activity: Some(pb::Activity::from(a)),
-            ancestors: ancestors.clone(),
-            maker_node: maker.as_ref().map(|m| m.node.to_string()).unwrap_or_default(),
-            maker_school: maker.as_ref().map(|m| m.school.clone()).unwrap_or_default(),
-        })
-        .collect();
-    let reply = client
-        .push(pb::PushRequest { session_id: hello.session_id, changes })
-        .await
-        .map_err(|e| e.to_string())?
-        .into_inner();
-    // No Finish: the session ends like a tool that went away (a Finish would move the
-    // node's recorded pull cursor).
-    Ok(reply)
 }

@@ -21,6 +21,7 @@ mod check;
 mod check_tests;
 mod eio;
 mod faults;
+mod grpc;
 mod hubdb;
 mod inject;
 mod intent;

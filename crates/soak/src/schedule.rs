@@ -12,12 +12,12 @@ use uuid::Uuid;
 use yanpei_demo::{DEMO_SEMESTER, DemoError, DemoWorld, demo_roster, start_world};
 use yanpei_domain::{Activity, ActivityKind, Field, SchoolCode, example_draft};
 use yanpei_node::{Agent, Fault, SyncOptions};
-use yanpei_proto::pb::{self, sync_service_client::SyncServiceClient};
 use yanpei_store::StoreError;
 use yanpei_store::hub::StatsFilter;
 use yanpei_store::rollup::Rollups;
 
 use crate::CutProxy;
+use crate::grpc::{RawPushError, Sent, raw_push, sent};
 
 /// What stops a schedule from running at all (not an invariant violation).
 #[derive(Debug, thiserror::Error)]
@@ -274,37 +274,23 @@ async fn replay(
         return Ok(false);
     }
     let endpoint = world.node_endpoint_via(store.school(), proxy.addr)?;
-    let channel = endpoint.connect().await.map_err(|e| unexpected("connect for a replay", e))?;
-    let mut client = SyncServiceClient::new(channel);
-    let hello = client
-        .handshake(pb::HandshakeRequest {
-            protocol_version: yanpei_proto::PROTOCOL_VERSION,
-            node_id: store.node_id().to_string(),
-            school_code: store.school().to_string(),
-            agent_version: "soak-replay".into(),
-        })
+    let changes: Vec<Sent> = batch.into_iter().map(sent).collect();
+    let reply = raw_push(&endpoint, store.node_id(), store.school(), "soak-replay", &changes)
         .await
-        .map_err(|e| unexpected("replay handshake", e))?
-        .into_inner();
-    let changes = batch
-        .iter()
-        .map(|e| pb::Change {
-            seq: e.seq,
-            activity: Some(pb::Activity::from(&e.activity)),
-            ancestors: e.ancestors.iter().map(ToString::to_string).collect(),
-            maker_node: e.maker.as_ref().map(|m| m.node.to_string()).unwrap_or_default(),
-            maker_school: e.maker.as_ref().map(|m| m.school.clone()).unwrap_or_default(),
-        })
-        .collect();
-    let reply = client
-        .push(pb::PushRequest { session_id: hello.session_id, changes })
-        .await
-        .map_err(|e| unexpected("replay push", e))?
-        .into_inner();
+        .map_err(replay_failed)?;
     if reply.applied != 0 {
         return Err(SoakError::Unexpected(format!("a replay changed {} records at the hub", reply.applied)));
     }
     Ok(true)
+}
+
+/// A replay session that failed, named by its step.
+fn replay_failed(e: RawPushError) -> SoakError {
+    match e {
+        RawPushError::Connect(e) => unexpected("connect for a replay", e),
+        RawPushError::Handshake(e) => unexpected("replay handshake", e),
+        RawPushError::Push(e) => unexpected("replay push", e),
+    }
 }
 
 /// The invariant, school by school.

@@ -17,6 +17,7 @@ use yanpei_node::{SyncOptions, SyncReport};
 use crate::SoakError;
 use crate::check::{NodeSnapshot, Verdict, check};
 use crate::faults::{FaultKind, FaultTally};
+use crate::grpc::Sent;
 use crate::intent::{Actor, EventKind, IntentLog};
 use crate::outside::{read_hub_db, read_node};
 use crate::people::{Cast, SoakNode};
@@ -440,13 +441,4 @@ async fn drive(s: &mut Sched, target: usize) -> Result<(), SoakError> {
         }
     }
     s.heal().await
-}
-
-/// One change as it went on the wire: sequence number, record, ancestors, and its maker
-/// when not the sender.
-pub(crate) type Sent = (u64, yanpei_domain::Activity, Vec<String>, Option<yanpei_store::decide::Origin>);
-
-/// An outbox entry as the node puts it on the wire.
-pub(crate) fn sent(e: yanpei_store::node::OutboxEntry) -> Sent {
-    (e.seq, e.activity, e.ancestors.iter().map(ToString::to_string).collect(), e.maker)
 }
