@@ -5,15 +5,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use tonic::Code;
-use tonic::transport::Channel;
 use tracing::{debug, info};
 use uuid::Uuid;
 use yanpei_attach::{AttachError, BlobDir, Digest, chunk_len};
 use yanpei_domain::{Activity, AttachmentRef, MAX_ATTACHMENTS};
-use yanpei_proto::pb::{self, attachment_service_client::AttachmentServiceClient};
 use yanpei_store::node::NodeStore;
 
 use crate::NodeError;
+use crate::client::SyncSession;
 
 /// What uploading a batch's attachments did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,7 +88,7 @@ fn file_name(p: &Path) -> String {
 /// Uploads every attachment `records` reference that the hub does not hold whole, resuming
 /// each from what the hub durably holds.
 pub(crate) async fn upload_referenced(
-    client: &mut AttachmentServiceClient<Channel>,
+    hub: &mut SyncSession,
     blobs: Option<&BlobDir>,
     records: &[&Activity],
 ) -> Result<Uploaded, NodeError> {
@@ -104,10 +103,7 @@ pub(crate) async fn upload_referenced(
         if !seen.insert((sha256.clone(), size)) {
             continue;
         }
-        let status = client
-            .attachment_status(pb::AttachmentStatusRequest { sha256: sha256.clone(), size })
-            .await?
-            .into_inner();
+        let status = hub.attachment_status(&sha256, size).await?;
         if status.complete {
             done.present += 1;
             continue;
@@ -123,7 +119,7 @@ pub(crate) async fn upload_referenced(
         if !blocking(move || Ok(d.has(&s, size))).await? {
             return Err(missing());
         }
-        done.bytes += send_from(client, &dir, &digest, size, status.received).await?;
+        done.bytes += send_from(hub, &dir, &digest, size, status.received).await?;
         done.files += 1;
         info!(sha256 = %digest, size, resumed_from = status.received, "attachment uploaded");
     }
@@ -132,7 +128,7 @@ pub(crate) async fn upload_referenced(
 
 /// Sends the chunks of one file from `offset` on; returns the chunk bytes sent.
 async fn send_from(
-    client: &mut AttachmentServiceClient<Channel>,
+    hub: &mut SyncSession,
     dir: &BlobDir,
     d: &Digest,
     size: u64,
@@ -144,14 +140,10 @@ async fn send_from(
         let len = chunk_len(size, offset);
         let (dd, dg) = (dir.clone(), d.clone());
         let data = blocking(move || dd.read_chunk(&dg, offset, len)).await?;
-        let chunk_sha256 = Digest::of(&data).to_string();
-        let reply = client
-            .put_chunk(pb::PutChunkRequest { sha256: d.to_string(), size, offset, data, chunk_sha256 })
-            .await;
+        let reply = hub.put_chunk(d, size, offset, data).await;
         sent += len;
         match reply {
             Ok(p) => {
-                let p = p.into_inner();
                 if p.complete {
                     break;
                 }
@@ -159,19 +151,16 @@ async fn send_from(
             }
             // The hub holds a different amount (another school is sending the same file,
             // or the hub dropped a torn chunk): ask where to go on, a few times at most.
-            Err(s) if s.code() == Code::FailedPrecondition && realigned < 3 => {
+            Err(e) if e.hub_code() == Some(Code::FailedPrecondition) && realigned < 3 => {
                 realigned += 1;
-                let p = client
-                    .attachment_status(pb::AttachmentStatusRequest { sha256: d.to_string(), size })
-                    .await?
-                    .into_inner();
+                let p = hub.attachment_status(d.as_str(), size).await?;
                 debug!(sha256 = %d, held = p.received, "resuming where the hub holds");
                 if p.complete {
                     break;
                 }
                 offset = p.received;
             }
-            Err(s) => return Err(s.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(sent)

@@ -4,25 +4,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio_rustls::rustls::{
-    self, DigitallySignedStruct, SignatureScheme,
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{CertificateDer, ServerName, UnixTime},
-};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tracing::info;
 use uuid::Uuid;
-use yanpei_pki::{
-    DEFAULT_RENEW_WITHIN_DAYS, der_to_pem, fingerprint, fingerprint_matches, node_request, pem_to_der,
-    renewal_due, validity_of,
-};
-use yanpei_proto::pb::{self, enroll_service_client::EnrollServiceClient};
+use yanpei_pki::{DEFAULT_RENEW_WITHIN_DAYS, node_request, pem_to_der, renewal_due, validity_of};
 
 use yanpei_pki::TlsMaterial;
 
 use crate::NodeError;
+use crate::client::{SyncSession, enroll_call};
+
+pub use crate::client::fetch_ca;
 
 /// When and how a node renews its certificate during a sync.
 #[derive(Clone)]
@@ -63,57 +55,6 @@ pub struct Enrolled {
     pub tls: TlsMaterial,
 }
 
-/// Reads the county CA certificate from the hub's TLS chain and checks it against
-/// `expected` (the slip's SHA-256 fingerprint). Without a fingerprint the CA is trusted on
-/// first use, and its fingerprint is returned for the school to compare with the slip.
-/// Returns (CA PEM, its fingerprint).
-pub async fn fetch_ca(
-    url: &str,
-    server_name: &str,
-    expected: Option<&str>,
-) -> Result<(String, String), NodeError> {
-    let uri: tonic::codegen::http::Uri =
-        url.parse().map_err(|e| NodeError::Config(format!("中心地址「{url}」无效：{e}")))?;
-    let host = uri.host().ok_or_else(|| NodeError::Config(format!("中心地址「{url}」缺少主机名")))?;
-    let port = uri.port_u16().unwrap_or(443);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| NodeError::Config(format!("TLS：{e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ReadChain(provider)))
-        .with_no_client_auth();
-    let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|e| NodeError::Config(format!("中心证书名称「{server_name}」无效：{e}")))?;
-    let connect = async {
-        let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await
-    };
-    let tls = tokio::time::timeout(Duration::from_secs(15), connect)
-        .await
-        .map_err(|_| NodeError::Transport(format!("连接县中心 {url} 超时：网络不通，或被防火墙拦截")))?
-        .map_err(|e| NodeError::Transport(crate::reach::explain(url, server_name, &e)))?;
-    let chain: Vec<String> = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| der_to_pem(c.as_ref()))
-        .collect();
-    let mut with_print = chain.iter().filter_map(|pem| fingerprint(pem).ok().map(|f| (pem.clone(), f)));
-    let found = match expected {
-        Some(want) => with_print.into_iter().find(|(_, f)| fingerprint_matches(want, f)),
-        // The CA ends the chain (the hub sends it for enrollment).
-        None => with_print.next_back(),
-    };
-    found.ok_or_else(|| {
-        NodeError::Config(
-            "中心出示的证书链中没有与注册单上指纹一致的县 CA 证书：请核对中心地址和指纹，切勿继续".into(),
-        )
-    })
-}
-
 /// Sends the enrollment `code` with a certificate request for `node_id` to the hub at `url`,
 /// verified against `ca_pem`. The private key is made here and never sent.
 pub async fn enroll(
@@ -123,34 +64,14 @@ pub async fn enroll(
     code: &str,
     node_id: Uuid,
 ) -> Result<Enrolled, NodeError> {
-    let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem)).domain_name(server_name);
-    let channel = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| NodeError::Config(format!("中心地址「{url}」无效：{e}")))?
-        .tls_config(tls)
-        .map_err(|e| NodeError::Config(format!("TLS 配置无效：{e}")))?
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .map_err(|e| NodeError::Transport(crate::reach::explain(url, server_name, &e)))?;
     let (csr_pem, key_pem) =
         node_request(&node_id.to_string()).map_err(|e| NodeError::Config(e.to_string()))?;
-    let reply = EnrollServiceClient::new(channel)
-        .enroll(pb::EnrollRequest { code: code.to_owned(), node_id: node_id.to_string(), csr_pem })
-        .await?
-        .into_inner();
-    let school = reply
-        .school_code
-        .parse()
-        .map_err(|e| NodeError::Hub(tonic::Status::internal(format!("中心返回的学校代码无效：{e}"))))?;
-    Ok(Enrolled {
-        school,
-        school_name: reply.school_name,
-        tls: TlsMaterial { ca_pem: reply.ca_pem, cert_pem: reply.cert_pem, key_pem },
-    })
+    let (school, school_name, ca_pem, cert_pem) =
+        enroll_call(url, server_name, ca_pem, code, node_id, csr_pem).await?;
+    Ok(Enrolled { school, school_name, tls: TlsMaterial { ca_pem, cert_pem, key_pem } })
 }
 
-/// During a sync: renews the certificate `tls` of node `node_id` over `channel` if its
+/// During a sync: renews the certificate `tls` of node `node_id` over the session `hub` if its
 /// renewal window has come (a new key each time): the new material, or `None` when not
 /// due. The old certificate keeps working until it expires or is revoked, so a failed
 /// renewal only waits for the next night.
@@ -158,7 +79,7 @@ pub(crate) async fn renew_if_due(
     r: &Renewal,
     tls: TlsMaterial,
     node_id: uuid::Uuid,
-    channel: Channel,
+    hub: &SyncSession,
 ) -> Result<Option<TlsMaterial>, NodeError> {
     let v = pem_to_der(&tls.cert_pem)
         .and_then(|d| validity_of(&d))
@@ -168,8 +89,8 @@ pub(crate) async fn renew_if_due(
     }
     let (csr_pem, key_pem) =
         node_request(&node_id.to_string()).map_err(|e| NodeError::Config(e.to_string()))?;
-    let reply = EnrollServiceClient::new(channel).renew(pb::RenewRequest { csr_pem }).await?.into_inner();
-    let new = TlsMaterial { ca_pem: tls.ca_pem, cert_pem: reply.cert_pem, key_pem };
+    let cert_pem = hub.renew(csr_pem).await?;
+    let new = TlsMaterial { ca_pem: tls.ca_pem, cert_pem, key_pem };
     if let Some((cert, key)) = &r.files {
         save_pair(cert, key, &new)?;
     }
@@ -200,44 +121,4 @@ pub fn save_pair(cert: &Path, key: &Path, tls: &TlsMaterial) -> Result<(), NodeE
     std::fs::rename(&key_new, key).map_err(|e| io(key, e))?;
     std::fs::rename(&cert_new, cert).map_err(|e| io(cert, e))?;
     Ok(())
-}
-
-/// Accepts any chain only to read it: nothing is sent on this connection, and the CA it
-/// carries is trusted only if its fingerprint matches the slip.
-#[derive(Debug)]
-struct ReadChain(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for ReadChain {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

@@ -1,5 +1,7 @@
 //! The node agent's error type: whether to retry, and a message for the clerk.
 
+use std::error::Error as _;
+
 use tonic::{Code, Status};
 use yanpei_store::StoreError;
 
@@ -41,8 +43,9 @@ pub enum NodeError {
 
 impl From<Status> for NodeError {
     fn from(s: Status) -> Self {
-        // A cut connection surfaces as a status too; treat it as transport.
-        if s.code() == Code::Unknown && s.message().contains("transport") {
+        // A status tonic made from a failed connection (a cut stream, a reset) carries
+        // the error as its source, under UNKNOWN; the hub's own answers carry none.
+        if s.code() == Code::Unknown && s.source().is_some() {
             return NodeError::Transport(s.message().to_owned());
         }
         NodeError::Hub(s)
@@ -50,21 +53,38 @@ impl From<Status> for NodeError {
 }
 
 impl NodeError {
-    /// Whether trying again later may succeed without anyone changing anything.
+    /// Whether trying again later may succeed without anyone changing anything: a
+    /// connection that failed, a crash injected on purpose, a busy store, and the hub's
+    /// answers whose code says so ([`retryable`], the one place that decides).
     pub fn is_retryable(&self) -> bool {
         match self {
             NodeError::Transport(_) | NodeError::Injected(_) => true,
             NodeError::Store(e) => e.is_retryable(),
-            NodeError::Hub(s) => matches!(
-                s.code(),
-                Code::Unavailable
-                    | Code::DeadlineExceeded
-                    | Code::ResourceExhausted
-                    | Code::Aborted
-                    | Code::Unknown
-                    | Code::Cancelled
-            ),
+            NodeError::Hub(s) => retryable(s.code()),
             NodeError::Config(_) | NodeError::StoreBehindHub { .. } | NodeError::Attachment(_) => false,
         }
     }
+
+    /// The code of the hub's answer, when the hub answered with an error.
+    pub fn hub_code(&self) -> Option<Code> {
+        match self {
+            NodeError::Hub(s) => Some(s.code()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a call that ended with `code` may succeed if tried again later without anyone
+/// changing anything: the hub busy, shedding load or restarting, a call cut or timed out.
+/// The one place this is decided ([`NodeError::is_retryable`] asks it).
+pub fn retryable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Unknown
+            | Code::Cancelled
+    )
 }

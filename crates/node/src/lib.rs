@@ -8,15 +8,15 @@
 
 mod agent;
 mod attach;
+pub mod client;
 pub mod enroll;
 mod error;
 pub mod reach;
 mod schedule;
 
-pub use agent::{
-    Agent, Fault, HubEndpoint, RECONCILE_EVERY, Reconcile, SyncOptions, SyncReport, TlsMaterial,
-};
+pub use agent::{Agent, Fault, RECONCILE_EVERY, Reconcile, SyncOptions, SyncReport, TlsMaterial};
 pub use attach::attach_files;
+pub use client::HubEndpoint;
 pub use enroll::{Enrolled, Renewal};
 pub use error::NodeError;
 pub use schedule::{Backoff, Clock, Schedule, Syncer, SystemClock, run_daemon, run_daemon_with};
