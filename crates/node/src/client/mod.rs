@@ -1,5 +1,4 @@
-//! The node crate's gRPC edge, and the only place in it (and in the CLI) that names a
-//! prost type: building the channel to the hub (rustls through tonic, the county CA, this
+//! The node crate's gRPC edge, and the only place in it that names a prost type: building the channel to the hub (rustls through tonic, the county CA, this
 //! side's certificate or a login token), its time limits, which failures are worth
 //! retrying, and typed calls: domain, store and report types in and out. The conversions
 //! are the proto crate's (`From`/`TryFrom`), or, for the store's types the proto crate
@@ -9,8 +8,6 @@
 //! - `SyncSession`: one sync session's calls (handshake, push, pull, roster, finish,
 //!   anti-entropy, attachment upload, certificate renewal).
 //! - [`enroll`](crate::enroll)'s calls: the CA read off the hub's TLS chain, `Enroll`.
-//! - [`QueryClient`]: the county's queries, reports and login, as a person or an operator
-//!   asks them (`yanpei query`, `yanpei report`, `yanpei login`).
 
 mod chain;
 mod sync;
