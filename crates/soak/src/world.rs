@@ -266,17 +266,16 @@ impl ProcWorld {
         let (cert, key) = (pki.join(format!("node-{name}.pem")), pki.join(format!("node-{name}.key")));
         std::fs::write(&cert, &endpoint.tls.cert_pem)?;
         std::fs::write(&key, &endpoint.tls.key_pem)?;
-        // The keys `yanpei node init` writes (crates/yanpei/src/cmd/node.rs).
-        let path = |p: &Path| p.display().to_string();
-        for (k, v) in [
-            ("hub_url", endpoint.url.clone()),
-            ("hub_server_name", endpoint.server_name.clone()),
-            ("tls_ca", path(&pki.join("ca.pem"))),
-            ("tls_cert", path(&cert)),
-            ("tls_key", path(&key)),
-        ] {
-            store.set_meta(k, &v).await?;
-        }
+        // The settings `yanpei node init` writes.
+        store
+            .save_settings(&yanpei_store::node::NodeSettings {
+                hub_url: endpoint.url.clone(),
+                server_name: endpoint.server_name.clone(),
+                ca: pki.join("ca.pem"),
+                cert,
+                key,
+            })
+            .await?;
         Ok(Agent::new(store, endpoint))
     }
 

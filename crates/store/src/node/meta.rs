@@ -39,18 +39,6 @@ pub(super) async fn get_u64(db: &impl ConnectionTrait, k: &str) -> Result<u64, S
 }
 
 impl NodeStore {
-    /// A setting.
-    pub async fn meta(&self, k: &str) -> Result<Option<String>, StoreError> {
-        get_meta(&self.conn(), k).await
-    }
-
-    /// Changes a setting.
-    pub async fn set_meta(&self, k: &str, v: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().await?;
-        set_meta(&txn, k, v).await?;
-        txn.commit().await
-    }
-
     /// The last sequence number this store issued.
     pub async fn last_seq(&self) -> Result<u64, StoreError> {
         get_u64(&self.conn(), key::LAST_SEQ).await

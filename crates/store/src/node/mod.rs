@@ -19,6 +19,7 @@ use yanpei_domain::{Activity, SchoolCode};
 use crate::migration::NodeMigrator;
 use crate::{Db, StoreError};
 
+pub mod change;
 mod compare;
 mod conflicts;
 mod lineage;
@@ -26,10 +27,12 @@ mod meta;
 mod outbox;
 mod pull;
 mod records;
+mod settings;
 
 pub use compare::PeriodDigest;
 pub use outbox::{OutboxEntry, Quarantined};
 pub use pull::{PullApplied, PulledRecord};
+pub use settings::NodeSettings;
 
 use meta::{get_meta, key, set_meta};
 

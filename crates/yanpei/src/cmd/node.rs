@@ -11,7 +11,7 @@ use uuid::Uuid;
 use yanpei_domain::roster::Roster;
 use yanpei_domain::{Activity, ActivityDraft, ActivityKind, Calendar, SchoolCode, Semester};
 use yanpei_node::{Agent, Backoff, BlobDir, HubEndpoint, Schedule, SystemClock, TlsMaterial, run_daemon};
-use yanpei_store::node::NodeStore;
+use yanpei_store::node::{NodeSettings, NodeStore, change};
 use yanpei_store::sqlite_url;
 
 use super::read_pem;
@@ -180,14 +180,6 @@ pub(crate) struct RunArgs {
     window: String,
 }
 
-mod key {
-    pub(super) const HUB: &str = "hub_url";
-    pub(super) const SERVER_NAME: &str = "hub_server_name";
-    pub(super) const CA: &str = "tls_ca";
-    pub(super) const CERT: &str = "tls_cert";
-    pub(super) const KEY: &str = "tls_key";
-}
-
 async fn open(store: &Path) -> anyhow::Result<NodeStore> {
     if !store.exists() {
         bail!("{} 不存在：请先运行 `yanpei node init`", store.display());
@@ -197,24 +189,36 @@ async fn open(store: &Path) -> anyhow::Result<NodeStore> {
 
 async fn agent(store: &Path) -> anyhow::Result<Agent> {
     let s = open(store).await?;
-    let get = |k: &'static str| {
-        let s = s.clone();
-        async move {
-            s.meta(k).await?.ok_or_else(|| anyhow!("节点未配置 {k}：请重新运行 `yanpei node init`"))
-        }
-    };
+    let settings = s.settings().await?;
     let hub = HubEndpoint {
-        url: get(key::HUB).await?,
-        server_name: get(key::SERVER_NAME).await?,
+        url: settings.hub_url,
+        server_name: settings.server_name,
         tls: TlsMaterial {
-            ca_pem: read_pem(Path::new(&get(key::CA).await?))?,
-            cert_pem: read_pem(Path::new(&get(key::CERT).await?))?,
-            key_pem: read_pem(Path::new(&get(key::KEY).await?))?,
+            ca_pem: read_pem(&settings.ca)?,
+            cert_pem: read_pem(&settings.cert)?,
+            key_pem: read_pem(&settings.key)?,
         },
     };
     // A certificate the hub signed (enrollment) renews itself in its last 60 days.
-    let renewal = yanpei_node::Renewal::at(get(key::CERT).await?.into(), get(key::KEY).await?.into());
+    let renewal = yanpei_node::Renewal::at(settings.cert, settings.key);
     Ok(Agent::new(s, hub).with_attachments(BlobDir::beside_node_store(store)).with_renewal(renewal))
+}
+
+/// Saves how to reach the hub, with the files' absolute paths.
+async fn save_settings(
+    s: &NodeStore,
+    hub: String,
+    server_name: String,
+    (ca, cert, key): (&Path, &Path, &Path),
+) -> anyhow::Result<()> {
+    let settings = NodeSettings {
+        hub_url: hub,
+        server_name,
+        ca: absolute(ca)?.into(),
+        cert: absolute(cert)?.into(),
+        key: absolute(key)?.into(),
+    };
+    Ok(s.save_settings(&settings).await?)
 }
 
 fn absolute(p: &Path) -> anyhow::Result<String> {
@@ -254,143 +258,19 @@ pub(crate) fn summary(a: &Activity) -> String {
 pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Init { store, enroll: Some(code), ca_fingerprint, hub, server_name, .. } => {
-            make_parent(&store.store)?;
-            let (school, name, ca, cert, keyfile, node_id) =
-                super::enroll::node_init(&store.store, &code, &hub, ca_fingerprint.as_deref(), &server_name)
-                    .await?;
-            let s = NodeStore::open(&sqlite_url(&store.store)).await?;
-            s.set_meta(key::HUB, &hub).await?;
-            s.set_meta(key::SERVER_NAME, &server_name).await?;
-            s.set_meta(key::CA, &absolute(&ca)?).await?;
-            s.set_meta(key::CERT, &absolute(&cert)?).await?;
-            s.set_meta(key::KEY, &absolute(&keyfile)?).await?;
-            println!(
-                "注册成功：学校 {school} {name}，节点编号 {node_id}；证书 {}（私钥 {} 只在本机）；本地库 {}",
-                cert.display(),
-                keyfile.display(),
-                store.store.display()
-            );
+            init_enrolled(&store.store, &code, ca_fingerprint.as_deref(), hub, server_name).await?
         }
         Command::Init { store, school, hub, ca, cert, key: keyfile, server_name, .. } => {
             let missing = || anyhow!("请给出 --school、--ca、--cert、--key，或用 --enroll 注册码注册");
             let school: SchoolCode = school.ok_or_else(missing)?.parse()?;
-            let (ca, cert, keyfile) =
-                (ca.ok_or_else(missing)?, cert.ok_or_else(missing)?, keyfile.ok_or_else(missing)?);
-            for p in [&ca, &cert, &keyfile] {
-                read_pem(p)?;
-            }
-            make_parent(&store.store)?;
-            let s = NodeStore::open_or_init(&sqlite_url(&store.store), &school).await?;
-            s.set_meta(key::HUB, &hub).await?;
-            s.set_meta(key::SERVER_NAME, &server_name).await?;
-            s.set_meta(key::CA, &absolute(&ca)?).await?;
-            s.set_meta(key::CERT, &absolute(&cert)?).await?;
-            s.set_meta(key::KEY, &absolute(&keyfile)?).await?;
-            println!("节点已就绪：学校 {school}，节点编号 {}，本地库 {}", s.node_id(), store.store.display());
+            let files = (ca.ok_or_else(missing)?, cert.ok_or_else(missing)?, keyfile.ok_or_else(missing)?);
+            init_with_files(&store.store, school, hub, server_name, files).await?
         }
-        Command::Record { store, interactive, fields } => {
-            let s = open(&store.store).await?;
-            let roster = s.roster().await?.1;
-            let calendar = roster.as_ref().map(Roster::calendar).unwrap_or_default();
-            let today = chrono::Local::now().date_naive();
-            let mut a = Activity {
-                id: Uuid::now_v7(),
-                school: s.school().clone(),
-                // Outside every semester today, a record without --date is refused by the check below.
-                semester: calendar
-                    .containing(today)
-                    .or_else(|| Semester::containing(today))
-                    .ok_or_else(|| anyhow!("今天 {today} 不在任何学期内，请用 --date 给出日期"))?,
-                date: today,
-                kind: ActivityKind::LessonObservation,
-                version: 1,
-                deleted: false,
-                body: ActivityDraft::default(),
-            };
-            if interactive {
-                fields.apply(&mut a, &calendar)?;
-                fields::guided(&mut a, &calendar, &mut std::io::stdin().lock(), &mut std::io::stdout())?;
-            } else {
-                if fields.kind().is_none() {
-                    bail!(
-                        "请用 --kind 指定活动类型（yanpei node kinds 列出全部类型），或用 --interactive 逐项填写"
-                    );
-                }
-                fields.apply(&mut a, &calendar)?;
-            }
-            a.validate()?;
-            check_roster(roster.as_ref(), &a)?;
-            s.record(&a).await?;
-            println!("已记录：{}\n编号 {}（{}，待同步）", summary(&a), a.id, a.semester);
-            if roster.is_none() {
-                println!("{UNCHECKED}");
-            }
-            if let Some(missing) = a.meeting_missing().filter(|m| !m.is_empty()) {
-                let items: Vec<&str> = missing.iter().map(|m| m.label()).collect();
-                println!("五定四有尚缺：{}（可用 yanpei node edit 补充）", items.join("、"));
-            }
-        }
-        Command::Edit { store, id, fields } => {
-            let s = open(&store.store).await?;
-            let id = parse_id(&id)?;
-            let mut a = s.get(id).await?.ok_or_else(|| anyhow!("没有编号为 {id} 的记录"))?;
-            if a.deleted {
-                bail!("记录 {id} 已删除，不能修改");
-            }
-            let roster = s.roster().await?.1;
-            fields.apply(&mut a, &roster.as_ref().map(Roster::calendar).unwrap_or_default())?;
-            a.version += 1;
-            a.validate()?;
-            check_roster(roster.as_ref(), &a)?;
-            s.update(&a).await?;
-            println!("已修改（第 {} 版）：{}", a.version, summary(&a));
-        }
-        Command::Attach { store, id, files } => {
-            let s = open(&store.store).await?;
-            let blobs = BlobDir::beside_node_store(&store.store);
-            let before = s.get(parse_id(&id)?).await?.map(|a| a.version);
-            let a = yanpei_node::attach_files(&s, &blobs, parse_id(&id)?, &files).await?;
-            if before == Some(a.version) {
-                println!("这些文件已是该记录的附件，未改动：{}", summary(&a));
-            } else {
-                println!("已添加附件（第 {} 版，待同步）：{}", a.version, summary(&a));
-            }
-            for x in &a.body.details.attachments {
-                println!("  {}  {} 字节  {}", x.name, x.size, &x.sha256[..16]);
-            }
-        }
-        Command::Delete { store, id } => {
-            let s = open(&store.store).await?;
-            let id = parse_id(&id)?;
-            let mut a = s.get(id).await?.ok_or_else(|| anyhow!("没有编号为 {id} 的记录"))?;
-            if a.deleted {
-                bail!("记录 {id} 已经删除");
-            }
-            a.version += 1;
-            a.deleted = true;
-            s.update(&a).await?;
-            println!("已删除：{}（删除将在下次同步时报送县中心）", summary(&a));
-        }
-        Command::List { store, semester, kind, json } => {
-            let s = open(&store.store).await?;
-            let semester = semester.map(|t| t.parse::<Semester>()).transpose()?;
-            let kind = kind.map(|k| k.parse::<ActivityKind>()).transpose()?;
-            let rows = s.list(semester, kind).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                let returned: std::collections::BTreeSet<Uuid> =
-                    s.quarantined().await?.into_iter().map(|q| q.activity.id).collect();
-                for a in &rows {
-                    let mark = if returned.contains(&a.id) { "【被退回】" } else { "" };
-                    println!("{}  {mark}{}", a.id, summary(a));
-                }
-                println!("共 {} 条；待同步变更 {} 条", rows.len(), s.pending_count().await?);
-                if !returned.is_empty() {
-                    println!("其中 {} 条被县中心退回，原因见 yanpei node returned", returned.len());
-                }
-            }
-        }
+        Command::Record { store, interactive, fields } => record(&store.store, interactive, fields).await?,
+        Command::Edit { store, id, fields } => edit(&store.store, &id, fields).await?,
+        Command::Attach { store, id, files } => attach(&store.store, &id, &files).await?,
+        Command::Delete { store, id } => delete(&store.store, &id).await?,
+        Command::List { store, semester, kind, json } => list(&store.store, semester, kind, json).await?,
         Command::Roster { store, json } => show_roster(&store.store, json).await?,
         Command::Kinds => print!("{}", fields::kind_menu()),
         Command::Conflicts { store, json } => conflicts::list(&open(&store.store).await?, json).await?,
@@ -398,52 +278,204 @@ pub(crate) async fn run(cmd: Command) -> anyhow::Result<()> {
             conflicts::resolve(&open(&store.store).await?, parse_id(&id)?, keep).await?
         }
         Command::Returned { store, json } => quarantine::list(&open(&store.store).await?, json).await?,
-        Command::Sync { store, verify } => {
-            let a = agent(&store.store).await?;
-            let r = a.sync_with(yanpei_node::SyncOptions { verify, ..Default::default() }).await?;
-            println!(
-                "同步完成：推送 {} 条变更（新写入 {}，已存在 {}），拉取 {} 条；中心已确认到序号 {}",
-                r.pushed, r.applied, r.unchanged, r.pulled, r.acked_seq
-            );
-            if r.attachments_uploaded + r.attachments_present > 0 {
-                println!(
-                    "附件：上传 {} 个（{} 字节），中心已有 {} 个",
-                    r.attachments_uploaded, r.attachment_bytes, r.attachments_present
-                );
-            }
-            if let Some(why) = r.reconciled {
-                let why = match why {
-                    yanpei_node::Reconcile::Asked => "按要求",
-                    yanpei_node::Reconcile::Scheduled => "每周例行",
-                    yanpei_node::Reconcile::HubBehindAcks => {
-                        "县中心的数据少于它此前确认的（可能从备份恢复过）"
-                    }
-                    yanpei_node::Reconcile::CursorMismatch => {
-                        "县中心的同步进度与本节点不一致（可能从备份恢复过）"
-                    }
-                };
-                println!("已与县中心逐条对账（{why}）：重新报送 {} 条，补回 {} 条", r.requeued, r.repaired);
-            }
-            if r.removed > 0 {
-                println!("{} 条共享记录已不再注明本校，已从本地移除", r.removed);
-            }
-            if r.refused > 0 {
-                println!(
-                    "注意：县中心退回了 {} 条记录（其余照常同步），请运行 yanpei node returned 查看原因并修改",
-                    r.refused
-                );
-            }
-            if r.open_conflicts > 0 {
-                println!(
-                    "注意：有 {} 处修改冲突（同一条记录在同步前被两处修改），请运行 yanpei node conflicts 查看并处理",
-                    r.open_conflicts
-                );
-            }
-        }
+        Command::Sync { store, verify } => sync(&store.store, verify).await?,
         Command::Run(args) => daemon(args).await?,
         Command::Template(args) => sheet::template(args).await?,
         Command::Import(args) => sheet::import(args).await?,
         Command::Export(args) => sheet::export(args).await?,
+    }
+    Ok(())
+}
+
+/// `node init --enroll CODE`: a certificate from the hub, then the store.
+async fn init_enrolled(
+    store: &Path,
+    code: &str,
+    ca_fingerprint: Option<&str>,
+    hub: String,
+    server_name: String,
+) -> anyhow::Result<()> {
+    make_parent(store)?;
+    let (school, name, ca, cert, keyfile, node_id) =
+        super::enroll::node_init(store, code, &hub, ca_fingerprint, &server_name).await?;
+    let s = NodeStore::open(&sqlite_url(store)).await?;
+    save_settings(&s, hub, server_name, (&ca, &cert, &keyfile)).await?;
+    println!(
+        "注册成功：学校 {school} {name}，节点编号 {node_id}；证书 {}（私钥 {} 只在本机）；本地库 {}",
+        cert.display(),
+        keyfile.display(),
+        store.display()
+    );
+    Ok(())
+}
+
+/// `node init --school --ca --cert --key`: certificate files issued by the county.
+async fn init_with_files(
+    store: &Path,
+    school: SchoolCode,
+    hub: String,
+    server_name: String,
+    (ca, cert, keyfile): (PathBuf, PathBuf, PathBuf),
+) -> anyhow::Result<()> {
+    for p in [&ca, &cert, &keyfile] {
+        read_pem(p)?;
+    }
+    make_parent(store)?;
+    let s = NodeStore::open_or_init(&sqlite_url(store), &school).await?;
+    save_settings(&s, hub, server_name, (&ca, &cert, &keyfile)).await?;
+    println!("节点已就绪：学校 {school}，节点编号 {}，本地库 {}", s.node_id(), store.display());
+    Ok(())
+}
+
+/// `node record`: a new record, from flags or asked field by field.
+async fn record(store: &Path, interactive: bool, fields: Fields) -> anyhow::Result<()> {
+    let s = open(store).await?;
+    let roster = s.roster().await?.1;
+    let calendar = roster.as_ref().map(Roster::calendar).unwrap_or_default();
+    let today = chrono::Local::now().date_naive();
+    let mut a = Activity {
+        id: Uuid::now_v7(),
+        school: s.school().clone(),
+        // Outside every semester today, a record without --date is refused by the check below.
+        semester: calendar
+            .containing(today)
+            .or_else(|| Semester::containing(today))
+            .ok_or_else(|| anyhow!("今天 {today} 不在任何学期内，请用 --date 给出日期"))?,
+        date: today,
+        kind: ActivityKind::LessonObservation,
+        version: 1,
+        deleted: false,
+        body: ActivityDraft::default(),
+    };
+    if interactive {
+        fields.apply(&mut a, &calendar)?;
+        fields::guided(&mut a, &calendar, &mut std::io::stdin().lock(), &mut std::io::stdout())?;
+    } else {
+        if fields.kind().is_none() {
+            bail!("请用 --kind 指定活动类型（yanpei node kinds 列出全部类型），或用 --interactive 逐项填写");
+        }
+        fields.apply(&mut a, &calendar)?;
+    }
+    a.validate()?;
+    check_roster(roster.as_ref(), &a)?;
+    s.record(&a).await?;
+    println!("已记录：{}\n编号 {}（{}，待同步）", summary(&a), a.id, a.semester);
+    if roster.is_none() {
+        println!("{UNCHECKED}");
+    }
+    if let Some(missing) = a.meeting_missing().filter(|m| !m.is_empty()) {
+        let items: Vec<&str> = missing.iter().map(|m| m.label()).collect();
+        println!("五定四有尚缺：{}（可用 yanpei node edit 补充）", items.join("、"));
+    }
+    Ok(())
+}
+
+/// `node edit`: the next version of a record (the store's rule), its fields set and checked.
+async fn edit(store: &Path, id: &str, fields: Fields) -> anyhow::Result<()> {
+    let s = open(store).await?;
+    let id = parse_id(id)?;
+    let mut a = change::begin_edit(id, s.get(id).await?)?;
+    let roster = s.roster().await?.1;
+    fields.apply(&mut a, &roster.as_ref().map(Roster::calendar).unwrap_or_default())?;
+    a.validate()?;
+    check_roster(roster.as_ref(), &a)?;
+    s.update(&a).await?;
+    println!("已修改（第 {} 版）：{}", a.version, summary(&a));
+    Ok(())
+}
+
+/// `node attach`: files added to a record.
+async fn attach(store: &Path, id: &str, files: &[PathBuf]) -> anyhow::Result<()> {
+    let s = open(store).await?;
+    let blobs = BlobDir::beside_node_store(store);
+    let before = s.get(parse_id(id)?).await?.map(|a| a.version);
+    let a = yanpei_node::attach_files(&s, &blobs, parse_id(id)?, files).await?;
+    if before == Some(a.version) {
+        println!("这些文件已是该记录的附件，未改动：{}", summary(&a));
+    } else {
+        println!("已添加附件（第 {} 版，待同步）：{}", a.version, summary(&a));
+    }
+    for x in &a.body.details.attachments {
+        println!("  {}  {} 字节  {}", x.name, x.size, &x.sha256[..16]);
+    }
+    Ok(())
+}
+
+/// `node delete`: the record's tombstone (the store's rule).
+async fn delete(store: &Path, id: &str) -> anyhow::Result<()> {
+    let s = open(store).await?;
+    let id = parse_id(id)?;
+    let a = change::delete(id, s.get(id).await?)?;
+    s.update(&a).await?;
+    println!("已删除：{}（删除将在下次同步时报送县中心）", summary(&a));
+    Ok(())
+}
+
+/// `node list`: this school's records, those the county returned marked.
+async fn list(
+    store: &Path,
+    semester: Option<String>,
+    kind: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let s = open(store).await?;
+    let semester = semester.map(|t| t.parse::<Semester>()).transpose()?;
+    let kind = kind.map(|k| k.parse::<ActivityKind>()).transpose()?;
+    let rows = s.list(semester, kind).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let returned: std::collections::BTreeSet<Uuid> =
+        s.quarantined().await?.into_iter().map(|q| q.activity.id).collect();
+    for a in &rows {
+        let mark = if returned.contains(&a.id) { "【被退回】" } else { "" };
+        println!("{}  {mark}{}", a.id, summary(a));
+    }
+    println!("共 {} 条；待同步变更 {} 条", rows.len(), s.pending_count().await?);
+    if !returned.is_empty() {
+        println!("其中 {} 条被县中心退回，原因见 yanpei node returned", returned.len());
+    }
+    Ok(())
+}
+
+/// `node sync`: one session now, and what it did in words.
+async fn sync(store: &Path, verify: bool) -> anyhow::Result<()> {
+    let a = agent(store).await?;
+    let r = a.sync_with(yanpei_node::SyncOptions { verify, ..Default::default() }).await?;
+    println!(
+        "同步完成：推送 {} 条变更（新写入 {}，已存在 {}），拉取 {} 条；中心已确认到序号 {}",
+        r.pushed, r.applied, r.unchanged, r.pulled, r.acked_seq
+    );
+    if r.attachments_uploaded + r.attachments_present > 0 {
+        println!(
+            "附件：上传 {} 个（{} 字节），中心已有 {} 个",
+            r.attachments_uploaded, r.attachment_bytes, r.attachments_present
+        );
+    }
+    if let Some(why) = r.reconciled {
+        let why = match why {
+            yanpei_node::Reconcile::Asked => "按要求",
+            yanpei_node::Reconcile::Scheduled => "每周例行",
+            yanpei_node::Reconcile::HubBehindAcks => "县中心的数据少于它此前确认的（可能从备份恢复过）",
+            yanpei_node::Reconcile::CursorMismatch => "县中心的同步进度与本节点不一致（可能从备份恢复过）",
+        };
+        println!("已与县中心逐条对账（{why}）：重新报送 {} 条，补回 {} 条", r.requeued, r.repaired);
+    }
+    if r.removed > 0 {
+        println!("{} 条共享记录已不再注明本校，已从本地移除", r.removed);
+    }
+    if r.refused > 0 {
+        println!(
+            "注意：县中心退回了 {} 条记录（其余照常同步），请运行 yanpei node returned 查看原因并修改",
+            r.refused
+        );
+    }
+    if r.open_conflicts > 0 {
+        println!(
+            "注意：有 {} 处修改冲突（同一条记录在同步前被两处修改），请运行 yanpei node conflicts 查看并处理",
+            r.open_conflicts
+        );
     }
     Ok(())
 }
