@@ -15,9 +15,11 @@ pub struct NodeSettings {
     pub hub_url: String,
     /// The name on the hub's certificate.
     pub server_name: String,
-    /// The county CA certificate, this node's certificate and its key (absolute paths).
+    /// The county CA certificate (an absolute path).
     pub ca: PathBuf,
+    /// This node's certificate (an absolute path).
     pub cert: PathBuf,
+    /// This node's private key (an absolute path).
     pub key: PathBuf,
 }
 
