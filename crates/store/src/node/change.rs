@@ -66,7 +66,8 @@ mod tests {
     fn a_change_makes_the_next_version_of_a_live_record_only() {
         let id = Uuid::nil();
         type Rule = fn(Uuid, Option<Activity>) -> Result<Activity, ChangeRefused>;
-        let cases: [(&str, Rule, Option<Activity>, Result<(u64, bool), ChangeRefused>); 6] = [
+        type Want = Result<(u64, bool), ChangeRefused>;
+        let cases: [(&str, Rule, Option<Activity>, Want); 6] = [
             ("edit a live record", begin_edit, Some(record(3, false)), Ok((4, false))),
             ("edit a deleted record", begin_edit, Some(record(3, true)), Err(ChangeRefused::EditDeleted(id))),
             ("edit a missing record", begin_edit, None, Err(ChangeRefused::Missing(id))),
